@@ -1,0 +1,93 @@
+"""Taking an instance apart into pieces that can be solved on their own.
+
+Pinned pairs are settled in advance: their clients and units leave the problem and their
+placements are subtracted from every cap they count toward (rule 11). What remains falls apart
+into *parts*: clients and units linked by eligibility or by a shared limited group (a complex, a
+municipality, a corporation with a quota). No rule couples two parts, and every objective level is
+a sum over clients, so the lexicographic optimum of the whole is the union of the parts' optima.
+Clients accept municipalities of their own region only, and corporations work within one region,
+so a national instance splits into about one part per region.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from allocator import rules
+from allocator.columns import Columns
+from allocator.eligibility import EligiblePairs
+
+
+@dataclass(frozen=True)
+class GroupCaps:
+    """One of rules 8-10 after pinned pairs: each unit's group and the room left per group."""
+
+    rule: int
+    unit_group: np.ndarray
+    left: np.ndarray  # -1: unlimited
+
+
+@dataclass(frozen=True)
+class Reduced:
+    fixed: np.ndarray  # positions of pinned pairs
+    free: np.ndarray  # positions of pairs whose client and unit are both unpinned
+    caps: list[GroupCaps]
+
+
+def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
+    client_ix, unit_ix = cols.client_index(), cols.unit_index()
+    pinned_clients = np.zeros(cols.n_clients, dtype=bool)
+    pinned_units = np.zeros(cols.n_units, dtype=bool)
+    for pin in cols.instance.pinned:
+        pinned_clients[client_ix[pin.client_id]] = True
+        pinned_units[unit_ix[pin.unit_id]] = True
+    is_fixed = np.zeros(len(pairs), dtype=bool)
+    if cols.instance.pinned:
+        codes = pairs.client * cols.n_units + pairs.unit
+        wanted = np.array(
+            [
+                client_ix[p.client_id] * cols.n_units + unit_ix[p.unit_id]
+                for p in cols.instance.pinned
+            ]
+        )
+        is_fixed = np.isin(codes, wanted)
+    free = ~pinned_clients[pairs.client] & ~pinned_units[pairs.unit]
+    pinned_unit_list = np.flatnonzero(pinned_units)
+    caps = []
+    for rule in rules.GROUP_LIMITS:
+        group, limit = rule.unit_group(cols), rule.group_limit(cols)
+        used = np.bincount(group[pinned_unit_list], minlength=len(limit))
+        caps.append(GroupCaps(rule.number, group, np.where(limit < 0, -1, limit - used)))
+    return Reduced(np.flatnonzero(is_fixed), np.flatnonzero(free), caps)
+
+
+def split(
+    cols: Columns, pairs: EligiblePairs, positions: np.ndarray, caps: list[GroupCaps]
+) -> list[np.ndarray]:
+    """The positions of each independent part, largest first (ties by first position)."""
+    if len(positions) == 0:
+        return []
+    n, m = cols.n_clients, cols.n_units
+    rows = [pairs.client[positions]]
+    cols_ = [n + pairs.unit[positions]]
+    offset = n + m
+    for cap in caps:
+        limited = cap.left[cap.unit_group] >= 0
+        units = np.flatnonzero(limited)
+        rows.append(n + units)
+        cols_.append(offset + cap.unit_group[units])
+        offset += len(cap.left)
+    r, c = np.concatenate(rows), np.concatenate(cols_)
+    graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(offset, offset))
+    _, labels = connected_components(graph, directed=False)
+    part_of_pair = labels[pairs.client[positions]]
+    order = np.argsort(part_of_pair, kind="stable")
+    sorted_labels = part_of_pair[order]
+    starts = np.flatnonzero(np.r_[True, sorted_labels[1:] != sorted_labels[:-1]])
+    pieces = np.split(positions[order], starts[1:])
+    pieces.sort(key=lambda p: (-len(p), int(p[0])))
+    return pieces

@@ -1,0 +1,122 @@
+"""The nested relaxation as a min-cost flow: rules 1, 8 and 10 without corporation quotas.
+
+A unit lies in one complex and a complex in one municipality, so units, Magic Mix rooms and
+municipal quotas form a tree and the allocation is a flow: source → client (1) → unit (1) →
+complex (room left) → municipality (quota left) → sink. The lexicographic objective becomes one
+integer cost per pair with weights large enough that a level never trades against a lower one,
+so the flow optimum is the lexicographic optimum of the relaxation. When it also respects every
+corporation quota it is optimal for the whole contract, proven.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from ortools.graph.python import min_cost_flow
+
+from allocator.decompose import GroupCaps
+from allocator.rules import magic_mix, municipal_quota
+
+# The flow solver scales costs by the node count internally; stay well inside int64.
+_MAX_COST = 2**62
+
+
+def lexicographic_weights(
+    coefficients: list[np.ndarray], maximise: list[bool], client: np.ndarray
+) -> np.ndarray | None:
+    """One integer weight per pair whose sum orders solutions like the levels do, or None when
+    the weights would not fit in int64.
+
+    Level totals lie in [0, R] with R the sum over clients of their largest coefficient; giving
+    a level a weight above every possible change of all lower levels makes it dominate them.
+    """
+    ranges = []
+    for coef in coefficients:
+        per_client = np.zeros(int(client.max()) + 1 if len(client) else 0, dtype=np.int64)
+        np.maximum.at(per_client, client, coef)
+        ranges.append(int(per_client.sum()))
+    weights = [1] * len(coefficients)
+    for level in range(len(coefficients) - 2, -1, -1):
+        weights[level] = 1 + sum(ranges[j] * weights[j] for j in range(level + 1, len(ranges)))
+    if sum(r * w for r, w in zip(ranges, weights, strict=True)) * (len(client) + 8) >= _MAX_COST:
+        return None
+    total = np.zeros(len(client), dtype=np.int64)
+    for coef, up, weight in zip(coefficients, maximise, weights, strict=True):
+        total += (coef if up else -coef) * weight
+    return total
+
+
+def solve_flow(
+    client: np.ndarray,
+    unit: np.ndarray,
+    weight: np.ndarray,
+    caps: list[GroupCaps],
+) -> np.ndarray | None:
+    """Which pairs (indices into the given arrays) the flow optimum takes; None on overflow.
+
+    Only pairs with a positive weight are worth taking; the others are left out.
+    """
+    by_rule = {cap.rule: cap for cap in caps}
+    complex_of, room = by_rule[magic_mix.NUMBER].unit_group, by_rule[magic_mix.NUMBER].left
+    muni_of, quota = (
+        by_rule[municipal_quota.NUMBER].unit_group,
+        by_rule[municipal_quota.NUMBER].left,
+    )
+
+    clients, c_local = np.unique(client, return_inverse=True)
+    units, u_local = np.unique(unit, return_inverse=True)
+    complexes, x_local = np.unique(complex_of[units], return_inverse=True)
+    munis, m_local = np.unique(muni_of[complexes], return_inverse=True)
+    n_c, n_u, n_x, n_m = len(clients), len(units), len(complexes), len(munis)
+    source, sink = 0, 1
+    c0, u0 = 2, 2 + n_c
+    x0 = u0 + n_u
+    m0 = x0 + n_x
+    big = n_c
+
+    def capped(left: np.ndarray) -> np.ndarray:
+        return np.where(left < 0, big, np.minimum(left, big))
+
+    tails = np.concatenate(
+        [
+            np.full(n_c, source),
+            c0 + c_local,
+            u0 + np.arange(n_u),
+            x0 + np.arange(n_x),
+            m0 + np.arange(n_m),
+            [source],
+        ]
+    )
+    heads = np.concatenate(
+        [
+            c0 + np.arange(n_c),
+            u0 + u_local,
+            x0 + x_local,
+            m0 + m_local,
+            np.full(n_m, sink),
+            [sink],
+        ]
+    )
+    capacities = np.concatenate(
+        [
+            np.ones(n_c),
+            np.ones(len(client)),
+            np.ones(n_u),
+            capped(room[complexes]),
+            capped(quota[munis]),
+            [n_c],
+        ]
+    ).astype(np.int64)
+    costs = np.concatenate([np.zeros(n_c), -weight, np.zeros(n_u + n_x + n_m + 1)]).astype(np.int64)
+
+    flow = min_cost_flow.SimpleMinCostFlow()
+    flow.add_arcs_with_capacity_and_unit_cost(
+        tails.astype(np.int32), heads.astype(np.int32), capacities, costs
+    )
+    supplies = np.zeros(m0 + n_m, dtype=np.int64)
+    supplies[source], supplies[sink] = n_c, -n_c
+    flow.set_nodes_supplies(np.arange(len(supplies), dtype=np.int32), supplies)
+    status = flow.solve()
+    if status != flow.OPTIMAL:
+        return None
+    pair_arcs = np.arange(n_c, n_c + len(client))
+    return np.flatnonzero(flow.flows(pair_arcs) > 0)

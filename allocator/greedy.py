@@ -1,0 +1,59 @@
+"""First come, first served: today's hand practice, as a baseline and as a starting solution.
+
+Clients in order of waiting (longest first, then id); each takes the first unit it is eligible
+for that still has room under every cap, trying its preferred municipalities in rank order and
+units in input order. Pinned pairs are placed first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from allocator import rules
+from allocator.columns import Columns
+from allocator.eligibility import EligiblePairs
+
+
+def first_come_first_served(cols: Columns, pairs: EligiblePairs) -> np.ndarray:
+    """Positions (into ``pairs``) of the chosen pairs."""
+    inst = cols.instance
+    unlimited = np.iinfo(np.int64).max
+    # (group of each unit, room left per group) for rules 8-10
+    caps = [
+        (rule.unit_group(cols), np.where(limit < 0, unlimited, limit))
+        for rule in rules.GROUP_LIMITS
+        for limit in [rule.group_limit(cols)]
+    ]
+    unit_free = np.ones(cols.n_units, dtype=bool)
+    client_done = np.zeros(cols.n_clients, dtype=bool)
+    chosen: list[int] = []
+
+    def take(position: int) -> None:
+        c, u = int(pairs.client[position]), int(pairs.unit[position])
+        chosen.append(position)
+        unit_free[u] = False
+        client_done[c] = True
+        for group, left in caps:
+            left[group[u]] -= 1
+
+    lookup = {
+        (int(c), int(u)): p for p, (c, u) in enumerate(zip(pairs.client, pairs.unit, strict=True))
+    }
+    client_ix, unit_ix = cols.client_index(), cols.unit_index()
+    for pin in inst.pinned:
+        take(lookup[(client_ix[pin.client_id], unit_ix[pin.unit_id])])
+
+    rank = cols.rank_of(pairs.client, pairs.unit)
+    # within a client, try units by preference rank, then in input order
+    order = np.lexsort((pairs.unit, rank, pairs.client))
+    starts = np.searchsorted(pairs.client[order], np.arange(cols.n_clients + 1))
+    queue = sorted(range(cols.n_clients), key=lambda c: (-cols.waiting_days[c], cols.client_ids[c]))
+    for c in queue:
+        if client_done[c]:
+            continue
+        for position in order[starts[c] : starts[c + 1]]:
+            u = pairs.unit[position]
+            if unit_free[u] and all(left[group[u]] > 0 for group, left in caps):
+                take(int(position))
+                break
+    return np.array(sorted(chosen), dtype=np.int64)

@@ -1,0 +1,518 @@
+"""The allocation contract of DOMAIN.md as pydantic v2 models.
+
+Field names and meanings are the public contract: other tools depend on them. Fields this product
+adds beyond DOMAIN.md are marked "Added:" in their description. Field-level checks live on the
+fields; checks that span tables (unknown or duplicate ids) live in ``Instance`` and raise one
+``InstanceError`` listing every problem with its table, row and field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from allocator.errors import InputIssue, InstanceError
+
+ObjectiveLevel = Literal["placed", "waiting_days", "rank_sum"]
+DEFAULT_OBJECTIVE: tuple[ObjectiveLevel, ...] = ("placed", "waiting_days", "rank_sum")
+#: Which way each objective level is optimised.
+LEVEL_SENSE: dict[str, str] = {"placed": "max", "waiting_days": "max", "rank_sum": "min"}
+
+Id = str
+
+
+class _Row(BaseModel):
+    # Unknown fields are refused: a misspelt "max_rnt" silently ignored would let a client be
+    # offered a dwelling they cannot pay.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    id: Id = Field(min_length=1, description="Identifier, unique within its table.")
+
+
+class Municipality(_Row):
+    name: str = Field(min_length=1)
+    quota: int = Field(ge=0, description="Placements allowed in this municipality in this run.")
+    population: int | None = Field(
+        default=None,
+        ge=0,
+        description="Added: inhabitants, for splitting a regional quota by population. "
+        "Informative only; the optimiser reads `quota`.",
+    )
+
+
+class Corporation(_Row):
+    name: str = Field(min_length=1)
+    quota: int | None = Field(
+        default=None,
+        ge=0,
+        description="Placements allowed in its units in this run; none if unset.",
+    )
+
+
+class Complex(_Row):
+    municipality_id: Id
+    units_total: int = Field(ge=1, description="All dwellings in the building.")
+    vulnerable_residents: int = Field(ge=0, description="Vulnerable households living there now.")
+    max_vulnerable_share: float | None = Field(
+        default=None, ge=0, le=1, description="Override of policy.max_vulnerable_share."
+    )
+    name: str | None = Field(default=None, description="Added: a readable name for reports.")
+
+    @model_validator(mode="after")
+    def _residents_fit(self) -> Complex:
+        if self.vulnerable_residents > self.units_total:
+            raise ValueError(
+                f"vulnerable_residents ({self.vulnerable_residents}) exceeds "
+                f"units_total ({self.units_total})"
+            )
+        return self
+
+
+class Unit(_Row):
+    complex_id: Id
+    corporation_id: Id
+    rooms: int = Field(ge=0)
+    rent: float = Field(ge=0, description="Euro per month.")
+    accessible: bool = False
+    min_occupants: int = Field(default=1, ge=1)
+    max_occupants: int = Field(ge=1)
+    allowed_groups: list[str] | None = Field(
+        default=None,
+        description="Target groups the unit is reserved for. Unset or empty: no reservation.",
+    )
+
+    @field_validator("allowed_groups")
+    @classmethod
+    def _empty_is_unreserved(cls, value: list[str] | None) -> list[str] | None:
+        return value or None
+
+    @model_validator(mode="after")
+    def _occupants_order(self) -> Unit:
+        if self.max_occupants < self.min_occupants:
+            raise ValueError(
+                f"max_occupants ({self.max_occupants}) is below "
+                f"min_occupants ({self.min_occupants})"
+            )
+        return self
+
+
+class Client(_Row):
+    id: Id = Field(min_length=1, description="A pseudonym, never a name.")
+    household_size: int = Field(ge=1)
+    max_rent: float | None = Field(default=None, ge=0)
+    needs_accessible: bool = False
+    preferred_municipalities: list[Id] = Field(
+        default_factory=list, description="Ranked, first = rank 1. Empty: every non-excluded one."
+    )
+    excluded_municipalities: list[Id] = Field(default_factory=list)
+    target_group: str = Field(min_length=1, description="For example BW, MO, jeugd.")
+    ready_since: dt.date
+    refused_units: list[Id] = Field(
+        default_factory=list,
+        description="Units this client refused. May name units that are no longer vacant.",
+    )
+
+    @model_validator(mode="after")
+    def _preferences_consistent(self) -> Client:
+        repeated = [m for m, n in Counter(self.preferred_municipalities).items() if n > 1]
+        if repeated:
+            raise ValueError(f"preferred_municipalities lists {repeated} more than once")
+        both = sorted(set(self.preferred_municipalities) & set(self.excluded_municipalities))
+        if both:
+            raise ValueError(f"municipalities {both} are both preferred and excluded")
+        return self
+
+
+class Policy(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_vulnerable_share: float = Field(default=0.3, ge=0, le=1)
+    reference_date: dt.date | None = Field(
+        default=None,
+        description="The date waiting time is counted to. Unset: the day of the run "
+        "(the proposal records the date used).",
+    )
+    objective: list[ObjectiveLevel] = Field(
+        default_factory=lambda: list(DEFAULT_OBJECTIVE),
+        description="Added: the lexicographic objective levels in order; levels may be reordered "
+        "or dropped.",
+    )
+
+    @field_validator("objective")
+    @classmethod
+    def _levels_unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("objective lists a level more than once")
+        return value
+
+
+class PinnedPair(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    client_id: Id = Field(min_length=1)
+    unit_id: Id = Field(min_length=1)
+
+
+TABLES = ("municipalities", "corporations", "complexes", "units", "clients")
+
+
+class Instance(BaseModel):
+    """One allocation problem: the region's state and the policy for this run."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    municipalities: list[Municipality]
+    corporations: list[Corporation] = Field(default_factory=list)
+    complexes: list[Complex]
+    units: list[Unit]
+    clients: list[Client]
+    policy: Policy = Field(default_factory=Policy)
+    pinned: list[PinnedPair] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Instance:
+        issues = reference_issues(self)
+        if issues:
+            raise InstanceError(issues)
+        return self
+
+    # Lookups are cached on first use; the model is frozen so they never go stale.
+    def _index(self, table: str) -> dict[Id, Any]:
+        cache = self.__dict__.setdefault("_lookup_cache", {})
+        if table not in cache:
+            cache[table] = {row.id: row for row in getattr(self, table)}
+        return cache[table]
+
+    def municipality(self, id_: Id) -> Municipality:
+        return self._index("municipalities")[id_]
+
+    def corporation(self, id_: Id) -> Corporation:
+        return self._index("corporations")[id_]
+
+    def complex(self, id_: Id) -> Complex:
+        return self._index("complexes")[id_]
+
+    def unit(self, id_: Id) -> Unit:
+        return self._index("units")[id_]
+
+    def client(self, id_: Id) -> Client:
+        return self._index("clients")[id_]
+
+    def has(self, table: str, id_: Id) -> bool:
+        return id_ in self._index(table)
+
+    def unit_municipality_id(self, unit: Unit) -> Id:
+        return self.complex(unit.complex_id).municipality_id
+
+    def mix_share(self, complex_: Complex) -> float:
+        if complex_.max_vulnerable_share is not None:
+            return complex_.max_vulnerable_share
+        return self.policy.max_vulnerable_share
+
+    def reference_date(self) -> dt.date:
+        return self.policy.reference_date or dt.date.today()
+
+    def waiting_days(self, client: Client) -> int:
+        return max(0, (self.reference_date() - client.ready_since).days)
+
+    def preference_rank(self, client: Client, municipality_id: Id) -> int:
+        """Rank 1 is the first-listed municipality; an empty list is rank 1 everywhere."""
+        if not client.preferred_municipalities:
+            return 1
+        return client.preferred_municipalities.index(municipality_id) + 1
+
+    def with_changes(self, **changes: Any) -> Instance:
+        """A validated copy with some top-level fields replaced (for what-if re-solves)."""
+        data = {name: getattr(self, name) for name in type(self).model_fields}
+        data.update(changes)
+        return Instance(**data)
+
+
+def _get(row: Any, field: str, default: Any = None) -> Any:
+    if isinstance(row, dict):
+        return row.get(field, default)
+    return getattr(row, field, default)
+
+
+def _rows(source: Any, table: str) -> list[Any]:
+    rows = _get(source, table, None) or []
+    return (
+        [r for r in rows if not isinstance(source, dict) or isinstance(r, dict)]
+        if isinstance(rows, list)
+        else []
+    )
+
+
+def reference_issues(source: Instance | dict[str, Any]) -> list[InputIssue]:
+    """Duplicate ids and references to rows that do not exist, across all tables.
+
+    Works on a validated ``Instance`` and, best effort, on raw data, so that a file with both a
+    bad value and a bad reference reports both at once.
+    """
+    issues: list[InputIssue] = []
+
+    def ids(table: str) -> set[str] | None:
+        # a table that is missing altogether is reported on its own; do not echo it per row
+        if isinstance(source, dict) and not isinstance(source.get(table), list):
+            return None
+        return {_get(r, "id") for r in _rows(source, table)}
+
+    for table in TABLES:
+        seen: set[str] = set()
+        for row in _rows(source, table):
+            row_id = _get(row, "id")
+            if row_id in seen:
+                issues.append(InputIssue(table, row_id, "id", "duplicate id"))
+            seen.add(row_id)
+    municipalities, corporations = ids("municipalities"), ids("corporations")
+    complexes, units, clients = ids("complexes"), ids("units"), ids("clients")
+
+    def refers(table: str, row: Any, field: str, target: set[str] | None, noun: str) -> None:
+        value = _get(row, field)
+        if target is not None and isinstance(value, str) and value not in target:
+            issues.append(InputIssue(table, _get(row, "id"), field, f"unknown {noun} id {value!r}"))
+
+    for cx in _rows(source, "complexes"):
+        refers("complexes", cx, "municipality_id", municipalities, "municipality")
+    for unit in _rows(source, "units"):
+        refers("units", unit, "complex_id", complexes, "complex")
+        refers("units", unit, "corporation_id", corporations, "corporation")
+    for client in _rows(source, "clients"):
+        for field in ("preferred_municipalities", "excluded_municipalities"):
+            values = _get(client, field) or []
+            for m in values if isinstance(values, list) else []:
+                if municipalities is not None and isinstance(m, str) and m not in municipalities:
+                    issues.append(
+                        InputIssue(
+                            "clients", _get(client, "id"), field, f"unknown municipality id {m!r}"
+                        )
+                    )
+    pinned_clients: set[str] = set()
+    pinned_units: set[str] = set()
+    for i, pair in enumerate(_rows(source, "pinned")):
+        row = f"#{i}"
+        client_id, unit_id = _get(pair, "client_id"), _get(pair, "unit_id")
+        if clients is not None and client_id not in clients:
+            issues.append(
+                InputIssue("pinned", row, "client_id", f"unknown client id {client_id!r}")
+            )
+        elif client_id in pinned_clients:
+            issues.append(
+                InputIssue("pinned", row, "client_id", f"client {client_id!r} pinned twice")
+            )
+        if units is not None and unit_id not in units:
+            issues.append(InputIssue("pinned", row, "unit_id", f"unknown unit id {unit_id!r}"))
+        elif unit_id in pinned_units:
+            issues.append(InputIssue("pinned", row, "unit_id", f"unit {unit_id!r} pinned twice"))
+        pinned_clients.add(client_id)
+        pinned_units.add(unit_id)
+    return issues
+
+
+def parse_instance(data: Any, row_labels: dict[str, list[str]] | None = None) -> Instance:
+    """Validate raw data into an ``Instance``; every problem becomes an ``InputIssue``.
+
+    ``row_labels`` maps a table to a label per row (for example the CSV line) used when a row has
+    no usable id.
+    """
+    try:
+        return Instance.model_validate(data)
+    except ValidationError as exc:
+        issues = _issues_from_pydantic(exc, data, row_labels or {})
+        if isinstance(data, dict):
+            issues += [i for i in reference_issues(data) if i not in issues]
+        raise InstanceError(issues) from None
+
+
+def _issues_from_pydantic(
+    exc: ValidationError, data: Any, row_labels: dict[str, list[str]]
+) -> list[InputIssue]:
+    issues = []
+    for err in exc.errors():
+        loc = list(err["loc"])
+        table = str(loc.pop(0)) if loc else "instance"
+        row = None
+        if loc and isinstance(loc[0], int):
+            index = loc.pop(0)
+            row = _row_label(data, table, index, row_labels)
+        field = ".".join(str(part) for part in loc) or None
+        message = err["msg"]
+        if message.startswith("Value error, "):
+            message = message[len("Value error, ") :]
+        if err["type"] == "missing" and field is None and row is None:
+            message = "table is missing"
+        issues.append(InputIssue(table, row, field, message))
+    return issues
+
+
+def _row_label(data: Any, table: str, index: int, row_labels: dict[str, list[str]]) -> str:
+    labels = row_labels.get(table)
+    label = labels[index] if labels and index < len(labels) else f"#{index}"
+    try:
+        row_id = data[table][index].get("id")
+    except (TypeError, KeyError, IndexError, AttributeError):
+        row_id = None
+    if isinstance(row_id, str) and row_id.strip():
+        return row_id.strip() if labels is None else f"{row_id.strip()} ({label})"
+    return label
+
+
+# ----------------------------------------------------------------------------------------------
+# The proposal
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Assignment(_Out):
+    client_id: Id
+    unit_id: Id
+    municipality_id: Id
+    complex_id: Id
+    corporation_id: Id
+    pinned: bool = Field(description="Kept from the input's pinned pairs (an accepted offer).")
+    waiting_days: int
+    preference_rank: int = Field(description="1 = the client's first-listed municipality.")
+    eligible_units: int = Field(description="Units this client could have had under rules 2-7.")
+    explanation: str
+
+
+class UnplacedReason(_Out):
+    code: Literal[
+        "no_eligible_unit",
+        "taken_by_longer_waiting",
+        "taken_to_place_more",
+        "taken_by_pinned",
+        "municipality_quota",
+        "corporation_quota",
+        "mix_cap",
+        "not_chosen",
+    ]
+    message: str
+    count: int = Field(description="Units this reason applies to.")
+    names: list[str] = Field(
+        default_factory=list,
+        description="The rule rows that bind: municipality, corporation or "
+        "complex ids, or for taken units the ids of the units.",
+    )
+
+
+class Unplaced(_Out):
+    client_id: Id
+    waiting_days: int
+    eligible_units: int
+    removed_by_rule: dict[str, int] = Field(
+        default_factory=dict,
+        description="For clients without any eligible unit: per rule, how many units it excludes "
+        "on its own (a unit may be excluded by several rules).",
+    )
+    reasons: list[UnplacedReason]
+
+
+class ObjectiveValues(_Out):
+    placed: int
+    waiting_days: int
+    rank_sum: int
+
+    def as_tuple(self, levels: list[str] | tuple[str, ...] = DEFAULT_OBJECTIVE) -> tuple[int, ...]:
+        """Values oriented so that larger is better on every level, for comparing proposals."""
+        return tuple(
+            getattr(self, lv) if LEVEL_SENSE[lv] == "max" else -getattr(self, lv) for lv in levels
+        )
+
+
+class LevelFacts(_Out):
+    level: ObjectiveLevel
+    status: Literal["optimal", "feasible", "not_solved"]
+    value: int | None
+    bound: float | None
+    gap: float | None = Field(description="|bound - value| / max(1, |value|).")
+    wall_seconds: float
+
+
+class SolverFacts(_Out):
+    engine: str
+    version: str
+    parameters: dict[str, Any]
+    eligible_pairs: int
+    eligibility_seconds: float
+    build_seconds: float
+    solve_seconds: float
+    levels: list[LevelFacts]
+    note: str | None = None
+
+
+class MunicipalitySummary(_Out):
+    municipality_id: Id
+    name: str
+    quota: int
+    used: int
+    left: int
+
+
+class CorporationSummary(_Out):
+    corporation_id: Id
+    name: str
+    quota: int | None
+    used: int
+    left: int | None
+
+
+class ComplexSummary(_Out):
+    complex_id: Id
+    municipality_id: Id
+    units_total: int
+    cap: int
+    vulnerable_before: int
+    vulnerable_after: int
+
+
+class Summaries(_Out):
+    municipalities: list[MunicipalitySummary]
+    corporations: list[CorporationSummary]
+    complexes: list[ComplexSummary]
+
+
+class Proposal(_Out):
+    """The optimiser's answer. A proposal: every line is for a person to confirm or change."""
+
+    status: Literal["optimal", "feasible"] = Field(
+        description="optimal: every objective level proven optimal. feasible: the best found "
+        "within the time limit, not proven."
+    )
+    proven: bool
+    reference_date: dt.date
+    objective_levels: list[ObjectiveLevel]
+    assignments: list[Assignment]
+    unplaced: list[Unplaced]
+    objective: ObjectiveValues
+    solver: SolverFacts
+    summaries: Summaries | None = None
+
+
+class ProposedPair(BaseModel):
+    """The minimum a proposal must say for validation: who goes where."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    client_id: Id
+    unit_id: Id
+
+
+class ProposalPairs(BaseModel):
+    """A proposal as far as ``validate`` needs it; extra fields are ignored."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    assignments: list[ProposedPair]

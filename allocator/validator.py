@@ -1,0 +1,79 @@
+"""Re-checks a finished proposal against every rule, without the solver.
+
+Used by ``allocator validate``, by the tests as the independent judge of every optimiser path,
+and before solving, to refuse pinned pairs that break a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from allocator import rules
+from allocator.errors import InputIssue, InstanceError
+from allocator.models import Instance, ObjectiveValues
+from allocator.rules import Pair, Violation
+
+
+def validate(instance: Instance, pairs: Iterable[Pair]) -> list[Violation]:
+    """Every violation of rules 1-11 in the proposal's (client_id, unit_id) pairs."""
+    pairs = list(pairs)
+    found: list[Violation] = []
+    known = []
+    for client_id, unit_id in pairs:
+        missing = [
+            f"unknown {noun} {value!r}"
+            for noun, table, value in (("client", "clients", client_id), ("unit", "units", unit_id))
+            if not instance.has(table, value)
+        ]
+        if missing:
+            found.append(Violation(0, "known ids", "; ".join(missing), client_id, unit_id))
+        else:
+            known.append((client_id, unit_id))
+    for rule in rules.ALL:
+        found.extend(rule.check(instance, known))
+    return found
+
+
+def objective_of(instance: Instance, pairs: Iterable[Pair]) -> ObjectiveValues:
+    """The contract's objective values of a set of pairs, computed from the instance alone."""
+    placed = waiting = rank_sum = 0
+    for client_id, unit_id in pairs:
+        client, unit = instance.client(client_id), instance.unit(unit_id)
+        placed += 1
+        waiting += instance.waiting_days(client)
+        rank_sum += instance.preference_rank(client, instance.unit_municipality_id(unit))
+    return ObjectiveValues(placed=placed, waiting_days=waiting, rank_sum=rank_sum)
+
+
+def pinned_issues(instance: Instance) -> list[InputIssue]:
+    """Pinned pairs that break a rule: each is an input error (rule 11)."""
+    issues = []
+    rows = {(p.client_id, p.unit_id): f"#{i}" for i, p in enumerate(instance.pinned)}
+    pairs = list(rows)
+    for rule in rules.ELIGIBILITY:
+        for v in rule.check(instance, pairs):
+            issues.append(
+                InputIssue(
+                    "pinned",
+                    rows[(v.client_id, v.unit_id)],
+                    "unit_id",
+                    f"breaks rule {v.rule} ({v.name}): {v.message}",
+                )
+            )
+    for rule in rules.GROUP_LIMITS:
+        for v in rule.check(instance, pairs):
+            issues.append(
+                InputIssue(
+                    "pinned",
+                    None,
+                    None,
+                    f"pinned pairs together break rule {v.rule} ({v.name}): {v.message}",
+                )
+            )
+    return issues
+
+
+def check_pinned(instance: Instance) -> None:
+    issues = pinned_issues(instance)
+    if issues:
+        raise InstanceError(issues)
