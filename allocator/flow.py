@@ -65,7 +65,10 @@ def solve_flow(
     clients, c_local = np.unique(client, return_inverse=True)
     units, u_local = np.unique(unit, return_inverse=True)
     complexes, x_local = np.unique(complex_of[units], return_inverse=True)
-    munis, m_local = np.unique(muni_of[complexes], return_inverse=True)
+    # a complex lies in one municipality: read it off any of its units
+    unit_of_complex = np.empty(len(complexes), dtype=np.int64)
+    unit_of_complex[x_local] = units
+    munis, m_local = np.unique(muni_of[unit_of_complex], return_inverse=True)
     n_c, n_u, n_x, n_m = len(clients), len(units), len(complexes), len(munis)
     source, sink = 0, 1
     c0, u0 = 2, 2 + n_c

@@ -122,9 +122,14 @@ def generate(
 
     feats = unit_features(rng, units)
     unit_corp = cx_corp[unit_cx]
-    muni_quota = np.floor(rng.uniform(0.5, 1.0, k) * vac_per_muni + 0.5).astype(np.int64)
+    # Quotas are the dwellings a region sets aside for uitstromers: scarce against the ready
+    # clients when vacancies outnumber them, so municipal and corporation quotas both bind.
+    scarcity = min(1.0, clients / max(units, 1))
+    muni_quota = np.floor(rng.uniform(0.5, 1.0, k) * vac_per_muni * scarcity + 0.5).astype(np.int64)
     corp_vac = np.bincount(unit_corp, minlength=n_corps)
-    corp_quota = np.floor(rng.uniform(0.6, 0.9, n_corps) * corp_vac + 0.5).astype(np.int64)
+    corp_quota = np.floor(rng.uniform(0.6, 0.9, n_corps) * corp_vac * scarcity + 0.5).astype(
+        np.int64
+    )
 
     # Clients come from a region roughly in proportion to its vacancies.
     region_units = np.bincount(region[unit_muni], minlength=n_regions).astype(float)

@@ -441,15 +441,34 @@ class LevelFacts(_Out):
     wall_seconds: float
 
 
+class PartFacts(_Out):
+    """One independent part of the instance and the path that solved it."""
+
+    part: int
+    clients: int
+    units: int
+    pairs: int
+    path: Literal["flow", "lp", "cp-sat", "lp+cp-sat", "greedy"] = Field(
+        description="flow: the nested min-cost flow met every corporation quota; lp: the LP "
+        "relaxation was integral at every level; cp-sat: solved by CP-SAT (after a fractional LP "
+        "level for lp+cp-sat); greedy: time ran out before this part was solved."
+    )
+    proven: bool
+    seconds: float
+
+
 class SolverFacts(_Out):
     engine: str
     version: str
+    method: str = Field(description="auto (split, flow, LP, CP-SAT where needed) or cp-sat.")
     parameters: dict[str, Any]
     eligible_pairs: int
     eligibility_seconds: float
     build_seconds: float
     solve_seconds: float
     levels: list[LevelFacts]
+    paths: dict[str, int] = Field(default_factory=dict, description="Parts solved by each path.")
+    parts: list[PartFacts] = Field(default_factory=list)
     note: str | None = None
 
 

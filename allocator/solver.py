@@ -1,17 +1,26 @@
-"""The exact optimiser: CP-SAT over the eligible pairs, one objective level at a time.
+"""The exact optimiser: the lexicographic optimum of the contract, proven, as fast as the
+instance's structure allows.
 
-Each level of ``policy.objective`` is optimised with the earlier levels fixed at their optimum
-(or, after a time-out, at their best value found), so the result is the lexicographic optimum of
-DOMAIN.md. The first-come-first-served allocation seeds the search as a hint and stands in as the
-answer when the solver finds nothing within the time limit, so a time-out never leaves the
-coordinator empty-handed.
+Two methods give the same optimum:
+
+- ``cp-sat``: one CP-SAT model of every rule over all eligible pairs, each level of
+  ``policy.objective`` optimised with the earlier levels fixed at their optimum. The reference.
+- ``auto`` (default): pinned pairs are settled first, the rest splits into independent parts
+  (``decompose``), and each part takes the cheapest path that still proves optimality: the
+  nested min-cost flow when its answer meets every corporation quota (``flow``), else the LP
+  relaxation when it is integral at every level (``lp``), else CP-SAT on that part alone.
+
+Either way the first-come-first-served allocation seeds the search and stands in for any part
+the time limit leaves unsolved, so a time-out returns the best allocation found, never nothing.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import ortools
@@ -20,9 +29,21 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from allocator import rules
 from allocator.columns import Columns, build_columns
+from allocator.decompose import GroupCaps, settle_pinned, split
 from allocator.eligibility import EligiblePairs, eligible_pairs
+from allocator.flow import lexicographic_weights, solve_flow
 from allocator.greedy import first_come_first_served
-from allocator.models import LEVEL_SENSE, Instance, LevelFacts, ObjectiveValues, SolverFacts
+from allocator.lp import solve_lp_levels
+from allocator.models import (
+    LEVEL_SENSE,
+    Instance,
+    LevelFacts,
+    ObjectiveValues,
+    PartFacts,
+    SolverFacts,
+)
+from allocator.rules import corporation_quota, one_to_one
+from allocator.rules.base import add_group_limits
 from allocator.validator import check_pinned
 from allocator.variables import AllocationVars
 
@@ -34,12 +55,15 @@ class SolverSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    method: Literal["auto", "cp-sat"] = Field(
+        default="auto", description="auto: split, flow, LP, CP-SAT where needed; cp-sat: one model."
+    )
     time_limit_seconds: float = Field(default=60.0, gt=0, description="For all levels together.")
     workers: int = Field(default=1, ge=1, description="CP-SAT search workers. 1 is deterministic.")
     seed: int = 0
     # Measured on 2 cores: with the default linearisation CP-SAT did not close the gap of a
-    # 60 × 200 instance in 10 minutes; level 2 puts the LP relaxation (which is near-integral for
-    # this assignment structure) in the search and proves each level in about a second.
+    # 60 × 200 instance in 10 minutes; level 2 puts the LP relaxation (near-integral for this
+    # assignment structure) into the search and proves each level in about a second.
     linearization_level: int = Field(default=2, ge=0, le=2)
     presolve: bool = True
     log_search: bool = False
@@ -63,6 +87,10 @@ class Solution:
             (cols.client_ids[self.pairs.client[p]], cols.unit_ids[self.pairs.unit[p]])
             for p in self.chosen.tolist()
         ]
+
+
+class Infeasible(Exception):
+    """Extra constraints (``constrain``) left no allocation; the instance itself always has one."""
 
 
 def level_coefficients(level: str, cols: Columns, pairs: EligiblePairs) -> np.ndarray:
@@ -103,6 +131,73 @@ def _parameters(settings: SolverSettings) -> dict[str, object]:
     }
 
 
+def _level_facts(level: str, status: str, value=None, bound=None, wall=0.0) -> LevelFacts:
+    gap = None if value is None or bound is None else abs(bound - value) / max(1.0, abs(value))
+    return LevelFacts(
+        level=level, status=status, value=value, bound=bound, gap=gap, wall_seconds=round(wall, 4)
+    )
+
+
+def cpsat_levels(
+    variables: AllocationVars,
+    levels: list[str],
+    coefficients: list[np.ndarray],
+    settings: SolverSettings,
+    deadline: float,
+    hint: np.ndarray | None,
+    say: Progress,
+) -> tuple[np.ndarray | None, list[LevelFacts]]:
+    """Optimise each level in turn, fixing it before the next (at its optimum, or after a
+    time-out at least at its best value found). Returns the last solution (or None when the
+    solver found none) and the facts per level."""
+    model = variables.model
+    current = hint
+    facts: list[LevelFacts] = []
+    for level, coefficient in zip(levels, coefficients, strict=True):
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            facts.append(_level_facts(level, "not_solved"))
+            continue
+        say(f"CP-SAT level {level}")
+        expr = variables.total(coefficient)
+        maximise = LEVEL_SENSE[level] == "max"
+        model.maximize(expr) if maximise else model.minimize(expr)
+        model.clear_hints()
+        if current is not None:
+            for x, value in zip(variables.x, current.tolist(), strict=True):
+                model.add_hint(x, value)
+        solver = cp_model.CpSolver()
+        for key, value in _parameters(settings).items():
+            setattr(solver.parameters, key, value)
+        solver.parameters.max_time_in_seconds = remaining
+        started = time.perf_counter()
+        status = solver.solve(model)
+        wall = time.perf_counter() - started
+        if status in (cp_model.INFEASIBLE, cp_model.MODEL_INVALID):
+            raise Infeasible(f"no allocation satisfies the rules ({solver.status_name(status)})")
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            facts.append(_level_facts(level, "not_solved", wall=wall))
+            continue
+        current = np.asarray(list(solver.response_proto.solution), dtype=bool)[: len(variables)]
+        value = int(coefficient[current].sum())
+        optimal = status == cp_model.OPTIMAL
+        facts.append(
+            _level_facts(
+                level,
+                "optimal" if optimal else "feasible",
+                value,
+                float(solver.best_objective_bound),
+                wall,
+            )
+        )
+        # Later levels may not give back what this level won.
+        if optimal:
+            model.add(expr == value)
+        else:
+            model.add(expr >= value) if maximise else model.add(expr <= value)
+    return current, facts
+
+
 def solve(
     instance: Instance,
     settings: SolverSettings | None = None,
@@ -112,9 +207,9 @@ def solve(
 ) -> Solution:
     """The lexicographic optimum of ``instance`` (or the best found within the time limit).
 
-    ``constrain`` may add constraints of its own (used to force a client in for explanations).
-    Raises ``InstanceError`` when a pinned pair breaks a rule, and ``Infeasible`` only when
-    ``constrain`` asks for something impossible.
+    ``constrain`` may add constraints of its own (used to force a client in for explanations);
+    it implies the ``cp-sat`` method. Raises ``InstanceError`` when a pinned pair breaks a rule,
+    and ``Infeasible`` only when ``constrain`` asks for something impossible.
     """
     settings = settings or SolverSettings()
     say = progress or (lambda _msg: None)
@@ -126,104 +221,59 @@ def solve(
     cols = build_columns(instance)
     pairs = eligible_pairs(cols)
     eligibility_seconds = time.perf_counter() - started
+    levels = list(instance.policy.objective)
+    coefficients = [level_coefficients(level, cols, pairs) for level in levels]
+    greedy = np.zeros(len(pairs), dtype=bool)
+    greedy[first_come_first_served(cols, pairs)] = True
 
-    say(f"building model ({len(pairs):,} pairs)")
-    t = time.perf_counter()
-    variables = build_model(cols, pairs)
-    if constrain is not None:
-        constrain(cols, variables)
-    model = variables.model
-    greedy = first_come_first_served(cols, pairs)
-    current = np.zeros(len(pairs), dtype=bool)
-    current[greedy] = True
-    # The greedy answer ignores `constrain`; it is only a hint and a fallback when nothing is forced.
-    have_solution = constrain is None
-    build_seconds = time.perf_counter() - t
-
-    parameters = _parameters(settings)
-    levels: list[LevelFacts] = []
-    solve_started = time.perf_counter()
-    for level in instance.policy.objective:
-        remaining = deadline - time.perf_counter()
-        if remaining <= 0:
-            levels.append(
-                LevelFacts(
-                    level=level,
-                    status="not_solved",
-                    value=None,
-                    bound=None,
-                    gap=None,
-                    wall_seconds=0.0,
-                )
-            )
-            continue
-        say(f"level {level}")
-        coefficients = level_coefficients(level, cols, pairs)
-        expr = variables.total(coefficients)
-        maximise = LEVEL_SENSE[level] == "max"
-        model.maximize(expr) if maximise else model.minimize(expr)
-        model.clear_hints()
-        if have_solution:
-            for x, value in zip(variables.x, current.tolist(), strict=True):
-                model.add_hint(x, value)
-        solver = cp_model.CpSolver()
-        for key, value in parameters.items():
-            setattr(solver.parameters, key, value)
-        solver.parameters.max_time_in_seconds = remaining
+    method = "cp-sat" if constrain is not None else settings.method
+    if method == "cp-sat":
+        say(f"building model ({len(pairs):,} pairs)")
         t = time.perf_counter()
-        status = solver.solve(model)
-        wall = time.perf_counter() - t
-        if status == cp_model.INFEASIBLE or status == cp_model.MODEL_INVALID:
-            raise Infeasible(f"no allocation satisfies the rules ({solver.status_name(status)})")
-        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-            solution = np.asarray(list(solver.response_proto.solution), dtype=bool)[: len(pairs)]
-            current, have_solution = solution, True
-            value = int(coefficients[current].sum())
-            bound = float(solver.best_objective_bound)
-            optimal = status == cp_model.OPTIMAL
-            levels.append(
-                LevelFacts(
-                    level=level,
-                    status="optimal" if optimal else "feasible",
-                    value=value,
-                    bound=bound,
-                    gap=abs(bound - value) / max(1.0, abs(value)),
-                    wall_seconds=round(wall, 4),
-                )
-            )
-            # Later levels may not give back what this level won.
-            if optimal:
-                model.add(expr == value)
-            else:
-                model.add(expr >= value) if maximise else model.add(expr <= value)
-        else:
-            levels.append(
-                LevelFacts(
-                    level=level,
-                    status="not_solved",
-                    value=None,
-                    bound=None,
-                    gap=None,
-                    wall_seconds=round(wall, 4),
-                )
-            )
-    solve_seconds = time.perf_counter() - solve_started
+        variables = build_model(cols, pairs)
+        if constrain is not None:
+            constrain(cols, variables)
+        build_seconds = time.perf_counter() - t
+        t = time.perf_counter()
+        # The greedy answer ignores `constrain`, so it cannot serve as a hint or fallback then.
+        hint = greedy if constrain is None else None
+        current, level_facts = cpsat_levels(
+            variables, levels, coefficients, settings, deadline, hint, say
+        )
+        solve_seconds = time.perf_counter() - t
+        if current is None:
+            raise Infeasible("the solver found no allocation within the time limit")
+        chosen = np.flatnonzero(current)
+        parts: list[PartFacts] = []
+        note = None
+        if level_facts and all(lv.value is None for lv in level_facts):
+            note = "no solver solution within the time limit: first-come-first-served allocation"
+    else:
+        t = time.perf_counter()
+        chosen, level_facts, parts, build_seconds = _solve_by_parts(
+            cols, pairs, levels, coefficients, settings, deadline, greedy, say
+        )
+        solve_seconds = time.perf_counter() - t - build_seconds
+        note = None
+        if any(p.path == "greedy" for p in parts):
+            note = "time ran out: some parts keep the first-come-first-served allocation"
 
-    note = None
-    if not have_solution:
-        raise Infeasible("the solver found no allocation within the time limit")
-    if not any(lv.value is not None for lv in levels) and levels:
-        note = "no solver solution within the time limit: first-come-first-served allocation"
-    chosen = np.flatnonzero(current)
     facts = SolverFacts(
-        engine="cp-sat",
+        engine="cp-sat" if method == "cp-sat" else "flow/lp/cp-sat",
         version=ortools.__version__,
-        parameters={**parameters, "time_limit_seconds": settings.time_limit_seconds},
+        method=method,
+        parameters={
+            **_parameters(settings),
+            "time_limit_seconds": settings.time_limit_seconds,
+            "method": method,
+        },
         eligible_pairs=len(pairs),
         eligibility_seconds=round(eligibility_seconds, 4),
         build_seconds=round(build_seconds, 4),
         solve_seconds=round(solve_seconds, 4),
-        levels=levels,
+        levels=level_facts,
+        paths=dict(Counter(p.path for p in parts)),
+        parts=parts,
         note=note,
     )
     return Solution(
@@ -232,9 +282,235 @@ def solve(
         chosen=chosen,
         objective=objective_values(cols, pairs, chosen),
         facts=facts,
-        proven=all(lv.status == "optimal" for lv in levels),
+        proven=all(lv.status == "optimal" for lv in level_facts),
     )
 
 
-class Infeasible(Exception):
-    """Extra constraints (``constrain``) left no allocation; the instance itself always has one."""
+# ----------------------------------------------------------------------------------------------
+# method "auto"
+
+
+@dataclass
+class _PartOutcome:
+    chosen: np.ndarray  # global pair positions
+    levels: list[LevelFacts]
+    facts: PartFacts
+
+
+def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greedy, say):
+    t = time.perf_counter()
+    reduced = settle_pinned(cols, pairs)
+    pieces = split(cols, pairs, reduced.free, reduced.caps)
+    build_seconds = time.perf_counter() - t
+    maximise = [LEVEL_SENSE[level] == "max" for level in levels]
+    outcomes = []
+    pairs_left = sum(len(p) for p in pieces)
+    for i, positions in enumerate(pieces):
+        say(f"part {i + 1}/{len(pieces)} ({len(positions):,} pairs)")
+        # A hard part may not starve the others: each gets its share of the time left.
+        now = time.perf_counter()
+        share = len(positions) / max(1, pairs_left)
+        part = _Part(
+            i,
+            positions,
+            cols,
+            pairs,
+            reduced.caps,
+            levels,
+            maximise,
+            [c[positions] for c in coefficients],
+            settings,
+            min(deadline, now + max(0.0, deadline - now) * share),
+            greedy[positions],
+            say,
+        )
+        outcomes.append(part.solve())
+        pairs_left -= len(positions)
+    chosen = np.sort(np.concatenate([reduced.fixed, *(o.chosen for o in outcomes)])).astype(
+        np.int64
+    )
+    level_facts = []
+    for j, level in enumerate(levels):
+        # pinned pairs add the same amount to every allocation: part of value and bound alike
+        fixed = int(coefficients[j][reduced.fixed].sum())
+        per_part = [o.levels[j] for o in outcomes]
+        statuses = {lv.status for lv in per_part}
+        status = (
+            "not_solved"
+            if "not_solved" in statuses
+            else "feasible"
+            if "feasible" in statuses
+            else "optimal"
+        )
+        value = int(coefficients[j][chosen].sum()) if status != "not_solved" else None
+        bounds = [lv.bound for lv in per_part]
+        bound = None if value is None or None in bounds else fixed + sum(bounds)
+        level_facts.append(
+            _level_facts(level, status, value, bound, sum(lv.wall_seconds for lv in per_part))
+        )
+    return chosen, level_facts, [o.facts for o in outcomes], build_seconds
+
+
+@dataclass
+class _Part:
+    """One independent part and the paths tried on it, cheapest first."""
+
+    index: int
+    positions: np.ndarray  # global pair positions
+    cols: Columns
+    pairs: EligiblePairs
+    caps: list[GroupCaps]
+    levels: list[str]
+    maximise: list[bool]
+    coefficients: list[np.ndarray]  # per level, per pair of this part
+    settings: SolverSettings
+    deadline: float
+    greedy: np.ndarray  # today's practice on this part, as a hint and a fallback
+    say: Progress
+
+    def __post_init__(self) -> None:
+        self.started = time.perf_counter()
+        self.client = self.pairs.client[self.positions]
+        self.unit = self.pairs.unit[self.positions]
+
+    def solve(self) -> _PartOutcome:
+        # 1. the nested flow, exact whenever its answer meets the corporation quotas
+        weight = lexicographic_weights(self.coefficients, self.maximise, self.client)
+        if weight is not None:
+            picked = solve_flow(self.client, self.unit, weight, self.caps)
+            if picked is not None and _meets(
+                self.caps, self.unit[picked], corporation_quota.NUMBER
+            ):
+                spent = time.perf_counter() - self.started
+                return self._proven(picked, "flow", [spent] + [0.0] * (len(self.levels) - 1))
+
+        # 2. the LP relaxation with every rule, integral at every level in most parts
+        lp = solve_lp_levels(
+            self.client, self.unit, self.caps, self.coefficients, self.maximise, self.deadline
+        )
+        if lp.chosen is not None:
+            return self._proven(lp.chosen, "lp", lp.seconds)
+
+        # 3. whole-number bounds but a fractional vertex: an integer solution reaching every
+        #    bound proves itself optimal; look for one among the pairs the LP leaves open
+        if lp.free is not None and len(lp.values) == len(self.levels):
+            picked = self._reach_bounds(lp)
+            if picked is not None:
+                return self._proven(picked, "lp+cp-sat", lp.seconds)
+
+        # 4. CP-SAT on this part, level by level
+        if time.perf_counter() < self.deadline:
+            variables = self._model(np.arange(len(self.positions)), self.caps)
+            current, facts = cpsat_levels(
+                variables,
+                self.levels,
+                self.coefficients,
+                self.settings,
+                self.deadline,
+                self.greedy,
+                self.say,
+            )
+            if current is not None:
+                facts = [
+                    lv
+                    if lv.status != "not_solved"
+                    else _level_facts(
+                        lv.level, "feasible", int(self.coefficients[j][current].sum()), None
+                    )
+                    for j, lv in enumerate(facts)
+                ]
+                proven = all(lv.status == "optimal" for lv in facts)
+                return self._done(np.flatnonzero(current), facts, "cp-sat", proven)
+        # nothing found in time: today's practice for this part
+        facts = [_level_facts(level, "not_solved") for level in self.levels]
+        return self._done(np.flatnonzero(self.greedy), facts, "greedy", False)
+
+    def _model(self, subset: np.ndarray, caps: list[GroupCaps]) -> AllocationVars:
+        variables = AllocationVars.create(
+            cp_model.CpModel(), self.client[subset], self.unit[subset]
+        )
+        one_to_one.add(self.cols, variables)
+        for cap in caps:
+            add_group_limits(variables, cap.unit_group, cap.left)
+        return variables
+
+    def _reach_bounds(self, lp) -> np.ndarray | None:
+        """An integer solution reaching every LP bound, or None. First only the pairs around the
+        fractional ones may move (everything else stays at the LP's value); then every pair with
+        zero reduced cost."""
+        fractional = np.abs(lp.x - np.round(lp.x)) > 1e-6
+        near = (
+            fractional
+            | np.isin(self.client, self.client[fractional])
+            | np.isin(self.unit, self.unit[fractional])
+        )
+        stages = [(lp.free & near, 2.0), (lp.free, None)]
+        for movable, seconds in stages:
+            picked = self._reach_with(lp, movable, seconds)
+            if picked is not None:
+                return picked
+        return None
+
+    def _reach_with(self, lp, movable: np.ndarray, seconds: float | None) -> np.ndarray | None:
+        ones = ~movable & (lp.x > 0.5)
+        taken_clients = np.isin(self.client, self.client[ones])
+        taken_units = np.isin(self.unit, self.unit[ones])
+        open_ = np.flatnonzero(movable & ~ones & ~taken_clients & ~taken_units)
+        caps = []
+        for cap in self.caps:
+            used = np.bincount(cap.unit_group[self.unit[ones]], minlength=len(cap.left))
+            limited = cap.left >= 0
+            if np.any(limited & (cap.left < used)):
+                return None
+            caps.append(GroupCaps(cap.rule, cap.unit_group, np.where(limited, cap.left - used, -1)))
+        variables = self._model(open_, caps)
+        for coef, value in zip(self.coefficients, lp.values, strict=True):
+            variables.model.add(variables.total(coef[open_]) == value - int(coef[ones].sum()))
+        for x, value in zip(variables.x, (lp.x[open_] > 0.5).tolist(), strict=True):
+            variables.model.add_hint(x, value)
+        solver = cp_model.CpSolver()
+        for key, value in _parameters(self.settings).items():
+            setattr(solver.parameters, key, value)
+        remaining = self.deadline - time.perf_counter()
+        if remaining <= 0:
+            return None
+        solver.parameters.max_time_in_seconds = (
+            remaining if seconds is None else min(seconds, remaining)
+        )
+        self.say(f"CP-SAT reaching the LP bounds ({len(open_):,} open pairs)")
+        status = solver.solve(variables.model)
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None
+        found = np.asarray(list(solver.response_proto.solution), dtype=bool)[: len(open_)]
+        return np.sort(np.concatenate([np.flatnonzero(ones), open_[found]]))
+
+    def _proven(self, picked: np.ndarray, path: str, seconds: list[float]) -> _PartOutcome:
+        seconds = list(seconds) + [0.0] * (len(self.levels) - len(seconds))
+        facts = []
+        for j, level in enumerate(self.levels):
+            value = int(self.coefficients[j][picked].sum())
+            facts.append(_level_facts(level, "optimal", value, float(value), seconds[j]))
+        return self._done(picked, facts, path, True)
+
+    def _done(self, picked, facts, path, proven) -> _PartOutcome:
+        return _PartOutcome(
+            self.positions[picked],
+            facts,
+            PartFacts(
+                part=self.index,
+                clients=len(np.unique(self.client)),
+                units=len(np.unique(self.unit)),
+                pairs=len(self.positions),
+                path=path,
+                proven=proven,
+                seconds=round(time.perf_counter() - self.started, 4),
+            ),
+        )
+
+
+def _meets(caps: list[GroupCaps], units: np.ndarray, rule_number: int) -> bool:
+    for cap in caps:
+        if cap.rule == rule_number:
+            used = np.bincount(cap.unit_group[units], minlength=len(cap.left))
+            return bool(np.all((cap.left < 0) | (used <= cap.left)))
+    return True
