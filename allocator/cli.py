@@ -11,7 +11,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +23,7 @@ from rich.table import Table
 from allocator import io
 from allocator.errors import InputIssue, InstanceError
 from allocator.models import Instance, Proposal, ProposalPairs
-from allocator.solver import Infeasible, SolverSettings
+from allocator.solver import SolverSettings
 
 app = typer.Typer(
     add_completion=False,
@@ -37,7 +37,7 @@ err = Console(stderr=True)
 DEMO = Path(__file__).resolve().parent.parent / "scenarios" / "westfriesland" / "instance.json"
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     json = "json"
     table = "table"
     csv = "csv"
@@ -245,9 +245,13 @@ def _read_pairs(path: Path) -> list[tuple[str, str]]:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InstanceError([InputIssue("proposal", None, None, f"file not found: {path}")]) from None
+        raise InstanceError(
+            [InputIssue("proposal", None, None, f"file not found: {path}")]
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InstanceError([InputIssue("proposal", None, None, f"not valid JSON: {exc}")]) from None
+        raise InstanceError(
+            [InputIssue("proposal", None, None, f"not valid JSON: {exc}")]
+        ) from None
     try:
         parsed = TypeAdapter(ProposalPairs).validate_python(raw)
     except ValidationError as exc:
@@ -345,7 +349,7 @@ def alternatives(
         out.print("No eligible unit for this client.")
 
 
-class SchemaOf(str, Enum):
+class SchemaOf(StrEnum):
     instance = "instance"
     proposal = "proposal"
 

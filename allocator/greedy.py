@@ -36,12 +36,12 @@ def first_come_first_served(cols: Columns, pairs: EligiblePairs) -> np.ndarray:
         for group, left in caps:
             left[group[u]] -= 1
 
-    lookup = {
-        (int(c), int(u)): p for p, (c, u) in enumerate(zip(pairs.client, pairs.unit, strict=True))
-    }
-    client_ix, unit_ix = cols.client_index(), cols.unit_index()
-    for pin in inst.pinned:
-        take(lookup[(client_ix[pin.client_id], unit_ix[pin.unit_id])])
+    if inst.pinned:
+        client_ix, unit_ix = cols.client_index(), cols.unit_index()
+        codes = pairs.client * cols.n_units + pairs.unit
+        wanted = [client_ix[p.client_id] * cols.n_units + unit_ix[p.unit_id] for p in inst.pinned]
+        for position in np.flatnonzero(np.isin(codes, wanted)).tolist():
+            take(position)
 
     rank = cols.rank_of(pairs.client, pairs.unit)
     # within a client, try units by preference rank, then in input order

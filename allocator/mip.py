@@ -204,9 +204,7 @@ def _build(instance: Instance, pairs: list[Pair]) -> _Structure:
     )
 
 
-def _model(
-    s: _Structure, level: str, fixed: list[tuple[str, float, float]]
-) -> mathopt.Model:
+def _model(s: _Structure, level: str, fixed: list[tuple[str, float, float]]) -> mathopt.Model:
     """The model with ``level`` as objective and each ``fixed`` (level, lb, ub) as a row."""
     n = len(s.pairs)
     proto = model_pb2.ModelProto(name="allocation")

@@ -16,6 +16,7 @@ the time limit leaves unsolved, so a time-out returns the best allocation found,
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -55,8 +56,11 @@ class SolverSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    method: Literal["auto", "cp-sat"] = Field(
-        default="auto", description="auto: split, flow, LP, CP-SAT where needed; cp-sat: one model."
+    method: Literal["auto", "lp", "parts", "cp-sat"] = Field(
+        default="auto",
+        description="auto: split into parts, then per part the nested flow, the LP, CP-SAT where "
+        "needed; lp: the same without the flow; parts: CP-SAT on each part; cp-sat: one CP-SAT "
+        "model of the whole instance. All give the same optimum; the choice is speed.",
     )
     time_limit_seconds: float = Field(default=60.0, gt=0, description="For all levels together.")
     workers: int = Field(default=1, ge=1, description="CP-SAT search workers. 1 is deterministic.")
@@ -223,8 +227,13 @@ def solve(
     eligibility_seconds = time.perf_counter() - started
     levels = list(instance.policy.objective)
     coefficients = [level_coefficients(level, cols, pairs) for level in levels]
-    greedy = np.zeros(len(pairs), dtype=bool)
-    greedy[first_come_first_served(cols, pairs)] = True
+
+    @functools.cache
+    def greedy() -> np.ndarray:
+        """Today's practice, as a hint and a fallback; only computed where one is needed."""
+        chosen = np.zeros(len(pairs), dtype=bool)
+        chosen[first_come_first_served(cols, pairs)] = True
+        return chosen
 
     method = "cp-sat" if constrain is not None else settings.method
     if method == "cp-sat":
@@ -236,7 +245,7 @@ def solve(
         build_seconds = time.perf_counter() - t
         t = time.perf_counter()
         # The greedy answer ignores `constrain`, so it cannot serve as a hint or fallback then.
-        hint = greedy if constrain is None else None
+        hint = greedy() if constrain is None else None
         current, level_facts = cpsat_levels(
             variables, levels, coefficients, settings, deadline, hint, say
         )
@@ -321,7 +330,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
             [c[positions] for c in coefficients],
             settings,
             min(deadline, now + max(0.0, deadline - now) * share),
-            greedy[positions],
+            greedy,
             say,
         )
         outcomes.append(part.solve())
@@ -365,7 +374,7 @@ class _Part:
     coefficients: list[np.ndarray]  # per level, per pair of this part
     settings: SolverSettings
     deadline: float
-    greedy: np.ndarray  # today's practice on this part, as a hint and a fallback
+    all_greedy: Callable[[], np.ndarray]  # today's practice (all pairs): hint and fallback
     say: Progress
 
     def __post_init__(self) -> None:
@@ -373,9 +382,17 @@ class _Part:
         self.client = self.pairs.client[self.positions]
         self.unit = self.pairs.unit[self.positions]
 
+    @property
+    def greedy(self) -> np.ndarray:
+        return self.all_greedy()[self.positions]
+
     def solve(self) -> _PartOutcome:
+        method = self.settings.method
         # 1. the nested flow, exact whenever its answer meets the corporation quotas
-        weight = lexicographic_weights(self.coefficients, self.maximise, self.client)
+        weight = None
+        if method == "auto":
+            weight = lexicographic_weights(self.coefficients, self.maximise, self.client)
+        picked = None
         if weight is not None:
             picked = solve_flow(self.client, self.unit, weight, self.caps)
             if picked is not None and _meets(
@@ -385,8 +402,17 @@ class _Part:
                 return self._proven(picked, "flow", [spent] + [0.0] * (len(self.levels) - 1))
 
         # 2. the LP relaxation with every rule, integral at every level in most parts
+        if method == "parts":
+            return self._cpsat()
+        # (the flow's pairs, nearly optimal, are the LP's first columns)
         lp = solve_lp_levels(
-            self.client, self.unit, self.caps, self.coefficients, self.maximise, self.deadline
+            self.client,
+            self.unit,
+            self.caps,
+            self.coefficients,
+            self.maximise,
+            self.deadline,
+            start=picked,
         )
         if lp.chosen is not None:
             return self._proven(lp.chosen, "lp", lp.seconds)
@@ -399,6 +425,9 @@ class _Part:
                 return self._proven(picked, "lp+cp-sat", lp.seconds)
 
         # 4. CP-SAT on this part, level by level
+        return self._cpsat()
+
+    def _cpsat(self) -> _PartOutcome:
         if time.perf_counter() < self.deadline:
             variables = self._model(np.arange(len(self.positions)), self.caps)
             current, facts = cpsat_levels(

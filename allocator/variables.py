@@ -50,7 +50,10 @@ class AllocationVars:
         """Position of the (client, unit) pair, or None when the pair is not eligible."""
         if self._pair_index is None:
             self._pair_index = {
-                (c, u): p for p, (c, u) in enumerate(zip(self.client.tolist(), self.unit.tolist(), strict=False))
+                (c, u): p
+                for p, (c, u) in enumerate(
+                    zip(self.client.tolist(), self.unit.tolist(), strict=False)
+                )
             }
         return self._pair_index.get((client, unit))
 
