@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,6 +19,15 @@ from typing import Annotated
 import typer
 from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from allocator import io
@@ -33,6 +43,20 @@ app = typer.Typer(
 # Piped output (a file, CI) is not cut to 80 columns: the tables are meant to be read whole.
 out = Console(width=None if sys.stdout.isatty() else 180)
 err = Console(stderr=True)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log where the time goes (to stderr).")
+    ] = False,
+) -> None:
+    """Allocation optimiser for people leaving sheltered care (uitstroom)."""
+    if verbose:
+        logging.basicConfig(
+            level=logging.INFO, format="%(message)s", handlers=[RichHandler(console=err)]
+        )
+
 
 DEMO = Path(__file__).resolve().parent.parent / "scenarios" / "westfriesland" / "instance.json"
 
@@ -94,9 +118,21 @@ def _client_known(instance: Instance, client_id: str) -> None:
 
 @contextmanager
 def _progress(label: str) -> Iterator:
-    """A spinner on stderr naming the current step; silent when stderr is not a terminal."""
-    with err.status(label) as status:
-        yield lambda step: status.update(f"{label}: {step}")
+    """A progress bar on stderr naming the current step (parts done of all parts)."""
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def step(message: str, done: int | None = None, total: int | None = None) -> None:
+            bar.update(task, description=f"{label}: {message}", completed=done or 0, total=total)
+
+        yield step
 
 
 def _print_proposal(proposal: Proposal) -> None:

@@ -55,10 +55,7 @@ def propose(
 def make_proposal(instance: Instance, solution: Solution) -> Proposal:
     cols, pairs = solution.columns, solution.pairs
     eligible = pairs.per_client(cols.n_clients)
-    taken_by = {u: c for c, u in solution.assignments}
     pinned = {(p.client_id, p.unit_id) for p in instance.pinned}
-    placed = {c for c, _ in solution.assignments}
-    used = _usage(instance, solution.assignments)
 
     assignments = []
     client_ix = cols.client_index()
@@ -84,14 +81,7 @@ def make_proposal(instance: Instance, solution: Solution) -> Proposal:
             )
         )
 
-    units_of_client = _units_by_client(solution)
-    unplaced = []
-    for i, client in enumerate(instance.clients):
-        if client.id in placed:
-            continue
-        unplaced.append(
-            _unplaced(instance, cols, i, units_of_client.get(i, []), taken_by, pinned, used)
-        )
+    unplaced = _unplaced_all(instance, solution)
     unplaced.sort(key=lambda u: (-u.waiting_days, u.client_id))
     assignments.sort(key=lambda a: a.client_id)
 
@@ -106,13 +96,6 @@ def make_proposal(instance: Instance, solution: Solution) -> Proposal:
         solver=solution.facts,
         summaries=summaries(instance, solution.assignments),
     )
-
-
-def _units_by_client(solution: Solution) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = defaultdict(list)
-    for c, u in zip(solution.pairs.client.tolist(), solution.pairs.unit.tolist(), strict=True):
-        out[c].append(u)
-    return out
 
 
 def _usage(instance: Instance, assignments: list[tuple[str, str]]) -> dict[int, Counter]:
@@ -143,112 +126,160 @@ def _placed_text(instance, client, muni_id, rank, n_eligible, is_pinned) -> str:
     )
 
 
-def _unplaced(
-    instance: Instance,
-    cols: Columns,
-    client_index: int,
-    eligible_units: list[int],
-    taken_by: dict[str, str],
-    pinned: set[tuple[str, str]],
-    used: dict[int, Counter],
-) -> Unplaced:
-    client = instance.clients[client_index]
-    waited = instance.waiting_days(client)
-    if not eligible_units:
-        removed = {label: n for label, n in removed_by_rule(cols, client_index).items() if n}
-        total = cols.n_units
-        detail = "; ".join(f"{label}: {n} of {total}" for label, n in removed.items())
-        return Unplaced(
-            client_id=client.id,
-            waiting_days=waited,
-            eligible_units=0,
-            removed_by_rule=removed,
-            reasons=[
-                UnplacedReason(
-                    code="no_eligible_unit",
-                    message=f"No eligible unit at all ({detail or 'no units in the instance'}).",
-                    count=total,
-                )
-            ],
-        )
-
-    blocked: dict[str, list[str]] = defaultdict(list)
-    for u in eligible_units:
-        unit = instance.unit(cols.unit_ids[u])
-        holder = taken_by.get(unit.id)
-        if holder is not None:
-            if (holder, unit.id) in pinned:
-                blocked["taken_by_pinned"].append(unit.id)
-            elif instance.waiting_days(instance.client(holder)) >= waited:
-                blocked["taken_by_longer_waiting"].append(unit.id)
-            else:
-                blocked["taken_to_place_more"].append(unit.id)
-            continue
-        full = False
-        for rule in rules.GROUP_LIMITS:
-            key = rule.groups.group_of(instance, unit)
-            limit = rule.groups.limit(instance, key) if key is not None else None
-            if limit is not None and used[rule.number][key] >= limit:
-                blocked[f"{_LIMIT_CODES[rule.number]}:{key}"].append(unit.id)
-                full = True
-        if not full:
-            blocked["not_chosen"].append(unit.id)
-
-    return Unplaced(
-        client_id=client.id,
-        waiting_days=waited,
-        eligible_units=len(eligible_units),
-        reasons=_reasons(instance, blocked, used),
-    )
+_TEXTS = {
+    "taken_by_pinned": "{n} eligible unit(s) hold an accepted offer (pinned)",
+    "taken_by_longer_waiting": "{n} eligible unit(s) went to clients who waited at least as long",
+    "taken_to_place_more": "{n} eligible unit(s) went to clients who waited less but had fewer "
+    "options, so that more people could be housed",
+    "not_chosen": "{n} eligible unit(s) had room but were not chosen by the objective levels in "
+    "use (or the search stopped at its time limit)",
+}
+_ORDER = [
+    "taken_by_longer_waiting",
+    "taken_to_place_more",
+    "taken_by_pinned",
+    "municipality_quota",
+    "corporation_quota",
+    "mix_cap",
+    "not_chosen",
+]
 
 
-def _reasons(instance: Instance, blocked: dict[str, list[str]], used) -> list[UnplacedReason]:
-    texts = {
-        "taken_by_pinned": "{n} eligible unit(s) hold an accepted offer (pinned)",
-        "taken_by_longer_waiting": "{n} eligible unit(s) went to clients who waited at least as "
-        "long",
-        "taken_to_place_more": "{n} eligible unit(s) went to clients who waited less but had fewer "
-        "options, so that more people could be housed",
-        "not_chosen": "{n} eligible unit(s) had room but were not chosen by the objective levels "
-        "in use (or the search stopped at its time limit)",
+def _unplaced_all(instance: Instance, solution: Solution) -> list[Unplaced]:
+    """Why each client is not placed, judged on whole columns of eligible pairs.
+
+    For every eligible unit of an unplaced client: if someone holds it, who (an accepted offer,
+    someone who waited at least as long, or someone whose placement housed more people);
+    otherwise which named limit (municipal quota, corporation quota, Magic Mix cap) is used up.
+    """
+    cols, pairs = solution.columns, solution.pairs
+    placed = np.zeros(cols.n_clients, dtype=bool)
+    holder = np.full(cols.n_units, -1, dtype=np.int64)
+    placed[pairs.client[solution.chosen]] = True
+    holder[pairs.unit[solution.chosen]] = pairs.client[solution.chosen]
+    pinned_unit = np.zeros(cols.n_units, dtype=bool)
+    unit_ix = cols.unit_index()
+    for p in instance.pinned:
+        pinned_unit[unit_ix[p.unit_id]] = True
+
+    mine = ~placed[pairs.client]
+    client, unit = pairs.client[mine], pairs.unit[mine]
+    who = holder[unit]
+    taken = who >= 0
+    waited = cols.waiting_days
+    categories = {
+        "taken_by_pinned": taken & pinned_unit[unit],
+        "taken_by_longer_waiting": taken
+        & ~pinned_unit[unit]
+        & (waited[np.maximum(who, 0)] >= waited[client]),
     }
-    limits: dict[str, tuple[str, list[str], list[str]]] = {}
-    reasons = []
-    for key, units in blocked.items():
-        if key in texts:
-            reasons.append(
-                UnplacedReason(
-                    code=key,
-                    message=texts[key].format(n=len(units)) + ".",
-                    count=len(units),
-                    names=units[:_MAX_NAMES],
-                )
-            )
+    categories["taken_to_place_more"] = (
+        taken & ~categories["taken_by_pinned"] & ~categories["taken_by_longer_waiting"]
+    )
+    blocked_any = np.zeros(len(client), dtype=bool)
+    limits = []  # (code, rule, blocked mask, group of each pair)
+    for rule in rules.GROUP_LIMITS:
+        group_of_unit, limit = rule.unit_group(cols), rule.group_limit(cols)
+        used = np.bincount(group_of_unit[pairs.unit[solution.chosen]], minlength=len(limit))
+        full = (limit >= 0) & (used >= limit)
+        group = group_of_unit[unit]
+        blocked = ~taken & full[group]
+        blocked_any |= blocked
+        limits.append((_LIMIT_CODES[rule.number], rule, blocked, group))
+    categories["not_chosen"] = ~taken & ~blocked_any
+
+    counts = {
+        code: np.bincount(client[mask], minlength=cols.n_clients)
+        for code, mask in categories.items()
+    }
+    examples = {code: _first_units(client[mask], unit[mask]) for code, mask in categories.items()}
+    limit_counts = {}
+    limit_names: dict[str, dict[int, list[int]]] = {}
+    for code, _rule, blocked, group in limits:
+        limit_counts[code] = np.bincount(client[blocked], minlength=cols.n_clients)
+        named = np.unique(np.stack([client[blocked], group[blocked]]), axis=1)
+        by_client: dict[int, list[int]] = defaultdict(list)
+        for c, g in named.T.tolist():
+            by_client[c].append(g)
+        limit_names[code] = by_client
+    group_ids = {
+        "municipality_quota": cols.municipality_ids,
+        "corporation_quota": cols.corporation_ids,
+        "mix_cap": cols.complex_ids,
+    }
+    eligible = pairs.per_client(cols.n_clients)
+
+    out = []
+    for i in np.flatnonzero(~placed).tolist():
+        client_ = instance.clients[i]
+        if eligible[i] == 0:
+            out.append(_no_eligible_unit(instance, cols, i))
             continue
-        code, group = key.split(":", 1)
-        _, names, all_units = limits.setdefault(code, (code, [], []))
-        names.append(group)
-        all_units.extend(units)
-    for code, (_, names, units) in limits.items():
-        reasons.append(
+        reasons = [
             UnplacedReason(
                 code=code,
-                message=_limit_text(instance, code, names, len(set(units))),
-                count=len(set(units)),
-                names=names,
+                message=_TEXTS[code].format(n=int(counts[code][i])) + ".",
+                count=int(counts[code][i]),
+                names=[cols.unit_ids[u] for u in examples[code].get(i, [])],
+            )
+            for code in categories
+            if counts[code][i]
+        ]
+        for code, _rule, _blocked, _group in limits:
+            if limit_counts[code][i]:
+                names = [group_ids[code][g] for g in limit_names[code][i]]
+                n_units = int(limit_counts[code][i])
+                reasons.append(
+                    UnplacedReason(
+                        code=code,
+                        message=_limit_text(instance, code, names, n_units),
+                        count=n_units,
+                        names=names,
+                    )
+                )
+        reasons.sort(key=lambda r: (_ORDER.index(r.code), -r.count))
+        out.append(
+            Unplaced(
+                client_id=client_.id,
+                waiting_days=int(waited[i]),
+                eligible_units=int(eligible[i]),
+                reasons=reasons,
             )
         )
-    order = [
-        "taken_by_longer_waiting",
-        "taken_to_place_more",
-        "taken_by_pinned",
-        "municipality_quota",
-        "corporation_quota",
-        "mix_cap",
-        "not_chosen",
-    ]
-    reasons.sort(key=lambda r: (order.index(r.code), -r.count))
-    return reasons
+    return out
+
+
+def _first_units(client: np.ndarray, unit: np.ndarray) -> dict[int, list[int]]:
+    """Up to ``_MAX_NAMES`` example units per client, as unit indices."""
+    order = np.argsort(client, kind="stable")
+    c = client[order]
+    run_start = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if len(c) else np.zeros(0, int)
+    rank = np.arange(len(c)) - np.repeat(run_start, np.diff(np.r_[run_start, len(c)]))
+    keep = order[rank < _MAX_NAMES]
+    out: dict[int, list[int]] = defaultdict(list)
+    for ci, ui in zip(client[keep].tolist(), unit[keep].tolist(), strict=True):
+        out[ci].append(ui)
+    return out
+
+
+def _no_eligible_unit(instance: Instance, cols: Columns, i: int) -> Unplaced:
+    client = instance.clients[i]
+    removed = {label: n for label, n in removed_by_rule(cols, i).items() if n}
+    total = cols.n_units
+    detail = "; ".join(f"{label}: {n} of {total}" for label, n in removed.items())
+    return Unplaced(
+        client_id=client.id,
+        waiting_days=int(cols.waiting_days[i]),
+        eligible_units=0,
+        removed_by_rule=removed,
+        reasons=[
+            UnplacedReason(
+                code="no_eligible_unit",
+                message=f"No eligible unit at all ({detail or 'no units in the instance'}).",
+                count=total,
+            )
+        ],
+    )
 
 
 def _limit_text(instance: Instance, code: str, names: list[str], n_units: int) -> str:

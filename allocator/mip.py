@@ -244,12 +244,27 @@ def _model(s: _Structure, level: str, fixed: list[tuple[str, float, float]]) -> 
     return mathopt.Model.from_model_proto(proto)
 
 
+def _set_highs_options(
+    params: mathopt.SolveParameters, options: dict[str, bool | int | float | str]
+) -> None:
+    for name, value in options.items():
+        if isinstance(value, bool):
+            params.highs.bool_options[name] = value
+        elif isinstance(value, int):
+            params.highs.int_options[name] = value
+        elif isinstance(value, float):
+            params.highs.double_options[name] = value
+        else:
+            params.highs.string_options[name] = str(value)
+
+
 def solve_mip(
     instance: Instance,
     time_limit_seconds: float = 120.0,
     pairs: list[Pair] | None = None,
     *,
     log: bool = False,
+    highs_options: dict[str, bool | int | float | str] | None = None,
 ) -> MipResult:
     """The lexicographic optimum by HiGHS, or the best found within ``time_limit_seconds``.
 
@@ -298,6 +313,7 @@ def solve_mip(
             absolute_gap_tolerance=_ABSOLUTE_GAP,
             enable_output=log,
         )
+        _set_highs_options(params, highs_options or {})
         model_params = None
         if current is not None:
             hint = {model.get_variable(int(p)): 1.0 for p in np.flatnonzero(current)}

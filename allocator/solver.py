@@ -17,6 +17,7 @@ the time limit leaves unsolved, so a time-out returns the best allocation found,
 from __future__ import annotations
 
 import functools
+import logging
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -48,7 +49,9 @@ from allocator.rules.base import add_group_limits
 from allocator.validator import check_pinned
 from allocator.variables import AllocationVars
 
-Progress = Callable[[str], None]
+#: Told of each step: a message and, where known, how many of how many steps are done.
+Progress = Callable[..., None]
+log = logging.getLogger("allocator.solver")
 
 
 class SolverSettings(BaseModel):
@@ -216,7 +219,7 @@ def solve(
     and ``Infeasible`` only when ``constrain`` asks for something impossible.
     """
     settings = settings or SolverSettings()
-    say = progress or (lambda _msg: None)
+    say = progress or (lambda *_args, **_kw: None)
     check_pinned(instance)
     started = time.perf_counter()
     deadline = started + settings.time_limit_seconds
@@ -267,6 +270,10 @@ def solve(
         if any(p.path == "greedy" for p in parts):
             note = "time ran out: some parts keep the first-come-first-served allocation"
 
+    log.info("eligibility: %d pairs in %.3fs", len(pairs), eligibility_seconds)
+    log.info("build (%s): %.3fs; solve: %.3fs", method, build_seconds, solve_seconds)
+    for lv in level_facts:
+        log.info("level %s: %s, value %s, bound %s", lv.level, lv.status, lv.value, lv.bound)
     facts = SolverFacts(
         engine="cp-sat" if method == "cp-sat" else "flow/lp/cp-sat",
         version=ortools.__version__,
@@ -315,7 +322,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
     outcomes = []
     pairs_left = sum(len(p) for p in pieces)
     for i, positions in enumerate(pieces):
-        say(f"part {i + 1}/{len(pieces)} ({len(positions):,} pairs)")
+        say(f"part {i + 1}/{len(pieces)} ({len(positions):,} pairs)", i, len(pieces))
         # A hard part may not starve the others: each gets its share of the time left.
         now = time.perf_counter()
         share = len(positions) / max(1, pairs_left)
@@ -335,6 +342,19 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
         )
         outcomes.append(part.solve())
         pairs_left -= len(positions)
+        f = outcomes[-1].facts
+        log.info(
+            "part %d/%d: %d clients, %d units, %d pairs: %s%s in %.3fs",
+            i + 1,
+            len(pieces),
+            f.clients,
+            f.units,
+            f.pairs,
+            f.path,
+            "" if f.proven else " (not proven)",
+            f.seconds,
+        )
+    say("parts done", len(pieces), len(pieces))
     chosen = np.sort(np.concatenate([reduced.fixed, *(o.chosen for o in outcomes)])).astype(
         np.int64
     )
