@@ -316,7 +316,11 @@ def solve_mip(
         _set_highs_options(params, highs_options or {})
         model_params = None
         if current is not None:
-            hint = {model.get_variable(int(p)): 1.0 for p in np.flatnonzero(current)}
+            # a complete hint: HiGHS takes it as it is instead of completing a partial one
+            hint = {
+                model.get_variable(p): value
+                for p, value in enumerate(current.astype(float).tolist())
+            }
             model_params = mathopt.ModelSolveParameters(
                 solution_hints=[mathopt.SolutionHint(variable_values=hint)]
             )

@@ -35,7 +35,7 @@ from allocator.decompose import GroupCaps, settle_pinned, split
 from allocator.eligibility import EligiblePairs, eligible_pairs
 from allocator.flow import lexicographic_weights, solve_flow
 from allocator.greedy import first_come_first_served
-from allocator.lp import solve_lp_levels
+from allocator.lp import solve_lp_combined, solve_lp_levels
 from allocator.models import (
     LEVEL_SENSE,
     Instance,
@@ -409,11 +409,9 @@ class _Part:
     def solve(self) -> _PartOutcome:
         method = self.settings.method
         # 1. the nested flow, exact whenever its answer meets the corporation quotas
-        weight = None
-        if method == "auto":
-            weight = lexicographic_weights(self.coefficients, self.maximise, self.client)
+        weight = lexicographic_weights(self.coefficients, self.maximise, self.client)
         picked = None
-        if weight is not None:
+        if weight is not None and method == "auto":
             picked = solve_flow(self.client, self.unit, weight, self.caps)
             if picked is not None and _meets(
                 self.caps, self.unit[picked], corporation_quota.NUMBER
@@ -421,9 +419,17 @@ class _Part:
                 spent = time.perf_counter() - self.started
                 return self._proven(picked, "flow", [spent] + [0.0] * (len(self.levels) - 1))
 
-        # 2. the LP relaxation with every rule, integral at every level in most parts
         if method == "parts":
             return self._cpsat()
+        # 2. the LP relaxation with every rule: first once with the lexicographic weights, proven
+        #    by its dual bound when the vertex is integral, else level by level
+        if weight is not None:
+            chosen = solve_lp_combined(
+                self.client, self.unit, self.caps, weight, self.deadline, start=picked
+            )
+            if chosen is not None:
+                spent = time.perf_counter() - self.started
+                return self._proven(chosen, "lp", [spent] + [0.0] * (len(self.levels) - 1))
         # (the flow's pairs, nearly optimal, are the LP's first columns)
         lp = solve_lp_levels(
             self.client,
