@@ -68,18 +68,25 @@ def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
 def split(
     cols: Columns, pairs: EligiblePairs, positions: np.ndarray, caps: list[GroupCaps]
 ) -> list[np.ndarray]:
-    """The positions of each independent part, largest first (ties by first position)."""
+    """The positions of each independent part, largest first (ties by first position).
+
+    The graph links each client to the municipalities of its eligible units, and each
+    municipality to every limited group its units belong to. A unit lies in one complex and one
+    municipality, so two clients that share a unit or a cap are always linked through it.
+    """
     if len(positions) == 0:
         return []
-    n, m = cols.n_clients, cols.n_units
-    rows = [pairs.client[positions]]
-    cols_ = [n + pairs.unit[positions]]
-    offset = n + m
+    n, k = cols.n_clients, len(cols.municipality_ids)
+    muni_of_unit = cols.unit_municipality
+    client_muni = np.zeros(n * k, dtype=bool)
+    client_muni[pairs.client[positions] * k + muni_of_unit[pairs.unit[positions]]] = True
+    codes = np.flatnonzero(client_muni)
+    rows, cols_ = [codes // k], [n + codes % k]
+    offset = n + k
     for cap in caps:
-        limited = cap.left[cap.unit_group] >= 0
-        units = np.flatnonzero(limited)
-        rows.append(n + units)
-        cols_.append(offset + cap.unit_group[units])
+        limited = np.flatnonzero(cap.left[cap.unit_group] >= 0)
+        rows.append(n + muni_of_unit[limited])
+        cols_.append(offset + cap.unit_group[limited])
         offset += len(cap.left)
     r, c = np.concatenate(rows), np.concatenate(cols_)
     graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(offset, offset))

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
+from scipy.optimize import linear_sum_assignment
 
 from allocator.decompose import GroupCaps
 from allocator.rules import magic_mix, municipal_quota
+from allocator.variables import compact
 
 # The flow solver scales costs by the node count internally; stay well inside int64.
 _MAX_COST = 2**62
@@ -62,13 +64,13 @@ def solve_flow(
         by_rule[municipal_quota.NUMBER].left,
     )
 
-    clients, c_local = np.unique(client, return_inverse=True)
-    units, u_local = np.unique(unit, return_inverse=True)
-    complexes, x_local = np.unique(complex_of[units], return_inverse=True)
+    clients, c_local = compact(client)
+    units, u_local = compact(unit)
+    complexes, x_local = compact(complex_of[units])
     # a complex lies in one municipality: read it off any of its units
     unit_of_complex = np.empty(len(complexes), dtype=np.int64)
     unit_of_complex[x_local] = units
-    munis, m_local = np.unique(muni_of[unit_of_complex], return_inverse=True)
+    munis, m_local = compact(muni_of[unit_of_complex])
     n_c, n_u, n_x, n_m = len(clients), len(units), len(complexes), len(munis)
     source, sink = 0, 1
     c0, u0 = 2, 2 + n_c
@@ -123,3 +125,43 @@ def solve_flow(
         return None
     pair_arcs = np.arange(n_c, n_c + len(client))
     return np.flatnonzero(flow.flows(pair_arcs) > 0)
+
+
+# Dense matrices up to this many entries (32 MB of float64) go to the assignment solver.
+_DENSE_LIMIT = 4_000_000
+
+
+def caps_cannot_bind(client: np.ndarray, unit: np.ndarray, caps: list[GroupCaps]) -> bool:
+    """True when no limited group could be filled: each takes at least as many placements as
+    it has units here, or as there are clients here. Then only rule 1 is left."""
+    n_clients = len(compact(client)[0])
+    units = compact(unit)[0]
+    for cap in caps:
+        counts = np.bincount(cap.unit_group[units])
+        groups = np.flatnonzero(counts)
+        counts, left = counts[groups], cap.left[groups]
+        if np.any((left >= 0) & (left < np.minimum(counts, n_clients))):
+            return False
+    return True
+
+
+def solve_assignment(client: np.ndarray, unit: np.ndarray, weight: np.ndarray) -> np.ndarray | None:
+    """A plain assignment (only rule 1 binds): the Hungarian method on the dense weight matrix.
+
+    None when the matrix would be too large, or when its sums could leave the integers that
+    float64 represents exactly (the optimum must be exact to be a proof).
+    """
+    clients, c_local = compact(client)
+    units, u_local = compact(unit)
+    if len(clients) * len(units) > _DENSE_LIMIT:
+        return None
+    positive = np.maximum(weight, 0)
+    if float(positive.max(initial=0)) * min(len(clients), len(units)) >= 2.0**52:
+        return None
+    matrix = np.zeros((len(clients), len(units)))
+    matrix[c_local, u_local] = positive
+    rows, cols = linear_sum_assignment(matrix, maximize=True)
+    taken = np.full((len(clients), len(units)), -1, dtype=np.int64)
+    taken[c_local, u_local] = np.arange(len(client))
+    picked = taken[rows, cols]
+    return np.sort(picked[(picked >= 0) & (positive[np.maximum(picked, 0)] > 0)])

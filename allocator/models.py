@@ -448,8 +448,9 @@ class PartFacts(_Out):
     clients: int
     units: int
     pairs: int
-    path: Literal["flow", "lp", "cp-sat", "lp+cp-sat", "greedy"] = Field(
-        description="flow: the nested min-cost flow met every corporation quota; lp: the LP "
+    path: Literal["assignment", "flow", "lp", "cp-sat", "lp+cp-sat", "greedy"] = Field(
+        description="assignment: no cap could bind, a plain assignment (Hungarian method); "
+        "flow: the nested min-cost flow met every corporation quota; lp: the LP "
         "relaxation was integral at every level; cp-sat: solved by CP-SAT (after a fractional LP "
         "level for lp+cp-sat); greedy: time ran out before this part was solved."
     )

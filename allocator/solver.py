@@ -33,7 +33,12 @@ from allocator import rules
 from allocator.columns import Columns, build_columns
 from allocator.decompose import GroupCaps, settle_pinned, split
 from allocator.eligibility import EligiblePairs, eligible_pairs
-from allocator.flow import lexicographic_weights, solve_flow
+from allocator.flow import (
+    caps_cannot_bind,
+    lexicographic_weights,
+    solve_assignment,
+    solve_flow,
+)
 from allocator.greedy import first_come_first_served
 from allocator.lp import solve_lp_combined, solve_lp_levels
 from allocator.models import (
@@ -47,7 +52,7 @@ from allocator.models import (
 from allocator.rules import corporation_quota, one_to_one
 from allocator.rules.base import add_group_limits
 from allocator.validator import check_pinned
-from allocator.variables import AllocationVars
+from allocator.variables import AllocationVars, compact
 
 #: Told of each step: a message and, where known, how many of how many steps are done.
 Progress = Callable[..., None]
@@ -411,6 +416,16 @@ class _Part:
         # 1. the nested flow, exact whenever its answer meets the corporation quotas
         weight = lexicographic_weights(self.coefficients, self.maximise, self.client)
         picked = None
+        if (
+            weight is not None
+            and method == "auto"
+            and caps_cannot_bind(self.client, self.unit, self.caps)
+        ):
+            # 0. only rule 1 binds: a plain assignment
+            picked = solve_assignment(self.client, self.unit, weight)
+            if picked is not None:
+                spent = time.perf_counter() - self.started
+                return self._proven(picked, "assignment", [spent] + [0.0] * (len(self.levels) - 1))
         if weight is not None and method == "auto":
             picked = solve_flow(self.client, self.unit, weight, self.caps)
             if picked is not None and _meets(
@@ -553,8 +568,8 @@ class _Part:
             facts,
             PartFacts(
                 part=self.index,
-                clients=len(np.unique(self.client)),
-                units=len(np.unique(self.unit)),
+                clients=len(compact(self.client)[0]),
+                units=len(compact(self.unit)[0]),
                 pairs=len(self.positions),
                 path=path,
                 proven=proven,

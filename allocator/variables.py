@@ -23,6 +23,16 @@ def groups_of(keys: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
             yield key, order[s:e]
 
 
+def compact(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)`` for non-negative indices, without sorting."""
+    if len(values) == 0:
+        return values[:0], values[:0]
+    present = np.zeros(int(values.max()) + 1, dtype=bool)
+    present[values] = True
+    local = np.cumsum(present) - 1
+    return np.flatnonzero(present), local[values]
+
+
 @dataclass
 class AllocationVars:
     """``x[p]`` is 1 when client ``client[p]`` gets unit ``unit[p]`` (indices into Columns)."""
