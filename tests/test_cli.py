@@ -111,7 +111,18 @@ def test_schema_is_json_schema():
 def test_generate_is_seeded(tmp_path):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     for path in (a, b):
-        result = run("generate", "--clients", 30, "--units", 90, "--municipalities", 4,
-                     "--seed", 7, "--out", path)
+        result = run(
+            "generate",
+            "--clients",
+            30,
+            "--units",
+            90,
+            "--municipalities",
+            4,
+            "--seed",
+            7,
+            "--out",
+            path,
+        )
         assert result.exit_code == 0, result.output
     assert a.read_text() == b.read_text()

@@ -36,16 +36,22 @@ def test_valid_data_parses():
     "changes, expected",
     [
         ({"municipalities": [municipality("m1", quota=-1)]}, ("municipalities", "m1", "quota")),
-        ({"complexes": [complex_("cx1", max_vulnerable_share=1.5)]},
-         ("complexes", "cx1", "max_vulnerable_share")),
+        (
+            {"complexes": [complex_("cx1", max_vulnerable_share=1.5)]},
+            ("complexes", "cx1", "max_vulnerable_share"),
+        ),
         ({"policy": {"max_vulnerable_share": -0.1}}, ("policy", None, "max_vulnerable_share")),
         ({"clients": [client("c1", ready_since="2026-13-45")]}, ("clients", "c1", "ready_since")),
         ({"units": [unit("u1", complex_id="nope")]}, ("units", "u1", "complex_id")),
         ({"units": [unit("u1", corporation_id="nope")]}, ("units", "u1", "corporation_id")),
-        ({"complexes": [complex_("cx1", municipality_id="x")]},
-         ("complexes", "cx1", "municipality_id")),
-        ({"clients": [client("c1", preferred_municipalities=["x"])]},
-         ("clients", "c1", "preferred_municipalities")),
+        (
+            {"complexes": [complex_("cx1", municipality_id="x")]},
+            ("complexes", "cx1", "municipality_id"),
+        ),
+        (
+            {"clients": [client("c1", preferred_municipalities=["x"])]},
+            ("clients", "c1", "preferred_municipalities"),
+        ),
         ({"units": [unit("u1"), unit("u1")]}, ("units", "u1", "id")),
         ({"units": [unit("u1", max_occupants=0)]}, ("units", "u1", "max_occupants")),
         ({"units": [unit("u1", rent="a lot")]}, ("units", "u1", "rent")),
@@ -78,8 +84,9 @@ def test_every_problem_is_reported_at_once():
 
 def test_contradictory_preferences_and_residents():
     assert ("clients", "c1", None) in issues_of(
-        data(clients=[client("c1", preferred_municipalities=["m1"],
-                             excluded_municipalities=["m1"])])
+        data(
+            clients=[client("c1", preferred_municipalities=["m1"], excluded_municipalities=["m1"])]
+        )
     )
     assert ("complexes", "cx1", None) in issues_of(
         data(complexes=[complex_("cx1", units_total=5, vulnerable_residents=6)])

@@ -144,8 +144,10 @@ def test_rule9_corporation_quota_cuts_across_municipalities():
 
 def test_rule10_magic_mix_cap():
     # floor(0.3 * 10) = 3 with 2 there already: room for 1
-    cxs = [complex_("cx1", units_total=10, vulnerable_residents=2), complex_("full", units_total=10,
-           vulnerable_residents=3)]
+    cxs = [
+        complex_("cx1", units_total=10, vulnerable_residents=2),
+        complex_("full", units_total=10, vulnerable_residents=3),
+    ]
     inst = instance(
         [client("a", ready_since="2025-01-01"), client("b"), client("c")],
         [unit("u1"), unit("u2"), unit("u3", "full")],
