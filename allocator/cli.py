@@ -76,6 +76,22 @@ TimeLimit = Annotated[
 ]
 Workers = Annotated[int, typer.Option(help="CP-SAT workers; 1 is deterministic.")]
 Seed = Annotated[int, typer.Option(help="CP-SAT random seed.")]
+
+
+class Method(StrEnum):
+    auto = "auto"
+    lp = "lp"
+    parts = "parts"
+    cp_sat = "cp-sat"
+
+
+MethodOpt = Annotated[
+    Method,
+    typer.Option(
+        "--method",
+        help="auto: the fastest proven path per part; cp-sat: one CP-SAT model (the reference).",
+    ),
+]
 ReferenceDate = Annotated[
     dt.datetime | None,
     typer.Option(formats=["%Y-%m-%d"], help="Override policy.reference_date (YYYY-MM-DD)."),
@@ -94,9 +110,13 @@ def input_errors() -> Iterator[None]:
         raise typer.Exit(code=2) from None
 
 
-def _settings(time_limit: float, workers: int, seed: int) -> SolverSettings:
+def _settings(
+    time_limit: float, workers: int, seed: int, method: Method = Method.auto
+) -> SolverSettings:
     try:
-        return SolverSettings(time_limit_seconds=time_limit, workers=workers, seed=seed)
+        return SolverSettings(
+            time_limit_seconds=time_limit, workers=workers, seed=seed, method=method.value
+        )
     except ValidationError as exc:
         raise InstanceError(
             [InputIssue("settings", None, str(e["loc"][0]), e["msg"]) for e in exc.errors()]
@@ -229,11 +249,12 @@ def solve(
     time_limit: TimeLimit = 60.0,
     workers: Workers = 1,
     seed: Seed = 0,
+    method: MethodOpt = Method.auto,
     reference_date: ReferenceDate = None,
 ) -> None:
     """Solve an instance and print or write the proposal."""
     with input_errors():
-        settings = _settings(time_limit, workers, seed)
+        settings = _settings(time_limit, workers, seed, method)
         instance = _load(instance_path, reference_date)
         proposal = _propose(instance, settings)
     chosen = fmt or (Format.table if out_path is None else None)
@@ -310,13 +331,14 @@ def explain(
     time_limit: TimeLimit = 60.0,
     workers: Workers = 1,
     seed: Seed = 0,
+    method: MethodOpt = Method.auto,
 ) -> None:
     """Why each client is or is not placed; for one client also what placing it would cost."""
     from allocator.explain import forced_cost, make_proposal
     from allocator.solver import solve as run
 
     with input_errors():
-        settings = _settings(time_limit, workers, seed)
+        settings = _settings(time_limit, workers, seed, method)
         instance = _load(instance_path)
         if client is not None:
             _client_known(instance, client)
@@ -352,12 +374,13 @@ def alternatives(
     time_limit: TimeLimit = 60.0,
     workers: Workers = 1,
     seed: Seed = 0,
+    method: MethodOpt = Method.auto,
 ) -> None:
     """The k best units for one client and what each would cost the rest of the proposal."""
     from allocator.alternatives import alternatives as find
 
     with input_errors():
-        settings = _settings(time_limit, workers, seed)
+        settings = _settings(time_limit, workers, seed, method)
         instance = _load(instance_path)
         _client_known(instance, client)
         with _progress(f"Alternatives for {client}") as step:
