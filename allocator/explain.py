@@ -12,13 +12,12 @@ what the rest of the proposal would lose.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from allocator import rules
+from allocator.alternatives import alternatives
 from allocator.columns import Columns
 from allocator.eligibility import removed_by_rule
 from allocator.models import (
@@ -34,8 +33,7 @@ from allocator.models import (
     UnplacedReason,
 )
 from allocator.rules import corporation_quota, magic_mix, municipal_quota
-from allocator.solver import Infeasible, Progress, Solution, SolverSettings, solve
-from allocator.variables import AllocationVars
+from allocator.solver import Progress, Solution, SolverSettings, solve
 
 _LIMIT_CODES = {
     municipal_quota.NUMBER: "municipality_quota",
@@ -358,33 +356,17 @@ class ForcedCost:
         }
 
 
-def forced_in(
-    client_index: int, unit_index: int | None = None
-) -> Callable[[Columns, AllocationVars], None]:
-    """A ``constrain`` hook for ``solve``: the client must be placed (in that unit, if given)."""
-
-    def constrain(cols: Columns, variables: AllocationVars) -> None:
-        mine = np.flatnonzero(variables.client == client_index)
-        if unit_index is not None:
-            mine = mine[variables.unit[mine] == unit_index]
-        if len(mine) == 0:
-            raise Infeasible("the client has no eligible unit")
-        variables.model.add(cp_model.LinearExpr.sum([variables.x[p] for p in mine]) == 1)
-
-    return constrain
-
-
 def forced_cost(
     instance: Instance,
     client_id: str,
     base: Solution,
     settings: SolverSettings | None = None,
 ) -> ForcedCost:
-    """What placing ``client_id`` would cost the rest of the proposal (a re-solve)."""
-    index = base.columns.client_index()[client_id]
-    try:
-        forced = solve(instance, settings, constrain=forced_in(index))
-    except Infeasible as exc:
+    """What placing ``client_id`` would cost the rest of the proposal: the best of its units,
+    each pinned to it in turn with the whole region re-solved (see ``alternatives``)."""
+    _, best = alternatives(instance, client_id, k=1, settings=settings, base=base)
+    if not best or best[0].objective is None:
+        reason = best[0].blocked_by if best else "the client has no eligible unit"
         return ForcedCost(
             client_id,
             False,
@@ -392,22 +374,22 @@ def forced_cost(
             None,
             None,
             True,
-            f"Cannot be placed without breaking a rule: {exc}.",
+            f"Cannot be placed without breaking a rule: {reason}.",
         )
-    unit_id = dict(forced.assignments).get(client_id)
+    choice = best[0]
     cost = ForcedCost(
         client_id,
         True,
         base.objective,
-        forced.objective,
-        unit_id,
-        forced.proven and base.proven,
+        choice.objective,
+        choice.unit_id,
+        choice.proven and base.proven,
         "",
     )
     d = cost.delta()
     parts = [f"{level} {d[level]:+d}" for level in instance.policy.objective if d[level]]
     message = (
-        f"Placing {client_id} (best in unit {unit_id}) changes the proposal by: "
+        f"Placing {client_id} (best in unit {choice.unit_id}) changes the proposal by: "
         + (", ".join(parts) if parts else "nothing on any level")
         + "."
     )

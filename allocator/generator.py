@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from allocator.models import Instance, PinnedPair, parse_instance
+from allocator.models import Instance, PinnedPair, mix_cap, parse_instance
 
 REFERENCE_DATE = dt.date(2026, 11, 25)
 REGION_SIZE = 8
@@ -36,14 +36,6 @@ ROOMS = (1, 2, 3, 4)
 ROOM_SHARES = (0.30, 0.35, 0.25, 0.10)
 RESERVATIONS = (("jeugd",), ("BW",), ("MO",), ("BW", "MO"))
 RESERVATION_SHARES = (0.35, 0.35, 0.15, 0.15)
-
-# share × units_total can land just under an integer in floating point; the same tolerance as
-# the Magic Mix rule keeps the cap at the value a person computes.
-_EPS = 1e-9
-
-
-def mix_cap(share: np.ndarray | float, units_total: np.ndarray | int) -> np.ndarray:
-    return np.floor(np.asarray(share) * np.asarray(units_total) + _EPS).astype(np.int64)
 
 
 def region_of_municipality(municipalities: int, region_size: int = REGION_SIZE) -> np.ndarray:

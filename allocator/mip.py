@@ -10,7 +10,8 @@ the contract in DOMAIN.md rather than from the rule modules' CP-SAT code:
 - rule 1: at most one unit per client and one client per unit;
 - rule 8: placements per municipality (the unit's complex's municipality) <= its quota;
 - rule 9: placements per corporation <= its quota, where set;
-- rule 10: placements per complex <= max(0, floor(share × units_total + 1e-9) − vulnerable_residents);
+- rule 10: placements per complex <= its room,
+  max(0, floor(share × units_total + 1e-9) − vulnerable_residents);
 - rule 11: pinned pairs are fixed to 1.
 
 The objective is lexicographic over ``instance.policy.objective``: each level is optimised with

@@ -12,6 +12,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,6 +30,17 @@ DEFAULT_OBJECTIVE: tuple[ObjectiveLevel, ...] = ("placed", "waiting_days", "rank
 LEVEL_SENSE: dict[str, str] = {"placed": "max", "waiting_days": "max", "rank_sum": "min"}
 
 Id = str
+
+# share × units_total in floating point can land just under an integer (0.29 × 100 =
+# 28.999999999999996); the tolerance keeps floor() at the value a person computes.
+_EPS = 1e-9
+
+
+def mix_cap(share, units_total):
+    """The contract's Magic Mix cap, floor(share × units_total): the most vulnerable households
+    a complex may hold (elementwise for arrays). Rule 10 enforces it."""
+    cap = np.floor(np.asarray(share, dtype=float) * np.asarray(units_total) + _EPS).astype(np.int64)
+    return int(cap) if cap.ndim == 0 else cap
 
 
 class _Row(BaseModel):

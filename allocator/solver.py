@@ -102,7 +102,8 @@ class Solution:
 
 
 class Infeasible(Exception):
-    """Extra constraints (``constrain``) left no allocation; the instance itself always has one."""
+    """CP-SAT found the model infeasible: a bug, since the empty allocation plus the (checked)
+    pinned pairs always satisfies every rule."""
 
 
 def level_coefficients(level: str, cols: Columns, pairs: EligiblePairs) -> np.ndarray:
@@ -214,14 +215,11 @@ def solve(
     instance: Instance,
     settings: SolverSettings | None = None,
     *,
-    constrain: Callable[[Columns, AllocationVars], None] | None = None,
     progress: Progress | None = None,
 ) -> Solution:
     """The lexicographic optimum of ``instance`` (or the best found within the time limit).
 
-    ``constrain`` may add constraints of its own (used to force a client in for explanations);
-    it implies the ``cp-sat`` method. Raises ``InstanceError`` when a pinned pair breaks a rule,
-    and ``Infeasible`` only when ``constrain`` asks for something impossible.
+    Raises ``InstanceError`` when a pinned pair breaks a rule.
     """
     settings = settings or SolverSettings()
     say = progress or (lambda *_args, **_kw: None)
@@ -243,24 +241,18 @@ def solve(
         chosen[first_come_first_served(cols, pairs)] = True
         return chosen
 
-    method = "cp-sat" if constrain is not None else settings.method
+    method = settings.method
     if method == "cp-sat":
         say(f"building model ({len(pairs):,} pairs)")
         t = time.perf_counter()
         variables = build_model(cols, pairs)
-        if constrain is not None:
-            constrain(cols, variables)
         build_seconds = time.perf_counter() - t
         t = time.perf_counter()
-        # The greedy answer ignores `constrain`, so it cannot serve as a hint or fallback then.
-        hint = greedy() if constrain is None else None
         current, level_facts = cpsat_levels(
-            variables, levels, coefficients, settings, deadline, hint, say
+            variables, levels, coefficients, settings, deadline, greedy(), say
         )
         solve_seconds = time.perf_counter() - t
-        if current is None:
-            raise Infeasible("the solver found no allocation within the time limit")
-        chosen = np.flatnonzero(current)
+        chosen = np.flatnonzero(current)  # at worst the greedy hint: never nothing
         parts: list[PartFacts] = []
         note = None
         if level_facts and all(lv.value is None for lv in level_facts):

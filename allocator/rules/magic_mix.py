@@ -10,23 +10,12 @@ Check: count the proposal's placements per complex against the same room.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from allocator.models import Complex, Instance
+from allocator.models import Complex, Instance, mix_cap
 from allocator.rules.base import GroupLimit, group_rule
 
 NUMBER, NAME = 10, "Magic Mix cap"
-
-# share × units_total in floating point can land just under an integer (0.29 × 100 =
-# 28.999999999999996); the tolerance keeps floor() at the value a person computes.
-_EPS = 1e-9
-
-
-def mix_cap(share: float, units_total: int) -> int:
-    """The most vulnerable households the complex may hold."""
-    return math.floor(share * units_total + _EPS)
 
 
 def room(instance: Instance, complex_: Complex) -> int:
