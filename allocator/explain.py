@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+from typing import get_args
 
 import numpy as np
 
@@ -28,6 +29,7 @@ from allocator.models import (
     MunicipalitySummary,
     ObjectiveValues,
     Proposal,
+    ReasonCode,
     Summaries,
     Unplaced,
     UnplacedReason,
@@ -132,15 +134,7 @@ _TEXTS = {
     "not_chosen": "{n} eligible unit(s) had room but were not chosen by the objective levels in "
     "use (or the search stopped at its time limit)",
 }
-_ORDER = [
-    "taken_by_longer_waiting",
-    "taken_to_place_more",
-    "taken_by_pinned",
-    "municipality_quota",
-    "corporation_quota",
-    "mix_cap",
-    "not_chosen",
-]
+_ORDER = list(get_args(ReasonCode))
 
 
 def _unplaced_all(instance: Instance, solution: Solution) -> list[Unplaced]:

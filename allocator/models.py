@@ -400,17 +400,21 @@ class Assignment(_Out):
     explanation: str
 
 
+#: Why a client is not placed, in the order reasons are listed.
+ReasonCode = Literal[
+    "no_eligible_unit",
+    "taken_by_longer_waiting",
+    "taken_to_place_more",
+    "taken_by_pinned",
+    "municipality_quota",
+    "corporation_quota",
+    "mix_cap",
+    "not_chosen",
+]
+
+
 class UnplacedReason(_Out):
-    code: Literal[
-        "no_eligible_unit",
-        "taken_by_longer_waiting",
-        "taken_to_place_more",
-        "taken_by_pinned",
-        "municipality_quota",
-        "corporation_quota",
-        "mix_cap",
-        "not_chosen",
-    ]
+    code: ReasonCode
     message: str
     count: int = Field(description="Units this reason applies to.")
     names: list[str] = Field(

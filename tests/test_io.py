@@ -385,6 +385,7 @@ def small_proposal(with_summaries: bool = True) -> Proposal:
         solver=SolverFacts(
             engine="cp-sat",
             version="9.15",
+            method="cp-sat",
             parameters={"time_limit_seconds": 10.0},
             eligible_pairs=4,
             eligibility_seconds=0.01,
