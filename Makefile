@@ -1,12 +1,12 @@
 # Two commands set everything up on a fresh machine with Python 3.11 and make:
-#   make run   installs into .venv and solves the demo region
+#   make run   installs into .venv and starts the service with the demo region
 #   make test  installs into .venv and runs every test
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run test lint bench clean
+.PHONY: install run demo test lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
+	$(BIN)/python -m service serve
+
+demo: install
 	$(BIN)/allocator demo
 
 test: install
@@ -28,6 +31,7 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/scaling.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

@@ -269,8 +269,12 @@ def solve_mip(
 ) -> MipResult:
     """The lexicographic optimum by HiGHS, or the best found within ``time_limit_seconds``.
 
-    The time limit covers eligibility, model building and every level together.
-    Raises ``InstanceError`` when a pinned pair breaks a rule.
+    The time limit covers eligibility, model building and every level together; HiGHS's own
+    clock starts only once MathOpt has handed it the model, so on very large models the wall time
+    can run past the limit. ``pairs`` (client_id, unit_id) replaces the per-pair eligibility test
+    and is trusted as given. ``highs_options`` are passed to HiGHS by name (for example
+    ``{"presolve": "off"}``). Raises ``InstanceError`` when a pinned pair breaks a rule and
+    ``ValueError`` when a pinned pair is missing from ``pairs``.
     """
     check_pinned(instance)
     started = time.perf_counter()
@@ -278,7 +282,7 @@ def solve_mip(
     if pairs is None:
         pairs = plain_eligible_pairs(instance)
     else:
-        pairs = [(str(c), str(u)) for c, u in pairs]
+        pairs = list(dict.fromkeys((str(c), str(u)) for c, u in pairs))  # once each
     eligibility_seconds = time.perf_counter() - started
 
     t = time.perf_counter()

@@ -188,6 +188,7 @@ def run_isolated(
     receive, send = ctx.Pipe(duplex=False)
     process = ctx.Process(target=_child, args=(approach, scale, seed, time_limit, send))
     started = time.perf_counter()
+    load = os.getloadavg()[0]
     process.start()
     send.close()
     result = None
@@ -212,6 +213,7 @@ def run_isolated(
     else:
         process.join()
     result["process_seconds"] = time.perf_counter() - started
+    result["load_before"] = load
     return result
 
 
@@ -298,7 +300,47 @@ def scale_section(scale: str, rows: list[dict], time_limit: float) -> list[str]:
             f"| {_f(r.get('solve_seconds'))} | {_f(r.get('wall_seconds'))} "
             f"| {_f(r.get('peak_mb'), 0)} | {r.get('violations', '-')} |"
         )
-    lines += ["", *_ratios(rows), ""]
+    lines += ["", *_summary(rows, time_limit), "", *_ratios(rows), ""]
+    return lines
+
+
+def _triple(row: dict) -> tuple[int, int, int] | None:
+    o = row.get("objective")
+    return None if o is None else (o["placed"], o["waiting_days"], -o["rank_sum"])
+
+
+def _summary(rows: list[dict], time_limit: float) -> list[str]:
+    """What the table says, in words: who proved what, who found the best, who disagrees."""
+    solvers = [r for r in rows if r["approach"] not in ("instance", "greedy")]
+    proven = [r for r in solvers if r.get("proven")]
+    lines = []
+    if proven:
+        fastest = min(proven, key=lambda r: r["wall_seconds"])
+        lines.append(
+            "- Proven optimal: "
+            + ", ".join(f"{r['approach']} ({_f(r['wall_seconds'])} s)" for r in proven)
+            + f"; fastest {fastest['approach']}."
+        )
+        triples = {_triple(r) for r in proven}
+        if len(triples) > 1:
+            lines.append(f"- **Disagreement between proven optima: {sorted(triples)}** (a bug).")
+    unproven = [r for r in solvers if not r.get("proven")]
+    if unproven:
+        lines.append(
+            f"- Not proven within the {time_limit:g} s limit: "
+            + ", ".join(f"{r['approach']} ({r.get('result', '?')})" for r in unproven)
+            + "."
+        )
+    found = [r for r in rows if _triple(r) is not None]
+    if found:
+        best = max(_triple(r) for r in found)
+        at_best = [r["approach"] for r in found if _triple(r) == best]
+        lines.append(
+            f"- Best objective (placed, waiting_days, rank_sum) = ({best[0]:,}, {best[1]:,}, "
+            f"{-best[2]:,}), reached by {', '.join(at_best)}."
+        )
+        if proven and any(_triple(r) > _triple(proven[0]) for r in found):
+            lines.append("- **An allocation beats a proven optimum** (a bug).")
     return lines
 
 
@@ -347,6 +389,17 @@ def _ratios(rows: list[dict]) -> list[str]:
     return lines
 
 
+def _load_line(results: dict[str, list[dict]]) -> str:
+    loads = [r["load_before"] for rows in results.values() for r in rows if "load_before" in r]
+    if not loads:
+        return "Machine load: not recorded."
+    return (
+        f"1-minute load average when each approach started: {min(loads):.2f}-{max(loads):.2f} "
+        f"on {os.cpu_count()} CPUs (each approach itself uses about one; a higher load means "
+        "other processes were competing and times are pessimistic)"
+    )
+
+
 def write_report(path: Path, results: dict[str, list[dict]], args, command: str) -> None:
     info = machine()
     lines = [
@@ -360,6 +413,7 @@ def write_report(path: Path, results: dict[str, list[dict]], args, command: str)
         "model building in it; `solve_mip` counts its model building, eligibility is given)",
         f"- Machine: {info['cpu']}; {info['cores']}; {info['memory']} memory; {info['os']}",
         f"- Software: Python {info['python']}, OR-Tools {info['ortools']}, numpy {info['numpy']}",
+        f"- {_load_line(results)}",
         "- Every approach ran in its own freshly spawned process; *peak MB* is that process's own "
         "maximum resident set (`ru_maxrss`), which includes Python, the libraries and the "
         "regenerated instance (see the base process figure per scale). CP-SAT ran with 1 worker "

@@ -1,0 +1,131 @@
+"""The FastAPI application: ``create_app(settings)``; ``app`` for ``uvicorn service.main:app``."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+from sqlalchemy import text
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from service import problems
+from service.db import get_engine
+from service.migrate import upgrade
+from service.routers import aggregates, audit, clients, keys, offers, region, runs, vacancies
+from service.schemas import Health
+from service.seed import seed_demo_if_empty
+from service.settings import Settings, get_settings
+from service.worker import RunManager
+
+log = logging.getLogger("service")
+
+DESCRIPTION = """
+Proposes which people leaving sheltered care get which vacant dwellings in the region, and keeps
+the region's state: quotas, buildings, vacancies, clients, runs, offers and the audit trail.
+The product proposes; the coordinator decides every line.
+
+Every request needs an API key in the `X-API-Key` header (`python -m service create-key`).
+Errors are RFC 9457 problem details (`application/problem+json`).
+"""
+
+
+class BodySizeLimit:
+    """Refuses a request whose declared body is larger than MAX_REQUEST_BYTES, before reading
+    it. (Uploads are also bounded while read, by MAX_UPLOAD_BYTES.)"""
+
+    def __init__(self, app: ASGIApp, max_bytes: int):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+                response = JSONResponse(
+                    {
+                        "type": problems.PROBLEM_TYPE + "too-large",
+                        "title": "Content Too Large",
+                        "status": 413,
+                        "detail": f"The request body is larger than {self.max_bytes:,} bytes.",
+                        "instance": scope["path"],
+                        "errors": [],
+                    },
+                    status_code=413,
+                    media_type=problems.MEDIA_TYPE,
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        upgrade(settings.database_url)  # the schema is only ever made by the migrations
+        if settings.seed_demo and seed_demo_if_empty(settings.database_url):
+            log.warning("loaded the Westfriesland demo region into the empty database")
+        manager = RunManager(settings.database_url, settings.run_workers)
+        manager.start()
+        app.state.runs = manager
+        try:
+            yield
+        finally:
+            manager.shutdown()
+
+    app = FastAPI(
+        title="Uitstroom allocator service",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    problems.install(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    for module in (region, vacancies, clients, runs, offers, audit, aggregates, keys):
+        app.include_router(module.router)
+
+    def openapi() -> dict:
+        """Errors are documented as what they are: problem details, as problem+json. Every
+        operation may also answer 500 (logged, nothing changed) and, with a body, 413."""
+        if app.openapi_schema:
+            return app.openapi_schema
+        document = get_openapi(
+            title=app.title, version=app.version, description=app.description, routes=app.routes
+        )
+        problem = {"schema": {"$ref": "#/components/schemas/Problem"}}
+        for operations in document["paths"].values():
+            for method, operation in operations.items():
+                answers = operation.setdefault("responses", {})
+                answers.setdefault("500", {"description": "An unexpected error; it was logged."})
+                if method in ("post", "put", "patch"):
+                    answers.setdefault("413", {"description": "The request body is too large."})
+                if method in ("post", "put", "patch", "delete"):
+                    # the database's own constraints can refuse any write (a concurrent request)
+                    answers.setdefault(
+                        "409", {"description": "The change conflicts with the current state."}
+                    )
+                for status, answer in answers.items():
+                    if int(status) >= 400:
+                        answer["content"] = {problems.MEDIA_TYPE: problem}
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi
+
+    @app.get("/health", response_model=Health, tags=["health"], responses=problems.responses(503))
+    def health() -> Health:
+        """Whether the service and its database answer. Needs no key."""
+        with get_engine(settings.database_url).connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return Health(status="ok", database=get_engine(settings.database_url).dialect.name)
+
+    return app
+
+
+def app_factory() -> FastAPI:
+    return create_app()

@@ -1,0 +1,147 @@
+"""Clients: registered by the coordinator; ready, proposed, housed or withdrawn, with history."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from allocator.errors import InputIssue, InstanceError
+from service import tables as t
+from service.audit import record, set_client_status
+from service.deps import Coordinator, SessionDep
+from service.offers import close_open_offers
+from service.problems import ProblemIssue, ServiceProblem, conflict, not_found, responses
+from service.schemas import (
+    AuditEventOut,
+    ClientIn,
+    ClientOut,
+    ClientStatus,
+    ClientUpdate,
+    WithdrawIn,
+)
+from service.state import refused_units
+
+router = APIRouter(prefix="/clients", tags=["clients"], responses=responses(401, 403, 503))
+
+
+def client_out(client: t.Client, refused: list[str]) -> ClientOut:
+    out = ClientOut.model_validate(client)
+    out.refused_units = refused
+    return out
+
+
+def _check_municipalities(session, client: ClientIn) -> None:
+    known = set(session.scalars(select(t.Municipality.id)))
+    issues = [
+        InputIssue("clients", client.id, field, f"unknown municipality {m!r}")
+        for field in ("preferred_municipalities", "excluded_municipalities")
+        for m in getattr(client, field)
+        if m not in known
+    ]
+    if issues:
+        raise InstanceError(issues)
+
+
+@router.post("", response_model=ClientOut, status_code=201, responses=responses(409, 422))
+def register_client(body: ClientIn, session: SessionDep, caller: Coordinator):
+    """Register a client who is ready to move. ``id`` is a pseudonym, never a name."""
+    if session.get(t.Client, body.id):
+        raise conflict(f"Client {body.id!r} is already registered.")
+    _check_municipalities(session, body)
+    client = t.Client(**body.model_dump(exclude={"refused_units"}), status="ready")
+    session.add(client)
+    session.flush()
+    for unit_id in body.refused_units:
+        session.add(t.Refusal(client_id=client.id, unit_id=unit_id, reason="before registration"))
+    record(
+        session, caller, "client.registered", "client", client.id, target_group=body.target_group
+    )
+    session.commit()
+    return client_out(client, list(body.refused_units))
+
+
+@router.get("", response_model=list[ClientOut])
+def list_clients(session: SessionDep, caller: Coordinator, status: ClientStatus | None = None):
+    query = select(t.Client).order_by(t.Client.id)
+    if status:
+        query = query.where(t.Client.status == status)
+    refused = refused_units(session)
+    return [client_out(c, refused.get(c.id, [])) for c in session.scalars(query)]
+
+
+def _client(session, client_id: str) -> t.Client:
+    client = session.get(t.Client, client_id)
+    if client is None:
+        raise not_found("client", client_id)
+    return client
+
+
+@router.get("/{client_id}", response_model=ClientOut, responses=responses(404))
+def read_client(client_id: str, session: SessionDep, caller: Coordinator):
+    client = _client(session, client_id)
+    return client_out(client, refused_units(session).get(client.id, []))
+
+
+@router.patch("/{client_id}", response_model=ClientOut, responses=responses(404, 409, 422))
+def update_client(client_id: str, body: ClientUpdate, session: SessionDep, caller: Coordinator):
+    """Change a ready client's dossier; the whole dossier is checked again."""
+    client = _client(session, client_id)
+    if client.status != "ready":
+        raise conflict(f"Client {client_id!r} is {client.status}; only a ready client changes.")
+    refused = refused_units(session).get(client.id, [])
+    merged = client_out(client, refused).model_dump(
+        include=set(ClientIn.model_fields) - {"refused_units"}
+    )
+    changes = body.model_dump(exclude_unset=True)
+    merged.update(changes)
+    try:
+        checked = ClientIn.model_validate(merged)
+    except ValidationError as exc:
+        raise ServiceProblem(
+            422,
+            "The changed dossier is not valid.",
+            errors=[
+                ProblemIssue(
+                    location=".".join(map(str, e["loc"])) or "body",
+                    message=str(e["msg"]).removeprefix("Value error, "),
+                )
+                for e in exc.errors()
+            ],
+        ) from None
+    _check_municipalities(session, checked)
+    for field in changes:
+        setattr(client, field, getattr(checked, field))
+    record(session, caller, "client.changed", "client", client.id, fields=sorted(changes))
+    session.commit()
+    return client_out(client, refused)
+
+
+@router.post("/{client_id}/withdraw", response_model=ClientOut, responses=responses(404, 409, 422))
+def withdraw_client(client_id: str, body: WithdrawIn, session: SessionDep, caller: Coordinator):
+    """The client no longer needs a dwelling through the region; open offers are withdrawn."""
+    client = _client(session, client_id)
+    if client.status in ("housed", "withdrawn"):
+        raise conflict(f"Client {client_id!r} is already {client.status}.")
+    close_open_offers(session, caller, client_id=client.id)
+    set_client_status(session, caller, client, "withdrawn", reason=body.reason)
+    session.commit()
+    return client_out(client, refused_units(session).get(client.id, []))
+
+
+@router.get("/{client_id}/history", response_model=list[AuditEventOut], responses=responses(404))
+def client_history(client_id: str, session: SessionDep, caller: Coordinator):
+    """Every event of this client and of its offers, oldest first."""
+    _client(session, client_id)
+    offer_ids = [
+        str(i) for i in session.scalars(select(t.Offer.id).where(t.Offer.client_id == client_id))
+    ]
+    query = (
+        select(t.AuditEvent)
+        .where(
+            ((t.AuditEvent.entity == "client") & (t.AuditEvent.entity_id == client_id))
+            | ((t.AuditEvent.entity == "offer") & t.AuditEvent.entity_id.in_(offer_ids))
+        )
+        .order_by(t.AuditEvent.id)
+    )
+    return session.scalars(query).all()

@@ -1,0 +1,217 @@
+"""Offers: made from proposal lines (all, chosen or changed by hand) or by hand; answered.
+
+The coordinator sees offers in full. A corporation sees offers on its own units through
+``/corporation/offers``, and there only what DOMAIN.md's Privacy section allows.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from sqlalchemy import select
+
+from service import tables as t
+from service.deps import Coordinator, CoordinatorOrCorporation, RowId, SessionDep, SettingsDep
+from service.offers import expire_due, get_offer, make_offers, transition
+from service.problems import ServiceProblem, conflict, forbidden, not_found, responses
+from service.schemas import (
+    CorporationOfferOut,
+    OfferIn,
+    OfferOut,
+    OffersFromRunIn,
+    OfferStatus,
+    RefuseIn,
+)
+from service.tables import OPEN_OFFER_STATES
+
+router = APIRouter(tags=["offers"], responses=responses(401, 403, 503))
+
+
+@router.post(
+    "/runs/{run_id}/offers",
+    response_model=list[OfferOut],
+    status_code=201,
+    responses=responses(404, 409, 422),
+)
+def offer_proposal_lines(
+    run_id: RowId,
+    body: OffersFromRunIn,
+    session: SessionDep,
+    caller: Coordinator,
+    settings: SettingsDep,
+):
+    """Turn a finished run's proposal lines into offers: every line not yet offered, the lines
+    of the clients named, and lines changed by hand (checked against every rule). All or
+    nothing."""
+    run = session.get(t.Run, run_id)
+    if run is None or run.kind != "allocation":
+        raise not_found("run", run_id)
+    if run.status != "done" or run.proposal is None:
+        raise conflict(f"Run {run_id} is {run.status}; offers come from a finished run.")
+    lines = {
+        a["client_id"]: a["unit_id"] for a in run.proposal["assignments"] if not a.get("pinned")
+    }
+    chosen = list(lines) if body.client_ids is None else body.client_ids
+    unknown = [c for c in chosen if c not in lines]
+    if unknown:
+        raise ServiceProblem(
+            422,
+            f"Run {run_id} proposes nothing for: {', '.join(unknown[:20])}.",
+            kind="not-in-proposal",
+        )
+    pairs = {c: lines[c] for c in chosen}
+    by_hand = set()
+    for change in body.changes:
+        pairs[change.client_id] = change.unit_id
+        by_hand.add((change.client_id, change.unit_id))
+    if not pairs:
+        raise ServiceProblem(422, "There is nothing to offer.", kind="nothing-to-offer")
+    offers = make_offers(
+        session,
+        caller,
+        list(pairs.items()),
+        expiry_days=settings.offer_expiry_days,
+        run_id=run_id,
+        by_hand=by_hand,
+        intended_start_date=body.intended_start_date,
+    )
+    session.commit()
+    return offers
+
+
+@router.post("/offers", response_model=OfferOut, status_code=201, responses=responses(409, 422))
+def offer_by_hand(body: OfferIn, session: SessionDep, caller: Coordinator, settings: SettingsDep):
+    """Offer one unit to one client outside a run; every rule is checked."""
+    pair = (body.client_id, body.unit_id)
+    (offer,) = make_offers(
+        session,
+        caller,
+        [pair],
+        expiry_days=settings.offer_expiry_days,
+        by_hand={pair},
+        intended_start_date=body.intended_start_date,
+    )
+    session.commit()
+    return offer
+
+
+@router.get("/offers", response_model=list[OfferOut])
+def list_offers(
+    session: SessionDep,
+    caller: Coordinator,
+    status: OfferStatus | None = None,
+    client_id: str | None = None,
+):
+    if expire_due(session):
+        session.commit()
+    query = select(t.Offer).order_by(t.Offer.id)
+    if status:
+        query = query.where(t.Offer.status == status)
+    if client_id:
+        query = query.where(t.Offer.client_id == client_id)
+    return session.scalars(query).all()
+
+
+@router.get("/offers/{offer_id}", response_model=OfferOut, responses=responses(404, 422))
+def read_offer(offer_id: RowId, session: SessionDep, caller: Coordinator):
+    if expire_due(session):
+        session.commit()
+    return get_offer(session, offer_id, for_update=False)
+
+
+def _answer(session, caller, offer_id: RowId, to: str, allowed_from, reason=None):
+    offer = get_offer(session, offer_id)
+    transition(session, caller, offer, to, allowed_from=allowed_from, reason=reason)
+    session.commit()
+    return offer
+
+
+@router.post(
+    "/offers/{offer_id}/accept", response_model=OfferOut, responses=responses(404, 409, 422)
+)
+def accept_offer(offer_id: RowId, session: SessionDep, caller: Coordinator):
+    """The client accepts: the pair is pinned in later runs and counts toward the quotas."""
+    return _answer(session, caller, offer_id, "accepted", ("proposed",))
+
+
+@router.post(
+    "/offers/{offer_id}/refuse", response_model=OfferOut, responses=responses(404, 409, 422)
+)
+def refuse_offer(offer_id: RowId, body: RefuseIn, session: SessionDep, caller: Coordinator):
+    """The client refuses: this unit is never offered to this client again."""
+    return _answer(session, caller, offer_id, "refused", ("proposed",), body.reason)
+
+
+@router.post(
+    "/offers/{offer_id}/withdraw", response_model=OfferOut, responses=responses(404, 409, 422)
+)
+def withdraw_offer(offer_id: RowId, session: SessionDep, caller: Coordinator):
+    """The coordinator takes an open offer back; the client is ready again."""
+    return _answer(session, caller, offer_id, "withdrawn", OPEN_OFFER_STATES)
+
+
+@router.post("/offers/{offer_id}/let", response_model=OfferOut, responses=responses(404, 409, 422))
+def let_offer(offer_id: RowId, session: SessionDep, caller: Coordinator):
+    """The lease is signed: the client is housed and the vacancy is let."""
+    return _answer(session, caller, offer_id, "let", ("accepted",))
+
+
+# --- the corporation's view -----------------------------------------------------------------
+
+
+def corporation_view(session, offer: t.Offer) -> CorporationOfferOut:
+    client = session.get(t.Client, offer.client_id)
+    return CorporationOfferOut(
+        id=offer.id,
+        case_id=f"case-{offer.id}",
+        unit_id=offer.unit_id,
+        status=offer.status,
+        household_size=client.household_size,
+        income_bracket=client.income_bracket,
+        needs_accessible=client.needs_accessible,
+        support=client.support,
+        support_contact=client.support_contact,
+        intended_start_date=offer.intended_start_date,
+        expires_at=offer.expires_at,
+    )
+
+
+def _own_offer(session, caller, offer_id: RowId) -> t.Offer:
+    offer = get_offer(session, offer_id, for_update=False)
+    unit = session.get(t.Vacancy, offer.unit_id)
+    if caller.role == "corporation" and unit.corporation_id != caller.corporation_id:
+        raise forbidden("This offer is on a unit of another corporation.")
+    return offer
+
+
+@router.get("/corporation/offers", response_model=list[CorporationOfferOut])
+def list_corporation_offers(session: SessionDep, caller: CoordinatorOrCorporation):
+    """Offers on the corporation's own units, with only the fields a corporation may see."""
+    if expire_due(session):
+        session.commit()
+    query = select(t.Offer).join(t.Vacancy, t.Vacancy.id == t.Offer.unit_id).order_by(t.Offer.id)
+    if caller.role == "corporation":
+        query = query.where(t.Vacancy.corporation_id == caller.corporation_id)
+    return [corporation_view(session, o) for o in session.scalars(query)]
+
+
+@router.get(
+    "/corporation/offers/{offer_id}",
+    response_model=CorporationOfferOut,
+    responses=responses(404, 422),
+)
+def read_corporation_offer(offer_id: RowId, session: SessionDep, caller: CoordinatorOrCorporation):
+    return corporation_view(session, _own_offer(session, caller, offer_id))
+
+
+@router.post(
+    "/corporation/offers/{offer_id}/let",
+    response_model=CorporationOfferOut,
+    responses=responses(404, 409, 422),
+)
+def corporation_lets(offer_id: RowId, session: SessionDep, caller: CoordinatorOrCorporation):
+    """The corporation reports the lease signed for an accepted offer on its unit."""
+    offer = _own_offer(session, caller, offer_id)
+    offer = get_offer(session, offer.id)
+    transition(session, caller, offer, "let", allowed_from=("accepted",))
+    session.commit()
+    return corporation_view(session, offer)

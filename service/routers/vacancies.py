@@ -1,0 +1,160 @@
+"""Vacancies: reported by corporations (JSON or a CSV/XLSX upload), withdrawn when let elsewhere."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, File, UploadFile
+from sqlalchemy import select
+
+from allocator.errors import InputIssue, InstanceError
+from service import tables as t
+from service.audit import record
+from service.deps import Caller, CoordinatorOrCorporation, SessionDep, SettingsDep, own_corporation
+from service.offers import close_open_offers
+from service.problems import ServiceProblem, conflict, not_found, responses
+from service.schemas import UploadResult, VacancyIn, VacancyOut, VacancyStatus, WithdrawIn
+from service.tables import utcnow
+from service.upload import read_vacancies
+
+router = APIRouter(prefix="/vacancies", tags=["vacancies"], responses=responses(401, 403, 503))
+MAX_BATCH = 5000
+
+
+def _add_vacancies(session, caller: Caller, rows: list[VacancyIn], table: str) -> list[str]:
+    """All or nothing: every row is checked against the region before any is stored."""
+    issues = []
+    seen: set[str] = set()
+    for i, row in enumerate(rows):
+        label = f"#{i}" if table == "body" else row.id
+        if caller.role == "corporation" and row.corporation_id != caller.corporation_id:
+            raise ServiceProblem(
+                403,
+                f"Vacancy {row.id!r} names corporation {row.corporation_id!r}; a corporation "
+                "reports only its own vacancies.",
+                kind="forbidden",
+            )
+        if row.id in seen or session.get(t.Vacancy, row.id) is not None:
+            issues.append(InputIssue(table, label, "id", f"vacancy {row.id!r} already exists"))
+        seen.add(row.id)
+        if session.get(t.Complex, row.complex_id) is None:
+            issues.append(
+                InputIssue(table, label, "complex_id", f"unknown complex {row.complex_id!r}")
+            )
+        if session.get(t.Corporation, row.corporation_id) is None:
+            issues.append(
+                InputIssue(
+                    table, label, "corporation_id", f"unknown corporation {row.corporation_id!r}"
+                )
+            )
+    if issues:
+        raise InstanceError(issues)
+    for row in rows:
+        session.add(t.Vacancy(**row.model_dump(), status="open"))
+        record(
+            session,
+            caller,
+            "vacancy.submitted",
+            "vacancy",
+            row.id,
+            rent=row.rent,
+            corporation_id=row.corporation_id,
+        )
+    session.commit()
+    return [row.id for row in rows]
+
+
+@router.post("", response_model=list[VacancyOut], status_code=201, responses=responses(422))
+def submit_vacancies(
+    body: Annotated[list[VacancyIn], Body(max_length=MAX_BATCH)],
+    session: SessionDep,
+    caller: CoordinatorOrCorporation,
+):
+    """Report vacancies (a JSON list of the contract's unit rows). All or nothing."""
+    if len(body) > MAX_BATCH:
+        raise ServiceProblem(413, f"At most {MAX_BATCH} vacancies per request.")
+    if not body:
+        raise ServiceProblem(422, "The list of vacancies is empty.")
+    ids = _add_vacancies(session, caller, body, "body")
+    return [session.get(t.Vacancy, i) for i in ids]
+
+
+@router.post(
+    "/upload", response_model=UploadResult, status_code=201, responses=responses(413, 415, 422)
+)
+def upload_vacancies(
+    file: Annotated[UploadFile, File(description="A CSV or XLSX file, one vacancy per row.")],
+    session: SessionDep,
+    caller: CoordinatorOrCorporation,
+    settings: SettingsDep,
+):
+    """Report vacancies from a CSV or XLSX file; problems name the line and the column."""
+    name = file.filename or ""
+    if not name.lower().endswith((".csv", ".xlsx", ".txt")):
+        raise ServiceProblem(
+            415, f"{name or 'The file'} is not a .csv or .xlsx file.", kind="unsupported-file"
+        )
+    content = file.file.read(settings.max_upload_bytes + 1)
+    if len(content) > settings.max_upload_bytes:
+        raise ServiceProblem(
+            413,
+            f"The upload is larger than {settings.max_upload_bytes:,} bytes; split it.",
+            kind="too-large",
+        )
+    rows = read_vacancies(content, name, MAX_BATCH)
+    ids = _add_vacancies(session, caller, rows, "vacancies")
+    return UploadResult(created=len(ids), vacancy_ids=ids)
+
+
+@router.get("", response_model=list[VacancyOut])
+def list_vacancies(
+    session: SessionDep,
+    caller: CoordinatorOrCorporation,
+    status: VacancyStatus | None = None,
+):
+    """The coordinator sees every vacancy; a corporation only its own."""
+    query = select(t.Vacancy).order_by(t.Vacancy.id)
+    if caller.role == "corporation":
+        query = query.where(t.Vacancy.corporation_id == caller.corporation_id)
+    if status:
+        query = query.where(t.Vacancy.status == status)
+    return session.scalars(query).all()
+
+
+def _vacancy(session, vacancy_id: str, caller: Caller) -> t.Vacancy:
+    row = session.get(t.Vacancy, vacancy_id)
+    if row is None:
+        raise not_found("vacancy", vacancy_id)
+    own_corporation(caller, row.corporation_id, "vacancy")
+    return row
+
+
+@router.get("/{vacancy_id}", response_model=VacancyOut, responses=responses(404))
+def read_vacancy(vacancy_id: str, session: SessionDep, caller: CoordinatorOrCorporation):
+    return _vacancy(session, vacancy_id, caller)
+
+
+@router.post(
+    "/{vacancy_id}/withdraw", response_model=VacancyOut, responses=responses(404, 409, 422)
+)
+def withdraw_vacancy(
+    vacancy_id: str, body: WithdrawIn, session: SessionDep, caller: CoordinatorOrCorporation
+):
+    """The unit is no longer available (for example let through the waiting list). An offer
+    that was proposed on it is withdrawn; an accepted offer must be withdrawn first."""
+    row = _vacancy(session, vacancy_id, caller)
+    if row.status != "open":
+        raise conflict(f"Vacancy {vacancy_id!r} is already {row.status}.")
+    accepted = session.scalar(
+        select(t.Offer.id).where(t.Offer.unit_id == row.id, t.Offer.status == "accepted")
+    )
+    if accepted:
+        raise conflict(
+            f"Vacancy {vacancy_id!r} has accepted offer {accepted}; the coordinator must "
+            "withdraw that offer first."
+        )
+    close_open_offers(session, caller, unit_id=row.id)
+    row.status, row.status_reason, row.closed_at = "withdrawn", body.reason, utcnow()
+    record(session, caller, "vacancy.withdrawn", "vacancy", row.id, reason=body.reason)
+    session.commit()
+    return row

@@ -1,0 +1,333 @@
+"""What the API takes and gives. Input rows reuse the contract's own models (``allocator.models``)
+so a vacancy or a client means here exactly what it means to the optimiser."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from allocator import models as contract
+
+ClientStatus = Literal["ready", "proposed", "housed", "withdrawn"]
+VacancyStatus = Literal["open", "let", "withdrawn"]
+OfferStatus = Literal["proposed", "accepted", "refused", "withdrawn", "expired", "let"]
+RunStatus = Literal["queued", "running", "done", "failed", "cancelled", "interrupted"]
+IncomeBracket = Literal["below_income_limit", "above_income_limit"]
+
+Text = Field(min_length=1, max_length=200)
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class _Out(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- region set-up ------------------------------------------------------------------------
+
+
+class MunicipalityIn(contract.Municipality):
+    quota: int = Field(ge=0, le=100_000, description="Placements agreed for `year`.")
+    year: int | None = Field(
+        default=None, ge=2000, le=2100, description="The quota's year; default this year."
+    )
+
+
+class QuotaIn(_In):
+    quota: int = Field(ge=0, le=100_000, description="Placements agreed for the year.")
+
+
+class MunicipalityOut(_Out):
+    id: str
+    name: str
+    population: int | None
+    year: int
+    quota: int = Field(description="Agreed for the year; 0 when no quota was set.")
+    used: int = Field(description="Let plus accepted this year.")
+    let: int
+    accepted: int
+    left: int
+
+
+class CorporationIn(contract.Corporation):
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class CorporationOut(_Out):
+    id: str
+    name: str
+    quota: int | None
+
+
+class ComplexIn(contract.Complex):
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class ComplexUpdate(_In):
+    name: str | None = Field(default=None, max_length=200)
+    units_total: int | None = Field(default=None, ge=1, le=100_000)
+    vulnerable_residents: int | None = Field(default=None, ge=0, le=100_000)
+    max_vulnerable_share: float | None = Field(default=None, ge=0, le=1)
+
+
+class ComplexOut(_Out):
+    id: str
+    municipality_id: str
+    name: str | None
+    units_total: int
+    vulnerable_residents: int
+    max_vulnerable_share: float | None
+
+
+class PolicyIn(_In):
+    name: str = Text
+    max_vulnerable_share: float = Field(default=0.3, ge=0, le=1)
+    objective: list[contract.ObjectiveLevel] = Field(
+        default_factory=lambda: list(contract.DEFAULT_OBJECTIVE), min_length=1, max_length=3
+    )
+
+
+class PolicyOut(_Out):
+    name: str
+    max_vulnerable_share: float
+    objective: list[str]
+
+
+# --- vacancies ----------------------------------------------------------------------------
+
+
+class VacancyIn(contract.Unit):
+    """A vacancy as a corporation reports it: the contract's unit row."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class VacancyOut(_Out):
+    id: str
+    complex_id: str
+    corporation_id: str
+    rooms: int
+    rent: float
+    accessible: bool
+    min_occupants: int
+    max_occupants: int
+    allowed_groups: list[str] | None
+    status: VacancyStatus
+    status_reason: str | None
+    submitted_at: dt.datetime
+    closed_at: dt.datetime | None
+
+
+class WithdrawIn(_In):
+    reason: str = Field(min_length=1, max_length=1000, examples=["let through the waiting list"])
+
+
+class UploadResult(BaseModel):
+    created: int
+    vacancy_ids: list[str]
+
+
+# --- clients ------------------------------------------------------------------------------
+
+
+class ClientIn(contract.Client):
+    """A client as the coordinator registers them. ``id`` is a pseudonym, never a name."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    income_bracket: IncomeBracket | None = Field(
+        default=None, description="For passend toewijzen; shown to the corporation of an offer."
+    )
+    support: bool = Field(default=False, description="Begeleiding after the move, yes or no.")
+    support_contact: str | None = Field(default=None, max_length=200)
+
+
+class ClientUpdate(_In):
+    household_size: int | None = Field(default=None, ge=1, le=50)
+    max_rent: float | None = Field(default=None, ge=0)
+    needs_accessible: bool | None = None
+    preferred_municipalities: list[str] | None = Field(default=None, max_length=100)
+    excluded_municipalities: list[str] | None = Field(default=None, max_length=100)
+    target_group: str | None = Field(default=None, min_length=1, max_length=50)
+    income_bracket: IncomeBracket | None = None
+    support: bool | None = None
+    support_contact: str | None = Field(default=None, max_length=200)
+
+
+class ClientOut(_Out):
+    id: str
+    household_size: int
+    max_rent: float | None
+    needs_accessible: bool
+    preferred_municipalities: list[str]
+    excluded_municipalities: list[str]
+    target_group: str
+    ready_since: dt.date
+    income_bracket: str | None
+    support: bool
+    support_contact: str | None
+    status: ClientStatus
+    registered_at: dt.datetime
+    refused_units: list[str] = Field(default_factory=list)
+
+
+class AuditEventOut(_Out):
+    id: int
+    at: dt.datetime
+    actor: str
+    actor_role: str
+    action: str
+    entity: str
+    entity_id: str
+    details: dict[str, Any]
+
+
+# --- runs and scenarios -------------------------------------------------------------------
+
+
+class RunIn(_In):
+    method: Literal["auto", "lp", "parts", "cp-sat"] = "auto"
+    time_limit_seconds: float | None = Field(
+        default=None, gt=0, le=3600, description="Default: the service's RUN_TIME_LIMIT_SECONDS."
+    )
+    seed: int = Field(default=0, ge=0, le=2**31 - 1)
+
+
+class RunOut(_Out):
+    id: int
+    kind: Literal["allocation", "scenario"]
+    status: RunStatus
+    requested_by: str
+    requested_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    input_hash: str = Field(description="SHA-256 of the instance and solver settings.")
+    solver_version: str
+    solver_settings: dict[str, Any]
+    clients: int = Field(description="Clients in the run's instance.")
+    units: int = Field(description="Units in the run's instance.")
+    placed: int | None = None
+    error: dict[str, Any] | None = None
+
+
+class ScenarioIn(_In):
+    """A what-if over the current state: other quotas or another Magic Mix share."""
+
+    quotas: dict[str, int] = Field(
+        default_factory=dict, description="Municipality id to the quota to try.", max_length=1000
+    )
+    max_vulnerable_share: float | None = Field(default=None, ge=0, le=1)
+    time_limit_seconds: float | None = Field(default=None, gt=0, le=3600)
+
+
+class ScenarioOut(BaseModel):
+    """A scenario's outcome in aggregates only: no client appears in it."""
+
+    run: RunOut
+    objective: contract.ObjectiveValues | None = None
+    unplaced: int | None = None
+    summaries: contract.Summaries | None = None
+
+
+# --- offers -------------------------------------------------------------------------------
+
+
+class Pair(_In):
+    client_id: str = Field(min_length=1, max_length=100)
+    unit_id: str = Field(min_length=1, max_length=100)
+
+
+class OffersFromRunIn(_In):
+    client_ids: list[str] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="The proposal lines (by client) to offer; default every line not yet offered.",
+    )
+    changes: list[Pair] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="Lines changed by hand: this client gets this unit instead. Checked against "
+        "every rule.",
+    )
+    intended_start_date: dt.date | None = None
+
+
+class OfferIn(Pair):
+    intended_start_date: dt.date | None = None
+
+
+class RefuseIn(_In):
+    reason: str = Field(min_length=1, max_length=1000, examples=["too far from work"])
+
+
+class OfferOut(_Out):
+    id: int
+    run_id: int | None
+    client_id: str
+    unit_id: str
+    status: OfferStatus
+    by_hand: bool
+    refusal_reason: str | None
+    intended_start_date: dt.date | None
+    created_by: str
+    created_at: dt.datetime
+    expires_at: dt.datetime
+    decided_at: dt.datetime | None
+    let_at: dt.datetime | None
+
+
+class CorporationOfferOut(BaseModel):
+    """An offer as the corporation sees it: only what DOMAIN.md's Privacy section allows."""
+
+    id: int
+    case_id: str = Field(description="Pseudonymous, different for every offer.")
+    unit_id: str
+    status: OfferStatus
+    household_size: int
+    income_bracket: str | None
+    needs_accessible: bool = Field(description="Required dwelling feature.")
+    support: bool
+    support_contact: str | None
+    intended_start_date: dt.date | None
+    expires_at: dt.datetime
+
+
+# --- aggregates and keys ------------------------------------------------------------------
+
+
+class Aggregates(BaseModel):
+    year: int
+    municipalities: list[MunicipalityOut]
+    clients_by_status: dict[str, int]
+    vacancies_by_status: dict[str, int]
+    offers_by_status: dict[str, int]
+    runs_by_status: dict[str, int]
+
+
+class ApiKeyIn(_In):
+    name: str = Text
+    role: Literal["coordinator", "corporation", "planner", "admin"]
+    corporation_id: str | None = Field(default=None, description="Required for a corporation.")
+
+
+class ApiKeyOut(_Out):
+    id: int
+    name: str
+    role: str
+    corporation_id: str | None
+    prefix: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="Shown once; only its hash is stored.")
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    database: str

@@ -1,0 +1,86 @@
+"""Loading a region: the demo region into an empty database, or any contract instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from allocator.io import read_instance
+from allocator.models import DEFAULT_OBJECTIVE, Instance
+from service import tables as t
+from service.audit import SYSTEM, record
+from service.db import get_sessionmaker
+from service.deps import Caller
+from service.state import today
+from service.tables import utcnow
+
+DEMO_INSTANCE = Path(__file__).resolve().parents[1] / "scenarios/westfriesland/instance.json"
+
+
+def load_region(
+    session: Session, instance: Instance, *, name: str, caller: Caller = SYSTEM, year=None
+) -> None:
+    """Everything of ``instance`` as the region's state: quotas for ``year``, every unit an open
+    vacancy, every client ready, every pinned pair an accepted offer."""
+    year = year or today().year
+    session.merge(
+        t.RegionPolicy(
+            id=1,
+            name=name,
+            max_vulnerable_share=instance.policy.max_vulnerable_share,
+            objective=list(instance.policy.objective or DEFAULT_OBJECTIVE),
+        )
+    )
+    for m in instance.municipalities:
+        session.add(t.Municipality(id=m.id, name=m.name, population=m.population))
+        session.add(t.MunicipalityQuota(municipality_id=m.id, year=year, quota=m.quota))
+    for c in instance.corporations:
+        session.add(t.Corporation(id=c.id, name=c.name, quota=c.quota))
+    session.flush()
+    for cx in instance.complexes:
+        session.add(t.Complex(**cx.model_dump()))
+    session.flush()
+    for u in instance.units:
+        session.add(t.Vacancy(**u.model_dump(), status="open"))
+    for c in instance.clients:
+        data = c.model_dump(exclude={"refused_units"})
+        session.add(t.Client(**data, status="ready"))
+    session.flush()
+    for c in instance.clients:
+        for unit_id in c.refused_units:
+            session.add(t.Refusal(client_id=c.id, unit_id=unit_id, reason="before registration"))
+    now = utcnow()
+    for p in instance.pinned:
+        session.add(
+            t.Offer(
+                client_id=p.client_id,
+                unit_id=p.unit_id,
+                status="accepted",
+                created_by=caller.name,
+                expires_at=now,
+                decided_at=now,
+            )
+        )
+        session.get(t.Client, p.client_id).status = "proposed"
+    record(
+        session,
+        caller,
+        "region.loaded",
+        "region",
+        name,
+        municipalities=len(instance.municipalities),
+        units=len(instance.units),
+        clients=len(instance.clients),
+    )
+
+
+def seed_demo_if_empty(database_url: str) -> bool:
+    maker = get_sessionmaker(database_url)
+    with maker() as session:
+        if session.scalar(select(func.count()).select_from(t.Municipality)):
+            return False
+        load_region(session, read_instance(DEMO_INSTANCE), name="Westfriesland (demo)")
+        session.commit()
+    return True

@@ -1,0 +1,56 @@
+"""One ``Settings`` object, read from the environment (and a ``.env`` file when present)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def normalise_database_url(url: str) -> str:
+    """``postgresql://`` means psycopg2 to SQLAlchemy; this project ships psycopg 3."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    database_url: str = Field(
+        default="sqlite:///allocator-service.sqlite3",
+        description="SQLAlchemy URL. Default: an SQLite file in the working directory.",
+    )
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    seed_demo: bool = Field(
+        default=True, description="Load the Westfriesland demo region into an empty database."
+    )
+    offer_expiry_days: int = Field(
+        default=14, ge=1, description="Days a client has to answer an offer before it expires."
+    )
+    run_time_limit_seconds: float = Field(
+        default=60.0, gt=0, description="Default solver time limit of an allocation run."
+    )
+    max_run_time_limit_seconds: float = Field(
+        default=600.0, gt=0, description="The highest time limit a run may ask for."
+    )
+    run_workers: int = Field(default=1, ge=1, description="Runs solved at the same time.")
+    max_upload_bytes: int = Field(default=2_000_000, ge=1024, description="Largest upload.")
+    max_request_bytes: int = Field(
+        default=20_000_000, ge=1024, description="Largest request body of any kind."
+    )
+    max_instance_clients: int = Field(default=5_000, ge=1)
+    max_instance_units: int = Field(default=20_000, ge=1)
+
+    @field_validator("database_url")
+    @classmethod
+    def _driver(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

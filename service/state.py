@@ -1,0 +1,197 @@
+"""The region's state as the contract's instance, and the quota arithmetic.
+
+Quota used in a year = offers accepted or let whose acceptance falls in that year. In a run,
+accepted offers go in as pinned pairs (the optimiser counts them toward every cap), so the
+quota handed to the optimiser is the year's quota minus only the lets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass
+from importlib.metadata import version
+from typing import Any
+
+from sqlalchemy import extract, select
+from sqlalchemy.orm import Session
+
+from service import tables as t
+from service.tables import OPEN_OFFER_STATES
+
+
+def today() -> dt.date:
+    return dt.date.today()
+
+
+@dataclass
+class QuotaUse:
+    municipality_quota: dict[str, int]
+    municipality_let: Counter
+    municipality_accepted: Counter
+    corporation_let: Counter
+    corporation_accepted: Counter
+
+
+def quota_use(session: Session, year: int) -> QuotaUse:
+    quotas = {
+        q.municipality_id: q.quota
+        for q in session.scalars(
+            select(t.MunicipalityQuota).where(t.MunicipalityQuota.year == year)
+        )
+    }
+    rows = session.execute(
+        select(t.Offer.status, t.Complex.municipality_id, t.Vacancy.corporation_id)
+        .join(t.Vacancy, t.Vacancy.id == t.Offer.unit_id)
+        .join(t.Complex, t.Complex.id == t.Vacancy.complex_id)
+        .where(t.Offer.status.in_(("accepted", "let")))
+        .where(extract("year", t.Offer.decided_at) == year)
+    ).all()
+    use = QuotaUse(quotas, Counter(), Counter(), Counter(), Counter())
+    for status, municipality_id, corporation_id in rows:
+        if status == "let":
+            use.municipality_let[municipality_id] += 1
+            use.corporation_let[corporation_id] += 1
+        else:
+            use.municipality_accepted[municipality_id] += 1
+            use.corporation_accepted[corporation_id] += 1
+    return use
+
+
+def refused_units(session: Session) -> dict[str, list[str]]:
+    refused: dict[str, list[str]] = {}
+    for r in session.scalars(select(t.Refusal).order_by(t.Refusal.client_id, t.Refusal.unit_id)):
+        refused.setdefault(r.client_id, []).append(r.unit_id)
+    return refused
+
+
+def client_row(client: t.Client, refused: list[str]) -> dict[str, Any]:
+    return {
+        "id": client.id,
+        "household_size": client.household_size,
+        "max_rent": client.max_rent,
+        "needs_accessible": client.needs_accessible,
+        "preferred_municipalities": list(client.preferred_municipalities),
+        "excluded_municipalities": list(client.excluded_municipalities),
+        "target_group": client.target_group,
+        "ready_since": client.ready_since.isoformat(),
+        "refused_units": refused,
+    }
+
+
+def unit_row(v: t.Vacancy) -> dict[str, Any]:
+    return {
+        "id": v.id,
+        "complex_id": v.complex_id,
+        "corporation_id": v.corporation_id,
+        "rooms": v.rooms,
+        "rent": v.rent,
+        "accessible": v.accessible,
+        "min_occupants": v.min_occupants,
+        "max_occupants": v.max_occupants,
+        "allowed_groups": v.allowed_groups,
+    }
+
+
+def build_instance(
+    session: Session,
+    *,
+    on: dt.date | None = None,
+    pin_states: tuple[str, ...] = ("accepted",),
+    extra_pinned: list[tuple[str, str]] = (),
+    leave_out_clients: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """The contract's instance for the current state, as plain JSON data.
+
+    Clients: every ready client, and the client of every offer in ``pin_states`` (pinned to its
+    unit). Units: every open vacancy without an open offer, and the units of those offers. For a
+    run ``pin_states`` is accepted offers; to check new offers it is every open offer, so the
+    new ones are checked together with those already made.
+    """
+    on = on or today()
+    use = quota_use(session, on.year)
+    refused = refused_units(session)
+    policy = session.get(t.RegionPolicy, 1)
+
+    offers = session.scalars(
+        select(t.Offer).where(t.Offer.status.in_(OPEN_OFFER_STATES)).order_by(t.Offer.id)
+    ).all()
+    taken_units = {o.unit_id for o in offers}
+    pinned = [(o.client_id, o.unit_id) for o in offers if o.status in pin_states]
+    pinned += [p for p in extra_pinned if p not in pinned]
+    pinned_clients = {c for c, _ in pinned}
+    pinned_units = {u for _, u in pinned}
+
+    clients = session.scalars(select(t.Client).order_by(t.Client.id)).all()
+    client_rows = [
+        client_row(c, refused.get(c.id, []))
+        for c in clients
+        if c.id not in leave_out_clients
+        and ((c.status == "ready" and c.id not in pinned_clients) or c.id in pinned_clients)
+    ]
+    vacancies = session.scalars(select(t.Vacancy).order_by(t.Vacancy.id)).all()
+    unit_rows = [
+        unit_row(v)
+        for v in vacancies
+        if (v.status == "open" and v.id not in taken_units) or v.id in pinned_units
+    ]
+    municipalities = session.scalars(select(t.Municipality).order_by(t.Municipality.id)).all()
+    corporations = session.scalars(select(t.Corporation).order_by(t.Corporation.id)).all()
+    complexes = session.scalars(select(t.Complex).order_by(t.Complex.id)).all()
+    return {
+        "municipalities": [
+            {
+                "id": m.id,
+                "name": m.name,
+                "quota": max(0, use.municipality_quota.get(m.id, 0) - use.municipality_let[m.id]),
+                "population": m.population,
+            }
+            for m in municipalities
+        ],
+        "corporations": [
+            {
+                "id": c.id,
+                "name": c.name,
+                "quota": None if c.quota is None else max(0, c.quota - use.corporation_let[c.id]),
+            }
+            for c in corporations
+        ],
+        "complexes": [
+            {
+                "id": cx.id,
+                "municipality_id": cx.municipality_id,
+                "units_total": cx.units_total,
+                "vulnerable_residents": cx.vulnerable_residents,
+                "max_vulnerable_share": cx.max_vulnerable_share,
+                "name": cx.name,
+            }
+            for cx in complexes
+        ],
+        "units": unit_rows,
+        "clients": client_rows,
+        "policy": {
+            "max_vulnerable_share": policy.max_vulnerable_share if policy else 0.3,
+            "reference_date": on.isoformat(),
+            "objective": list(policy.objective)
+            if policy
+            else ["placed", "waiting_days", "rank_sum"],
+        },
+        "pinned": [{"client_id": c, "unit_id": u} for c, u in pinned],
+    }
+
+
+def input_hash(instance: dict[str, Any], solver_settings: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON of everything that decides the answer."""
+    canonical = json.dumps(
+        {"instance": instance, "solver_settings": solver_settings},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def solver_version() -> str:
+    return f"allocator {version('allocator')}; ortools {version('ortools')}"

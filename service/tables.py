@@ -1,0 +1,229 @@
+"""The database schema (SQLAlchemy 2). Alembic migrations in ``migrations/`` create it; these
+classes must stay in step with them (``tests/service/test_migrations.py`` compares the two)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps in UTC on every database: SQLite hands back naive datetimes otherwise."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.UTC)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=dt.UTC)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+#: Offer states in which the unit and the client are taken.
+OPEN_OFFER_STATES = ("proposed", "accepted")
+_OPEN_OFFER = "status IN ('proposed', 'accepted')"
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))
+    corporation_id: Mapped[str | None] = mapped_column(ForeignKey("corporations.id"))
+    # SHA-256 of the key: keys are 256-bit random strings, so a fast hash cannot be brute-forced
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(
+        String(16)
+    )  # shown in lists so a person can tell keys apart
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class RegionPolicy(Base):
+    """The region's policy (one row): what the contract's ``policy`` holds between runs."""
+
+    __tablename__ = "region_policy"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    max_vulnerable_share: Mapped[float] = mapped_column(Float, default=0.3)
+    objective: Mapped[list[str]] = mapped_column(JSON)
+
+
+class Municipality(Base):
+    __tablename__ = "municipalities"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    population: Mapped[int | None]
+
+
+class MunicipalityQuota(Base):
+    __tablename__ = "municipality_quotas"
+    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipalities.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    quota: Mapped[int]
+
+
+class Corporation(Base):
+    __tablename__ = "corporations"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    quota: Mapped[int | None] = mapped_column(doc="Placements per year in its units; none: no cap")
+
+
+class Complex(Base):
+    __tablename__ = "complexes"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipalities.id"))
+    name: Mapped[str | None] = mapped_column(String(200))
+    units_total: Mapped[int]
+    vulnerable_residents: Mapped[int]
+    max_vulnerable_share: Mapped[float | None] = mapped_column(Float)
+
+
+class Vacancy(Base):
+    """A unit offered by a corporation: the contract's ``units`` row plus its life cycle."""
+
+    __tablename__ = "vacancies"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    complex_id: Mapped[str] = mapped_column(ForeignKey("complexes.id"))
+    corporation_id: Mapped[str] = mapped_column(ForeignKey("corporations.id"), index=True)
+    rooms: Mapped[int]
+    rent: Mapped[float] = mapped_column(Float)
+    accessible: Mapped[bool] = mapped_column(Boolean)
+    min_occupants: Mapped[int]
+    max_occupants: Mapped[int]
+    allowed_groups: Mapped[list[str] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="open")  # open, let, withdrawn
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[dt.datetime | None]
+
+
+class Client(Base):
+    """A client's dossier. ``id`` is a pseudonym; the service stores no names."""
+
+    __tablename__ = "clients"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    household_size: Mapped[int]
+    max_rent: Mapped[float | None] = mapped_column(Float)
+    needs_accessible: Mapped[bool] = mapped_column(Boolean)
+    preferred_municipalities: Mapped[list[str]] = mapped_column(JSON)
+    excluded_municipalities: Mapped[list[str]] = mapped_column(JSON)
+    target_group: Mapped[str] = mapped_column(String(50))
+    ready_since: Mapped[dt.date] = mapped_column(Date)
+    income_bracket: Mapped[str | None] = mapped_column(String(30))
+    support: Mapped[bool] = mapped_column(Boolean, default=False)  # begeleiding yes/no
+    support_contact: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="ready")
+    registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Refusal(Base):
+    """A unit a client refused; never offered to that client again (rule 6). The unit may be
+    gone from the vacancies (let since), so there is no foreign key on it."""
+
+    __tablename__ = "refusals"
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), primary_key=True)
+    unit_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
+    refused_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Run(Base):
+    """An allocation run or a planner's scenario: the input, how it was solved, the answer."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), default="allocation")  # or scenario
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_by_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    input_hash: Mapped[str] = mapped_column(String(64))
+    instance: Mapped[dict[str, Any]] = mapped_column(JSON)
+    solver_settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    solver_version: Mapped[str] = mapped_column(String(200))
+    scenario: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    proposal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Set when a worker takes the run; only that worker may finish it (see worker.py).
+    worker_token: Mapped[str | None] = mapped_column(String(64))
+
+
+class Offer(Base):
+    __tablename__ = "offers"
+    __table_args__ = (
+        # A unit, and a client, is in at most one open offer: enforced here, in the database,
+        # so that concurrent requests cannot both succeed.
+        Index(
+            "uq_offers_open_unit",
+            "unit_id",
+            unique=True,
+            sqlite_where=text(_OPEN_OFFER),
+            postgresql_where=text(_OPEN_OFFER),
+        ),
+        Index(
+            "uq_offers_open_client",
+            "client_id",
+            unique=True,
+            sqlite_where=text(_OPEN_OFFER),
+            postgresql_where=text(_OPEN_OFFER),
+        ),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
+    unit_id: Mapped[str] = mapped_column(ForeignKey("vacancies.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="proposed")
+    by_hand: Mapped[bool] = mapped_column(Boolean, default=False)
+    refusal_reason: Mapped[str | None] = mapped_column(Text)
+    intended_start_date: Mapped[dt.date | None] = mapped_column(Date)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    decided_at: Mapped[dt.datetime | None]
+    let_at: Mapped[dt.datetime | None]
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    actor_role: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(50))
+    entity: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[str] = mapped_column(String(100))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
