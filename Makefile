@@ -32,6 +32,7 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/scaling.py
+	$(BIN)/python benchmarks/simulation.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

@@ -42,7 +42,7 @@ app = typer.Typer(
 )
 # Piped output (a file, CI) is not cut to 80 columns: the tables are meant to be read whole.
 out = Console(width=None if sys.stdout.isatty() else 180)
-err = Console(stderr=True)
+err = Console(stderr=True, width=None if sys.stderr.isatty() else 180)
 
 
 @app.callback()
@@ -461,6 +461,113 @@ def demo(
         )
         proposal = _propose(instance, _settings(time_limit, 1, 0))
     _print_proposal(proposal)
+
+
+# ----------------------------------------------------------------------------------------------
+# What-if scenarios (allocator/simulation/)
+
+scenario_app = typer.Typer(
+    no_args_is_help=True, help="What-if simulation of scenario files (scenarios/*.yaml)."
+)
+app.add_typer(scenario_app, name="scenario")
+
+
+@contextmanager
+def _scenario_errors() -> Iterator[None]:
+    from allocator.simulation.scenario import ScenarioError
+
+    try:
+        yield
+    except ScenarioError as exc:
+        err.print(f"[bold red]Scenario error[/] — {len(exc.issues)} problem(s):")
+        for issue in exc.issues:
+            err.print(f"  • {issue}", markup=False, highlight=False)
+        raise typer.Exit(code=2) from None
+
+
+def _scenario_bar(label: str):
+    return Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err
+    )
+
+
+def _parse_seeds(seeds: int | None, scenario):
+    return scenario if seeds is None else scenario.with_seeds(list(range(1, seeds + 1)))
+
+
+@scenario_app.command("run")
+def scenario_run(
+    file: Annotated[Path, typer.Argument(help="Scenario file (YAML).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for CSV, plots and report.")],
+    seeds: Annotated[int | None, typer.Option(help="Replications (seeds 1..n).")] = None,
+    variant: Annotated[
+        list[str] | None, typer.Option(help="Only these variants (repeatable; 'base').")
+    ] = None,
+) -> None:
+    """Simulate every variant x seed; write kpis.csv, runs.csv, PNG plots and report.md."""
+    from allocator.simulation.report import write_outputs
+    from allocator.simulation.runner import run_scenario
+    from allocator.simulation.scenario import load_scenario
+
+    with _scenario_errors():
+        scenario = _parse_seeds(seeds, load_scenario(file))
+        if variant:
+            scenario = scenario.only(variant)
+    total = len(scenario.configs) * len(scenario.seeds)
+    with _scenario_bar(f"{scenario.name}: variants x seeds") as bar:
+        task = bar.add_task("run", total=total)
+        results = run_scenario(scenario, progress=lambda done, n: bar.update(task, completed=done))
+    written = write_outputs(results, out_dir)
+    out.print(f"Wrote {len(written)} files to {out_dir} (report: {out_dir / 'report.md'}).")
+
+
+@scenario_app.command("sweep")
+def scenario_sweep(
+    file: Annotated[Path, typer.Argument(help="Scenario file (YAML).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for sweep.csv.")],
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="PATH=V1,V2,... (repeatable); default: the file's `sweep`."),
+    ] = None,
+    seeds: Annotated[int | None, typer.Option(help="Replications (seeds 1..n).")] = None,
+    workers: Annotated[int, typer.Option(help="Local Dask workers (processes).")] = 2,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of an existing Dask scheduler.")
+    ] = None,
+) -> None:
+    """Run a parameter grid x seeds on Dask; write sweep.csv (KPIs per grid point)."""
+    import yaml
+
+    from allocator.simulation.runner import sweep
+    from allocator.simulation.scenario import ScenarioError, load_scenario
+
+    with _scenario_errors():
+        scenario = _parse_seeds(seeds, load_scenario(file))
+        grid = dict(scenario.sweep)
+        if param:
+            grid = {}
+            for p in param:
+                path, sep, values = p.partition("=")
+                if not sep or not values:
+                    raise ScenarioError([f"--param {p!r}: expected PATH=V1,V2,..."])
+                grid[path.strip()] = [yaml.safe_load(v) for v in values.split(",")]
+        if not grid:
+            raise ScenarioError(["no sweep grid: give --param or a `sweep:` in the file"])
+        n = len(scenario.seeds)
+        for values in grid.values():
+            n *= len(values)
+        with _scenario_bar(f"{scenario.name}: grid points x seeds") as bar:
+            task = bar.add_task("sweep", total=n)
+            table = sweep(
+                scenario,
+                grid,
+                address=scheduler,
+                workers=workers,
+                progress=lambda done, total: bar.update(task, completed=done),
+            )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(out_dir / "sweep.csv", index=False)
+    out.print(f"Wrote {out_dir / 'sweep.csv'} ({len(table)} rows).")
 
 
 if __name__ == "__main__":
