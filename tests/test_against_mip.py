@@ -91,7 +91,7 @@ def case(seed: int) -> tuple[Instance, MipResult]:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("method", ["auto", "cp-sat"])
+@pytest.mark.parametrize("method", ["auto", "lp", "cp-sat"])
 def test_cp_sat_matches_highs(method: str, seed: int) -> None:
     instance, mip = case(seed)
     levels = instance.policy.objective

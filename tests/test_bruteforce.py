@@ -28,7 +28,7 @@ from allocator.validator import objective_of, pinned_issues, validate
 REFERENCE = dt.date(2026, 11, 25)
 GROUPS = ("BW", "MO", "jeugd")
 #: "auto" (split, flow, LP, CP-SAT where needed) is the default; "cp-sat" is the single model.
-METHODS = ("auto", "cp-sat")
+METHODS = ("auto", "lp", "parts", "cp-sat")
 
 # Orders that reorder or drop levels.
 OTHER_OBJECTIVES = (

@@ -8,6 +8,7 @@ import pytest
 
 from allocator.explain import make_proposal
 from allocator.generator import generate
+from allocator.mip import solve_mip
 from allocator.solver import SolverSettings, solve
 from allocator.validator import validate
 from tests.builders import client, complex_, corporation, instance, municipality, unit
@@ -73,6 +74,8 @@ def test_each_path_proves_the_reference_optimum(make, path):
     assert validate(inst, fast.assignments) == []
     reference = solve(inst, SolverSettings(method="cp-sat"))
     assert fast.objective == reference.objective
+    highs = solve_mip(inst)  # the independent MIP: its own eligibility and constraints
+    assert highs.proven and highs.objective == fast.objective
 
 
 def test_triangle_places_the_longer_waiting_client():
