@@ -226,8 +226,11 @@ def _label(row_id: str | None, line: int) -> str:
     return f"{row_id} (line {line})" if row_id else f"line {line}"
 
 
-def _header_issues(table: str, columns: list[str]) -> list[InputIssue]:
-    model = Policy if table == "policy" else ROW_MODELS[table]
+def header_issues(table: str, model: type[BaseModel], columns: list[str]) -> list[InputIssue]:
+    """A table's header against its model: required columns missing, unknown columns present.
+
+    Nameless columns (the empty ones spreadsheets leave at the edge) are ignored.
+    """
     fields = model.model_fields
     issues = [
         InputIssue(table, None, name, "missing column")
@@ -235,11 +238,15 @@ def _header_issues(table: str, columns: list[str]) -> list[InputIssue]:
         if info.is_required() and name not in columns
     ]
     issues += [
-        InputIssue(table, None, col or None, "unknown column")
+        InputIssue(table, None, col, "unknown column")
         for col in columns
-        if col not in fields
+        if col and col not in fields
     ]
     return issues
+
+
+def _header_issues(table: str, columns: list[str]) -> list[InputIssue]:
+    return header_issues(table, Policy if table == "policy" else ROW_MODELS[table], columns)
 
 
 def _with_lines(

@@ -182,18 +182,6 @@ def measure_assignment(approach: str, n: int = 800) -> dict:
     return out
 
 
-MARKER = "<!-- scaling section: written by benchmarks/scaling.py -->"
-
-
-def write_section(path: Path, lines: list[str]) -> None:
-    """Put this section at the end of ``path``, replacing the one an earlier run wrote."""
-    before = path.read_text(encoding="utf-8").split(MARKER)[0] if path.exists() else ""
-    lines[0] = "#" + lines[0]  # a section of the results, one level down
-    path.write_text(
-        before.rstrip() + "\n\n" + MARKER + "\n" + "\n".join(lines) + "\n", encoding="utf-8"
-    )
-
-
 def isolated(function, *args) -> dict:
     with mp.get_context("spawn").Pool(1) as pool:
         return pool.apply(function, args)
@@ -220,6 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sys.path.insert(0, str(Path(__file__).parent))
     from run import machine  # the same machine description as the main benchmark
+    from sections import write_section
 
     lines = [
         "# Scaling: region to national",
@@ -331,7 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         "`auto`'s solve time includes splitting into parts and building the dense matrix from the "
         "eligible pairs; LSA is handed the finished matrix.",
     ]
-    write_section(args.out, lines)
+    lines[0] = "#" + lines[0]  # a section of the results, one level down
+    write_section(args.out, "scaling", lines)
     print(f"wrote {args.out}")
     return 0
 

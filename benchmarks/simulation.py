@@ -70,13 +70,42 @@ def throughput(workers: int, seeds: int) -> float:
 
 
 def main() -> None:
+    import datetime as dt
+    import sys
+
     parser = argparse.ArgumentParser()
     parser.add_argument("--seeds", type=int, default=8)
+    parser.add_argument("--out", type=Path, default=Path(__file__).with_name("RESULTS.md"))
     args = parser.parse_args()
-    region_year()
+    sys.path.insert(0, str(Path(__file__).parent))
+    from run import machine
+    from sections import write_section
+
+    times = region_year()
     one = throughput(1, args.seeds)
     two = throughput(2, args.seeds)
     print(f"speed-up 2 vs 1 workers: {two / one:.2f}x")
+    write_section(
+        args.out,
+        "simulation",
+        [
+            "## What-if simulation speed",
+            "",
+            f"- Date: {dt.datetime.now(dt.UTC).isoformat(timespec='seconds')}; command: "
+            f"`.venv/bin/python benchmarks/simulation.py --seeds {args.seeds}`",
+            "- Machine: " + "; ".join(f"{k}: {v}" for k, v in machine().items()),
+            "",
+            "| measure | value |",
+            "| --- | ---: |",
+            *(
+                f"| Westfriesland region-year, 52 weekly rounds, {p} | {s:.2f} s |"
+                for p, s in times.items()
+            ),
+            f"| sweep on a local Dask cluster, 1 worker | {one:.2f} tasks/s |",
+            f"| sweep on a local Dask cluster, 2 workers | {two:.2f} tasks/s |",
+            f"| speed-up 2 vs 1 workers | {two / one:.2f}× |",
+        ],
+    )
 
 
 if __name__ == "__main__":

@@ -109,6 +109,8 @@ CoordinatorOrAdmin = Annotated[Caller, Depends(allow("coordinator", "admin"))]
 CoordinatorOrCorporation = Annotated[Caller, Depends(allow("coordinator", "corporation"))]
 CoordinatorOrPlanner = Annotated[Caller, Depends(allow("coordinator", "planner"))]
 RegionReader = Annotated[Caller, Depends(allow("coordinator", "planner", "admin"))]
+# what-if simulations hold no personal data: everyone but the corporations
+ScenarioRunner = Annotated[Caller, Depends(allow("planner", "coordinator", "admin"))]
 AnyRole = Annotated[Caller, Depends(allow(*ROLES))]
 
 

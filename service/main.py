@@ -14,7 +14,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from service import problems
 from service.db import get_engine
 from service.migrate import upgrade
-from service.routers import aggregates, audit, clients, keys, offers, region, runs, vacancies
+from service.routers import (
+    aggregates,
+    audit,
+    clients,
+    keys,
+    offers,
+    region,
+    runs,
+    scenario_runs,
+    vacancies,
+)
+from service.scenario_worker import ScenarioRunManager
 from service.schemas import Health
 from service.seed import seed_demo_if_empty
 from service.settings import Settings, get_settings
@@ -25,6 +36,7 @@ log = logging.getLogger("service")
 DESCRIPTION = """
 Proposes which people leaving sheltered care get which vacant dwellings in the region, and keeps
 the region's state: quotas, buildings, vacancies, clients, runs, offers and the audit trail.
+Planners simulate what-if scenario files (`/scenario-runs`): KPIs, a report and plots.
 The product proposes; the coordinator decides every line.
 
 Every request needs an API key in the `X-API-Key` header (`python -m service create-key`).
@@ -72,9 +84,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         manager = RunManager(settings.database_url, settings.run_workers)
         manager.start()
         app.state.runs = manager
+        simulations = ScenarioRunManager(settings.database_url, settings.scenario_run_workers)
+        simulations.start()
+        app.state.scenario_runs = simulations
         try:
             yield
         finally:
+            simulations.shutdown()
             manager.shutdown()
 
     app = FastAPI(
@@ -86,7 +102,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
-    for module in (region, vacancies, clients, runs, offers, audit, aggregates, keys):
+    for module in (
+        region,
+        vacancies,
+        clients,
+        runs,
+        scenario_runs,
+        offers,
+        audit,
+        aggregates,
+        keys,
+    ):
         app.include_router(module.router)
 
     def openapi() -> dict:

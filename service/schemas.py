@@ -4,7 +4,7 @@ so a vacancy or a client means here exactly what it means to the optimiser."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -231,6 +231,75 @@ class ScenarioOut(BaseModel):
     objective: contract.ObjectiveValues | None = None
     unplaced: int | None = None
     summaries: contract.Summaries | None = None
+
+
+# --- scenario runs (what-if simulations) --------------------------------------------------
+
+
+class ScenarioRunIn(_In):
+    """A scenario file (``allocator scenario run``'s format), and optionally fewer seeds or
+    variants than it names. Synthetic arrival models only: no personal data."""
+
+    # YAML is whitespace-sensitive: the text is kept as it is
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+    scenario: dict[str, Any] | str = Field(
+        description="The scenario: a JSON object, or the text of a YAML scenario file "
+        "(scenarios/westfriesland.yaml shows every field)."
+    )
+    seeds: int | None = Field(
+        default=None, ge=1, le=1000, description="Replications: seeds 1..n instead of the file's."
+    )
+    variants: list[Annotated[str, Field(min_length=1, max_length=200)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="Only these variants (by name; `base` is the base scenario).",
+    )
+    time_limit_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=86_400,
+        description="Wall-clock limit of the whole simulation. Default: "
+        "SCENARIO_RUN_TIME_LIMIT_SECONDS; at most MAX_SCENARIO_RUN_TIME_LIMIT_SECONDS.",
+    )
+
+
+class ScenarioRunOut(_Out):
+    id: int
+    name: str = Field(description="The scenario's name.")
+    status: RunStatus
+    requested_by: str
+    requested_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    input_hash: str = Field(description="SHA-256 of the scenario, seeds and variants.")
+    software_version: str
+    seeds: list[int]
+    variants: list[str] = Field(description="The variants simulated, `base` first.")
+    size: int = Field(description="Seeds x variants x weeks: what MAX_SCENARIO_SIZE bounds.")
+    time_limit_seconds: float
+    tasks_total: int = Field(description="Variant x seed simulations in the run.")
+    tasks_done: int
+    plots: list[str] = Field(
+        default_factory=list, description="Names of the plots at `plots/{name}.png` when done."
+    )
+    error: dict[str, Any] | None = None
+
+
+class ScenarioKpi(BaseModel):
+    """One KPI of one variant and policy, over the seeds. ``group`` is ``all`` or a breakdown
+    (``target_group=BW``, ``municipality=hoorn``, ``2026/hoorn``, ``week=12``...)."""
+
+    variant: str
+    policy: str
+    kpi: str
+    group: str
+    n: int = Field(description="Seeds.")
+    mean: float | None
+    std: float | None
+    ci_low: float | None = Field(description="95% confidence interval over seeds.")
+    ci_high: float | None
 
 
 # --- offers -------------------------------------------------------------------------------

@@ -44,6 +44,21 @@ class Settings(BaseSettings):
     )
     max_instance_clients: int = Field(default=5_000, ge=1)
     max_instance_units: int = Field(default=20_000, ge=1)
+    scenario_run_workers: int = Field(
+        default=1, ge=1, description="Scenario simulations run at the same time."
+    )
+    scenario_run_time_limit_seconds: float = Field(
+        default=600.0, gt=0, description="Default wall-clock limit of a scenario simulation."
+    )
+    max_scenario_run_time_limit_seconds: float = Field(
+        default=3600.0, gt=0, description="The highest time limit a scenario run may ask for."
+    )
+    max_scenario_size: int = Field(
+        default=5_000,
+        ge=1,
+        description="The largest scenario run: seeds x variants x weeks (each variant's own "
+        "horizon). The Westfriesland example with 5 seeds is 5 x 4 x 52 = 1,040.",
+    )
 
     @field_validator("database_url")
     @classmethod

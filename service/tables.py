@@ -14,6 +14,8 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     Index,
+    Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -179,6 +181,47 @@ class Run(Base):
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # Set when a worker takes the run; only that worker may finish it (see worker.py).
     worker_token: Mapped[str | None] = mapped_column(String(64))
+
+
+class ScenarioRun(Base):
+    """A planner's what-if simulation (``allocator.simulation``): the scenario as submitted, how
+    it is run, and its results. Synthetic arrivals only: no personal data in or out."""
+
+    __tablename__ = "scenario_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="queued", index=True)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_by_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    requested_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None]
+    finished_at: Mapped[dt.datetime | None]
+    # the scenario file's content as JSON (YAML is read into the same structure)
+    scenario: Mapped[dict[str, Any]] = mapped_column(JSON)
+    input_hash: Mapped[str] = mapped_column(String(64))
+    seeds: Mapped[list[int]] = mapped_column(JSON)
+    variants: Mapped[list[str]] = mapped_column(JSON)
+    size: Mapped[int] = mapped_column(Integer, doc="seeds x variants x weeks")
+    time_limit_seconds: Mapped[float] = mapped_column(Float)
+    software_version: Mapped[str] = mapped_column(String(200))
+    tasks_total: Mapped[int] = mapped_column(Integer)
+    tasks_done: Mapped[int] = mapped_column(Integer, default=0)
+    kpis: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    report: Mapped[str | None] = mapped_column(Text)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # Set when a worker takes the run; only that worker may finish it (see worker.py).
+    worker_token: Mapped[str | None] = mapped_column(String(64))
+
+
+class ScenarioRunPlot(Base):
+    """A PNG of a finished scenario run, written in the same transaction as its KPIs."""
+
+    __tablename__ = "scenario_run_plots"
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("scenario_runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    png: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Offer(Base):

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from allocator.errors import InputIssue, InstanceError
+from allocator.io import header_issues
 from service.schemas import VacancyIn
 
 _TRUE = {"true", "yes", "ja", "1", "y", "j", "waar"}
@@ -105,17 +106,7 @@ def _rows_xlsx(content: bytes) -> tuple[list[str], list[tuple[int, dict[str, str
 def read_vacancies(content: bytes, filename: str, max_rows: int) -> list[VacancyIn]:
     is_xlsx = filename.lower().endswith(".xlsx") or content[:2] == b"PK"
     header, rows = (_rows_xlsx if is_xlsx else _rows_csv)(content)
-    fields = VacancyIn.model_fields
-    issues = [
-        InputIssue(TABLE, None, name, "missing column")
-        for name, info in fields.items()
-        if info.is_required() and name not in header
-    ]
-    issues += [
-        InputIssue(TABLE, None, col or None, "unknown column")
-        for col in header
-        if col and col not in fields
-    ]
+    issues = header_issues(TABLE, VacancyIn, header)
     if issues:
         raise InstanceError(issues)
     if len(rows) > max_rows:

@@ -19,7 +19,9 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select, update
 
@@ -84,22 +86,25 @@ def solve_run(database_url: str, run_id: int, token: str, parent_pid: int | None
         )
 
 
-def mark_interrupted(database_url: str) -> int:
+INTERRUPTED = (
+    "The service stopped while this run was being solved; nothing of it was kept. Ask for a new "
+    "run."
+)
+
+
+def mark_interrupted(database_url: str, table: Any = t.Run, detail: str = INTERRUPTED) -> int:
     """At start-up: runs a killed service left 'running' are declared interrupted; their
-    partial work was never written. Queued runs stay queued and are solved now."""
+    partial work was never written. Queued runs stay queued and are started now."""
     maker = get_sessionmaker(database_url)
     with maker() as session, session.begin():
         result = session.execute(
-            update(t.Run)
-            .where(t.Run.status == "running")
+            update(table)
+            .where(table.status == "running")
             .values(
                 status="interrupted",
                 finished_at=utcnow(),
                 worker_token=None,
-                error={
-                    "detail": "The service stopped while this run was being solved; nothing of "
-                    "it was kept. Ask for a new run."
-                },
+                error={"detail": detail},
             )
         )
         return result.rowcount
@@ -112,24 +117,60 @@ class _Job:
     deadline: float
 
 
-class RunManager:
-    """Starts queued runs in worker processes, at most ``workers`` at a time, and watches them."""
+def _forkserver() -> mp.context.BaseContext:
+    context = mp.get_context("forkserver")
+    # one forkserver serves every manager, so it preloads what each of their workers needs
+    context.set_forkserver_preload(PRELOAD)
+    return context
 
-    def __init__(self, database_url: str, workers: int = 1):
+
+#: Imported once by the forkserver: the optimiser, and the simulation with its plotting.
+PRELOAD = [
+    "service.worker",
+    "allocator.explain",
+    "service.scenario_worker",
+    "allocator.simulation.runner",
+    "allocator.simulation.report",
+]
+
+
+class JobManager:
+    """Starts queued rows of ``table`` in worker processes running ``target(database_url, id,
+    token, parent_pid)``, at most ``workers`` at a time, and watches them: a process that dies
+    or outlives its time limit fails its row. Rows need ``id``, ``status``, ``started_at``,
+    ``finished_at``, ``error`` and ``worker_token``."""
+
+    def __init__(
+        self,
+        database_url: str,
+        workers: int,
+        *,
+        table: Any,
+        target: Callable[..., None],
+        limit_column: Any,
+        limit_of: Callable[[Any], float],
+        label: str,
+        interrupted: str,
+    ):
         self.database_url = database_url
         self.workers = workers
-        self.context = mp.get_context("forkserver")
-        self.context.set_forkserver_preload(["service.worker", "allocator.explain"])
+        self.table = table
+        self.target = target
+        self.limit_column = limit_column
+        self.limit_of = limit_of
+        self.label = label
+        self.interrupted = interrupted
+        self.context = _forkserver()
         self.jobs: dict[int, _Job] = {}
         self.lock = threading.Lock()
         self.wake = threading.Event()
         self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="run-manager", daemon=True)
+        self.thread = threading.Thread(target=self._loop, name=f"{label}-manager", daemon=True)
 
     def start(self) -> None:
-        n = mark_interrupted(self.database_url)
+        n = mark_interrupted(self.database_url, self.table, self.interrupted)
         if n:
-            log.warning("%d run(s) were interrupted by the last shutdown", n)
+            log.warning("%d %s(s) were interrupted by the last shutdown", n, self.label)
         self.thread.start()
 
     def notify(self) -> None:
@@ -152,7 +193,7 @@ class RunManager:
             _end(job.process)
         # runs stopped here were running; declare them interrupted now rather than at restart
         if jobs:
-            mark_interrupted(self.database_url)
+            mark_interrupted(self.database_url, self.table, self.interrupted)
 
     def _loop(self) -> None:
         while not self.stopping.is_set():
@@ -160,17 +201,18 @@ class RunManager:
                 self._reap()
                 self._start_queued()
             except Exception:  # the loop must survive a database hiccup
-                log.exception("run manager")
+                log.exception("%s manager", self.label)
             self.wake.wait(0.1)
             self.wake.clear()
 
     def _finish(self, run_id: int, job: _Job, detail: str) -> None:
+        table = self.table
         maker = get_sessionmaker(self.database_url)
         with maker() as session, session.begin():
             session.execute(
-                update(t.Run)
+                update(table)
                 .where(
-                    t.Run.id == run_id, t.Run.status == "running", t.Run.worker_token == job.token
+                    table.id == run_id, table.status == "running", table.worker_token == job.token
                 )
                 .values(status="failed", finished_at=utcnow(), error={"detail": detail})
             )
@@ -201,35 +243,54 @@ class RunManager:
             free = self.workers - len(self.jobs)
         if free <= 0 or self.stopping.is_set():
             return
+        table = self.table
         maker = get_sessionmaker(self.database_url)
         with maker() as session:
             queued = session.execute(
-                select(t.Run.id, t.Run.solver_settings)
-                .where(t.Run.status == "queued")
-                .order_by(t.Run.id)
+                select(table.id, self.limit_column)
+                .where(table.status == "queued")
+                .order_by(table.id)
                 .limit(free)
             ).all()
             session.rollback()
-        for run_id, solver_settings in queued:
+        for run_id, limit_value in queued:
             token = uuid.uuid4().hex
             with maker() as session, session.begin():
                 taken = session.execute(
-                    update(t.Run)
-                    .where(t.Run.id == run_id, t.Run.status == "queued")
+                    update(table)
+                    .where(table.id == run_id, table.status == "queued")
                     .values(status="running", started_at=utcnow(), worker_token=token)
                 ).rowcount
             if not taken:
                 continue  # cancelled in between
             process = self.context.Process(
-                target=solve_run,
+                target=self.target,
                 args=(self.database_url, run_id, token, os.getpid()),
-                name=f"run-{run_id}",
+                name=f"{self.label}-{run_id}",
                 daemon=True,
             )
             process.start()
-            limit = float(solver_settings.get("time_limit_seconds", 60.0))
+            deadline = time.monotonic() + self.limit_of(limit_value)
             with self.lock:
-                self.jobs[run_id] = _Job(process, token, time.monotonic() + limit + GRACE_SECONDS)
+                self.jobs[run_id] = _Job(process, token, deadline)
+
+
+class RunManager(JobManager):
+    """Allocation runs (and the single-instance ``/scenarios``): ``solve_run`` per run."""
+
+    def __init__(self, database_url: str, workers: int = 1):
+        super().__init__(
+            database_url,
+            workers,
+            table=t.Run,
+            target=solve_run,
+            limit_column=t.Run.solver_settings,
+            limit_of=lambda settings: (
+                float(settings.get("time_limit_seconds", 60.0)) + GRACE_SECONDS
+            ),
+            label="run",
+            interrupted=INTERRUPTED,
+        )
 
 
 def _end(process: mp.process.BaseProcess) -> None:

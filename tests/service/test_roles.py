@@ -42,6 +42,13 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/scenarios"): {C, P},
     ("GET", "/scenarios"): {C, P},
     ("GET", "/scenarios/{run_id}"): {C, P},
+    ("POST", "/scenario-runs"): {C, P, A},
+    ("GET", "/scenario-runs"): {C, P, A},
+    ("GET", "/scenario-runs/{run_id}"): {C, P, A},
+    ("GET", "/scenario-runs/{run_id}/kpis"): {C, P, A},
+    ("GET", "/scenario-runs/{run_id}/report"): {C, P, A},
+    ("GET", "/scenario-runs/{run_id}/plots/{name}.png"): {C, P, A},
+    ("POST", "/scenario-runs/{run_id}/cancel"): {C, P, A},
     ("POST", "/runs/{run_id}/offers"): {C},
     ("POST", "/offers"): {C},
     ("GET", "/offers"): {C},
@@ -70,6 +77,7 @@ DUMMY = {
     "run_id": "999999",
     "offer_id": "999999",
     "key_id": "999999",
+    "name": "backlog",
 }
 
 
