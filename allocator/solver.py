@@ -313,7 +313,14 @@ class _PartOutcome:
 def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greedy, say):
     t = time.perf_counter()
     reduced = settle_pinned(cols, pairs)
-    pieces = split(cols, pairs, reduced.free, reduced.caps)
+    free = reduced.free
+    if settings.method == "auto" and caps_cannot_bind(
+        pairs.client[free], pairs.unit[free], reduced.caps
+    ):
+        # a plain assignment as a whole: splitting it would cost more than it saves
+        pieces = [free] if len(free) else []
+    else:
+        pieces = split(cols, pairs, free, reduced.caps)
     build_seconds = time.perf_counter() - t
     maximise = [LEVEL_SENSE[level] == "max" for level in levels]
     outcomes = []
