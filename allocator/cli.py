@@ -98,16 +98,21 @@ ReferenceDate = Annotated[
 ]
 
 
+def refuse(kind: str, issues: list) -> typer.Exit:
+    """Print every issue of bad input; the caller raises the returned exit (code 2)."""
+    err.print(f"[bold red]{kind}[/] — {len(issues)} problem(s):")
+    for issue in issues:
+        err.print(f"  • {issue}", markup=False, highlight=False)
+    return typer.Exit(code=2)
+
+
 @contextmanager
 def input_errors() -> Iterator[None]:
     """Bad input: print every issue, exit 2."""
     try:
         yield
     except InstanceError as exc:
-        err.print(f"[bold red]Input error[/] — {len(exc.issues)} problem(s):")
-        for issue in exc.issues:
-            err.print(f"  • {issue}", markup=False, highlight=False)
-        raise typer.Exit(code=2) from None
+        raise refuse("Input error", exc.issues) from None
 
 
 def _settings(
@@ -479,10 +484,7 @@ def _scenario_errors() -> Iterator[None]:
     try:
         yield
     except ScenarioError as exc:
-        err.print(f"[bold red]Scenario error[/] — {len(exc.issues)} problem(s):")
-        for issue in exc.issues:
-            err.print(f"  • {issue}", markup=False, highlight=False)
-        raise typer.Exit(code=2) from None
+        raise refuse("Scenario error", exc.issues) from None
 
 
 def _scenario_bar(label: str):

@@ -178,6 +178,16 @@ class PinnedPair(BaseModel):
 TABLES = ("municipalities", "corporations", "complexes", "units", "clients")
 
 
+def contract_row(model: type[BaseModel], source: Any) -> dict[str, Any]:
+    """The fields of a contract table read off any object that has them (a database row, a
+    simulated arrival); unset ones are left out so the contract's defaults apply."""
+    return {
+        name: value
+        for name in model.model_fields
+        if (value := getattr(source, name, None)) is not None
+    }
+
+
 class Instance(BaseModel):
     """One allocation problem: the region's state and the policy for this run."""
 

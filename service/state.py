@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import extract, select
 from sqlalchemy.orm import Session
 
+from allocator.models import Unit, contract_row
 from service import tables as t
 from service.tables import OPEN_OFFER_STATES
 
@@ -82,17 +83,7 @@ def client_row(client: t.Client, refused: list[str]) -> dict[str, Any]:
 
 
 def unit_row(v: t.Vacancy) -> dict[str, Any]:
-    return {
-        "id": v.id,
-        "complex_id": v.complex_id,
-        "corporation_id": v.corporation_id,
-        "rooms": v.rooms,
-        "rent": v.rent,
-        "accessible": v.accessible,
-        "min_occupants": v.min_occupants,
-        "max_occupants": v.max_occupants,
-        "allowed_groups": v.allowed_groups,
-    }
+    return contract_row(Unit, v)
 
 
 def build_instance(

@@ -23,7 +23,7 @@ import numpy as np
 from allocator.columns import build_columns
 from allocator.eligibility import eligible_pairs
 from allocator.greedy import first_come_first_served
-from allocator.models import Instance, mix_cap
+from allocator.models import Instance, Unit, contract_row, mix_cap
 from allocator.simulation.arrivals import (
     Arrivals,
     ClientArrival,
@@ -90,19 +90,7 @@ class RunResult:
 
 
 def _unit_row(v: VacancyArrival) -> dict:
-    row = {
-        "id": v.id,
-        "complex_id": v.complex_id,
-        "corporation_id": v.corporation_id,
-        "rooms": v.rooms,
-        "rent": v.rent,
-        "accessible": v.accessible,
-        "min_occupants": v.min_occupants,
-        "max_occupants": v.max_occupants,
-    }
-    if v.allowed_groups:
-        row["allowed_groups"] = v.allowed_groups
-    return row
+    return contract_row(Unit, v)
 
 
 def _client_row(c: ClientArrival, refused: list[str]) -> dict:
