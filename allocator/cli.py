@@ -526,7 +526,9 @@ def scenario_run(
 @scenario_app.command("sweep")
 def scenario_sweep(
     file: Annotated[Path, typer.Argument(help="Scenario file (YAML).")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for sweep.csv.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for sweep.csv, the report and its plots.")
+    ],
     param: Annotated[
         list[str] | None,
         typer.Option(help="PATH=V1,V2,... (repeatable); default: the file's `sweep`."),
@@ -537,7 +539,8 @@ def scenario_sweep(
         str | None, typer.Option(help="Address of an existing Dask scheduler.")
     ] = None,
 ) -> None:
-    """Run a parameter grid x seeds on Dask; write sweep.csv (KPIs per grid point)."""
+    """Run a parameter grid x seeds on Dask; write sweep.csv (KPIs per grid point) and the same
+    report, CSV files and plots as `scenario run`, one grid point per variant."""
     import yaml
 
     from allocator.simulation.runner import sweep
@@ -560,16 +563,21 @@ def scenario_sweep(
             n *= len(values)
         with _scenario_bar(f"{scenario.name}: grid points x seeds") as bar:
             task = bar.add_task("sweep", total=n)
-            table = sweep(
+            results = sweep(
                 scenario,
                 grid,
                 address=scheduler,
                 workers=workers,
                 progress=lambda done, total: bar.update(task, completed=done),
             )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(out_dir / "sweep.csv", index=False)
-    out.print(f"Wrote {out_dir / 'sweep.csv'} ({len(table)} rows).")
+    from allocator.simulation.report import write_outputs
+
+    written = write_outputs(results, out_dir)
+    results.sweep_table.to_csv(out_dir / "sweep.csv", index=False)
+    out.print(
+        f"Wrote {out_dir / 'sweep.csv'} ({len(results.sweep_table)} rows) and {len(written)} "
+        f"files (report: {out_dir / 'report.md'})."
+    )
 
 
 if __name__ == "__main__":

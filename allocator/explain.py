@@ -21,6 +21,7 @@ from allocator import rules
 from allocator.alternatives import alternatives
 from allocator.columns import Columns
 from allocator.eligibility import removed_by_rule
+from allocator.fairness import proposal_fairness
 from allocator.models import (
     Assignment,
     ComplexSummary,
@@ -95,6 +96,7 @@ def make_proposal(instance: Instance, solution: Solution) -> Proposal:
         objective=solution.objective,
         solver=solution.facts,
         summaries=summaries(instance, solution.assignments),
+        fairness=proposal_fairness(cols, pairs, solution.assignments),
     )
 
 

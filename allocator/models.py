@@ -24,10 +24,17 @@ from pydantic import (
 
 from allocator.errors import InputIssue, InstanceError
 
-ObjectiveLevel = Literal["placed", "waiting_days", "rank_sum"]
+ObjectiveLevel = Literal["placed", "waiting_days", "rank_sum", "expected_acceptance"]
 DEFAULT_OBJECTIVE: tuple[ObjectiveLevel, ...] = ("placed", "waiting_days", "rank_sum")
 #: Which way each objective level is optimised.
-LEVEL_SENSE: dict[str, str] = {"placed": "max", "waiting_days": "max", "rank_sum": "min"}
+LEVEL_SENSE: dict[str, str] = {
+    "placed": "max",
+    "waiting_days": "max",
+    "rank_sum": "min",
+    # Added: the sum of the placed pairs' acceptance chances (instance.acceptance), in
+    # thousandths; see allocator/expected_acceptance.py.
+    "expected_acceptance": "max",
+}
 
 Id = str
 
@@ -175,6 +182,16 @@ class PinnedPair(BaseModel):
     unit_id: Id = Field(min_length=1)
 
 
+class AcceptanceEstimate(BaseModel):
+    """Added: the estimated chance that a client accepts an offer of a unit."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    client_id: Id = Field(min_length=1)
+    unit_id: Id = Field(min_length=1)
+    probability: float = Field(ge=0, le=1)
+
+
 TABLES = ("municipalities", "corporations", "complexes", "units", "clients")
 
 
@@ -200,10 +217,15 @@ class Instance(BaseModel):
     clients: list[Client]
     policy: Policy = Field(default_factory=Policy)
     pinned: list[PinnedPair] = Field(default_factory=list)
+    acceptance: list[AcceptanceEstimate] = Field(
+        default_factory=list,
+        description="Added: estimated acceptance chance per (client, unit) pair, for the "
+        "`expected_acceptance` objective level. A pair not listed counts as certain (1.0).",
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Instance:
-        issues = reference_issues(self)
+        issues = reference_issues(self) + _acceptance_issues(self)
         if issues:
             raise InstanceError(issues)
         return self
@@ -341,6 +363,28 @@ def reference_issues(source: Instance | dict[str, Any]) -> list[InputIssue]:
     return issues
 
 
+def _acceptance_issues(instance: Instance) -> list[InputIssue]:
+    """Unknown or repeated pairs in ``acceptance`` (its probabilities are checked per field)."""
+    issues = []
+    seen: set[tuple[str, str]] = set()
+    for i, row in enumerate(instance.acceptance):
+        for field, table in (("client_id", "clients"), ("unit_id", "units")):
+            if not instance.has(table, getattr(row, field)):
+                issues.append(
+                    InputIssue(
+                        "acceptance",
+                        f"#{i}",
+                        field,
+                        f"unknown {table[:-1]} id {getattr(row, field)!r}",
+                    )
+                )
+        key = (row.client_id, row.unit_id)
+        if key in seen:
+            issues.append(InputIssue("acceptance", f"#{i}", "unit_id", "pair listed twice"))
+        seen.add(key)
+    return issues
+
+
 def parse_instance(data: Any, row_labels: dict[str, list[str]] | None = None) -> Instance:
     """Validate raw data into an ``Instance``; every problem becomes an ``InputIssue``.
 
@@ -450,6 +494,11 @@ class ObjectiveValues(_Out):
     placed: int
     waiting_days: int
     rank_sum: int
+    expected_acceptance: int | None = Field(
+        default=None,
+        description="Added: thousandths of expected acceptances of the placed pairs, when the "
+        "objective names the level.",
+    )
 
     def as_tuple(self, levels: list[str] | tuple[str, ...] = DEFAULT_OBJECTIVE) -> tuple[int, ...]:
         """Values oriented so that larger is better on every level, for comparing proposals."""
@@ -530,6 +579,19 @@ class Summaries(_Out):
     complexes: list[ComplexSummary]
 
 
+class ProposalFairness(_Out):
+    """Added: how fair the proposal is to those who waited (allocator/fairness.py)."""
+
+    justified_envy: int = Field(
+        description="Pairs (client, unit): the client is left unplaced, is eligible for the unit, "
+        "and waited longer than the client who gets it; same unit, so no quota or cap reason."
+    )
+    envy_examples: list[str] = Field(default_factory=list)
+    median_wait_placed_by_municipality: dict[str, float] = Field(default_factory=dict)
+    median_wait_placed_by_target_group: dict[str, float] = Field(default_factory=dict)
+    longest_waiting_unplaced: list[dict[str, Any]] = Field(default_factory=list)
+
+
 class Proposal(_Out):
     """The optimiser's answer. A proposal: every line is for a person to confirm or change."""
 
@@ -545,6 +607,7 @@ class Proposal(_Out):
     objective: ObjectiveValues
     solver: SolverFacts
     summaries: Summaries | None = None
+    fairness: ProposalFairness | None = None
 
 
 class ProposedPair(BaseModel):

@@ -29,7 +29,7 @@ import ortools
 from ortools.sat.python import cp_model
 from pydantic import BaseModel, ConfigDict, Field
 
-from allocator import rules
+from allocator import expected_acceptance, rules
 from allocator.columns import Columns, build_columns
 from allocator.decompose import GroupCaps, settle_pinned, split
 from allocator.eligibility import EligiblePairs, eligible_pairs
@@ -114,6 +114,8 @@ def level_coefficients(level: str, cols: Columns, pairs: EligiblePairs) -> np.nd
         return cols.waiting_days[pairs.client]
     if level == "rank_sum":
         return cols.rank_of(pairs.client, pairs.unit)
+    if level == expected_acceptance.LEVEL:
+        return expected_acceptance.coefficients(cols, pairs)
     raise ValueError(f"unknown objective level {level!r}")
 
 
@@ -122,7 +124,10 @@ def objective_values(cols: Columns, pairs: EligiblePairs, chosen: np.ndarray) ->
         **{
             level: int(level_coefficients(level, cols, pairs)[chosen].sum())
             for level in ("placed", "waiting_days", "rank_sum")
-        }
+        },
+        expected_acceptance=int(expected_acceptance.coefficients(cols, pairs)[chosen].sum())
+        if expected_acceptance.LEVEL in cols.instance.policy.objective
+        else None,
     )
 
 
@@ -241,7 +246,7 @@ def solve(
         chosen[first_come_first_served(cols, pairs)] = True
         return chosen
 
-    method = settings.method
+    method = expected_acceptance.method_for(levels, settings.method)
     if method == "cp-sat":
         say(f"building model ({len(pairs):,} pairs)")
         t = time.perf_counter()

@@ -8,11 +8,13 @@ the clients of a seed as they were.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from allocator.acceptance import pair_features, probability
 from allocator.simulation.scenario import ScenarioConfig
 
 
@@ -28,6 +30,7 @@ class ClientArrival:
     target_group: str
     preferred: list[str]
     excluded: list[str]
+    urgent: bool = False
 
 
 @dataclass(frozen=True)
@@ -186,10 +189,20 @@ def _moves(config: ScenarioConfig, rng: np.random.Generator) -> dict[int, list[s
     return moves
 
 
+def _urgent(config: ScenarioConfig, clients: list[ClientArrival], seed: int) -> list[ClientArrival]:
+    """Urgency flags from a stream of their own, so a scenario without urgency keeps its draws."""
+    share = config.clients.urgent_share
+    if share <= 0:
+        return clients
+    flags = np.random.default_rng([seed, 4]).random(len(clients)) < share
+    return [dataclasses.replace(c, urgent=bool(f)) for c, f in zip(clients, flags, strict=True)]
+
+
 def generate_arrivals(config: ScenarioConfig, seed: int) -> Arrivals:
+    clients = _clients(config, np.random.default_rng([seed, 1]))
     return Arrivals(
         seed=seed,
-        clients=_clients(config, np.random.default_rng([seed, 1])),
+        clients=_urgent(config, clients, seed),
         vacancies=_vacancies(config, np.random.default_rng([seed, 2])),
         moves=_moves(config, np.random.default_rng([seed, 3])),
     )
@@ -216,15 +229,55 @@ def answer_uniform(seed: int, client: np.ndarray, unit: np.ndarray) -> np.ndarra
     return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
+def leave_uniform(seed: int, client: np.ndarray, week: int) -> np.ndarray:
+    """A uniform number per (client, week), fixed by the seed and apart from the answers: whether
+    a waiting client leaves the list that week is the same under every policy."""
+    return answer_uniform(seed + 0x5EED, np.asarray(client), np.full(len(client), 10_000 + week))
+
+
+def base_chance(config: ScenarioConfig, clients: list[ClientArrival]) -> np.ndarray:
+    offers = config.offers
+    return np.array(
+        [offers.by_target_group.get(c.target_group, offers.accept_probability) for c in clients],
+        dtype=float,
+    )
+
+
+def acceptance_chance(config: ScenarioConfig, clients: list[ClientArrival], units) -> np.ndarray:
+    """The chance that each client accepts the paired unit (elementwise): the target group's
+    base chance moved by the pair's preference rank, rent against the client's limit and
+    distance from the client's first municipality (``offers.acceptance``)."""
+    spec = config.offers.acceptance
+    base = base_chance(config, clients)
+    coef = [spec.rank, spec.rent_over_limit, spec.distance]
+    if not any(coef):
+        return base
+    muni_of = {cx.id: cx.municipality for cx in config.region.complexes}
+    where = {m.id: m.location_km for m in config.region.municipalities}
+    rank, distance = [], []
+    for c, v in zip(clients, units, strict=True):
+        m = muni_of[v.complex_id]
+        rank.append(c.preferred.index(m) + 1 if m in c.preferred else 1)
+        a, b = (where.get(c.preferred[0]) if c.preferred else None), where.get(m)
+        distance.append(
+            0.0 if a is None or b is None else float(np.hypot(a[0] - b[0], a[1] - b[1]))
+        )
+    features = pair_features(
+        np.array(rank),
+        np.array([v.rent for v in units]),
+        np.array([np.nan if c.max_rent is None else c.max_rent for c in clients]),
+        np.array(distance),
+        spec.rent_from,
+    )
+    return probability(base, features, coef)
+
+
 def accepts(config: ScenarioConfig, seed: int, clients: list[ClientArrival], units) -> np.ndarray:
-    """Whether each client would accept the paired unit if offered (elementwise)."""
+    """Whether each client would accept the paired unit if offered (elementwise): the pair's
+    fixed uniform number below its acceptance chance."""
     if not len(clients):
         return np.zeros(0, dtype=bool)
-    offers = config.offers
-    p = np.array(
-        [offers.by_target_group.get(c.target_group, offers.accept_probability) for c in clients]
-    )
     u = answer_uniform(
         seed, np.array([c.index for c in clients]), np.array([v.index for v in units])
     )
-    return u < p
+    return u < acceptance_chance(config, clients, units)

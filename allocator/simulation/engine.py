@@ -1,41 +1,57 @@
-"""The simulation: weekly rounds of arrivals, a proposal, answers to offers and move-ins; and the
-hindsight ceiling, which knows everything that will arrive.
+"""The simulation: weekly rounds of arrivals, drop-outs, a proposal, answers to offers and
+move-ins for the online policies; and the two ceilings, which know what will arrive.
 
-Each round builds a contract ``Instance`` from the simulated state (ready clients, open
-vacancies, the year's quota left, buildings' current vulnerable households, refusals) and asks
-the policy for an allocation: ``solve`` (the optimiser) or ``first_come_first_served`` (today's
-practice). Every proposed pair is offered; the client's answer is fixed by the seed (the same
-under every policy). An accepted unit is let: the client becomes a vulnerable resident of the
-building and counts toward the municipality's and corporation's yearly quota. A refused unit is
-never offered to that client again. A vacancy that finds nobody within ``open_weeks`` goes to
-regular letting. Quotas start afresh every calendar year.
+Online policies (``simulate``), each round on a contract ``Instance`` of the simulated state:
+
+- ``practice``: today's practice as the seed article describes it. At intake the coordinator fixes
+  one municipality (the client's first choice; with no choice, the one with the most quota left
+  for its waiting clients) and registers the client with one corporation there (the one with the
+  fewest registered clients per expected vacancy). Each corporation offers its vacancies in that
+  municipality to its own queue, longest waiting first, one offer per client at a time.
+- ``fcfs``: regional first come, first served: the longest-waiting client takes the first suitable
+  vacancy anywhere in the region.
+- ``optimiser`` and ``optimiser_acceptance`` (the optimiser that also maximises the expected
+  acceptance of its offers, ``policy.acceptance_objective``).
+
+Every proposed pair is offered; the answer is fixed by the seed per (client, unit) pair, the same
+under every policy. An accepted unit is let; a refused unit is never offered to that client
+again. A vacancy nobody took within ``open_weeks`` goes to regular letting. A waiting client may
+leave the list (``clients.leave_per_week``; a draw per client and week, the same under every
+policy). Urgent clients are treated by every policy as ready ``urgent_priority_weeks`` earlier.
+Quotas start afresh every calendar year, pro-rated for a partial year.
+
+Ceilings (``hindsight``, ``ceiling_arrivals``) solve one instance per quota year with every
+arrival known and ignore the round cadence (a pair may be matched as soon as both exist).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
 from allocator.columns import build_columns
-from allocator.eligibility import eligible_pairs
+from allocator.eligibility import EligiblePairs, eligible_pairs
+from allocator.fairness import justified_envy_pairs
 from allocator.greedy import first_come_first_served
 from allocator.models import Instance, Unit, contract_row, mix_cap
 from allocator.simulation.arrivals import (
     Arrivals,
     ClientArrival,
     VacancyArrival,
+    acceptance_chance,
     accepts,
     answer_uniform,
+    leave_uniform,
     week_date,
 )
 from allocator.simulation.scenario import ScenarioConfig
 from allocator.solver import SolverSettings, solve
 
-Online = Literal["optimiser", "fcfs"]
+NO_MUNICIPALITY = "none"
 
 
 @dataclass(frozen=True)
@@ -47,10 +63,11 @@ class RoundRecord:
     offers: int
     placed: int
     refused: int
-    left: int  # clients who left the pool after too many refusals
+    left: int  # clients who left the list this week (drop-out or too many refusals)
     lost: int  # vacancies gone to regular letting
     backlog: int  # ready clients waiting at the end of the round
     open_vacancies: int
+    envy: int = 0  # justified-envy pairs in this round's allocation
 
 
 @dataclass(frozen=True)
@@ -64,6 +81,20 @@ class Placement:
     corporation: str
     target_group: str
     waiting_days: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One client's time to a home: ``days`` from ready to moving in (``housed``), or to leaving
+    the list or the end of the horizon (censored)."""
+
+    client_id: str
+    target_group: str
+    municipality: str  # first-listed municipality, or "none"
+    urgent: bool
+    days: int
+    housed: bool
+    left: bool
 
 
 @dataclass
@@ -81,6 +112,14 @@ class RunResult:
     lost: int = 0
     left: int = 0
     offered_vacancies: int = 0
+    outcomes: list[Outcome] = field(default_factory=list)
+    quota_by_year: dict[int, dict[str, int]] = field(default_factory=dict)
+    peak_vulnerable: dict[str, int] = field(default_factory=dict)
+    caps: dict[str, int] = field(default_factory=dict)  # each building's own cap (households)
+    vacancy_days_lost_to_refusals: int = 0
+    envy: int = 0
+    proven: bool | None = None  # ceilings: every yearly solve proven optimal
+    offers: int = 0
     # (instance, allocation) of every round, kept only when asked (for tests)
     trace: list[tuple[Instance, list[tuple[str, str]]]] = field(default_factory=list)
 
@@ -89,11 +128,10 @@ class RunResult:
         return len(self.placements)
 
 
-def _unit_row(v: VacancyArrival) -> dict:
-    return contract_row(Unit, v)
-
-
-def _client_row(c: ClientArrival, refused: list[str]) -> dict:
+def _client_row(c: ClientArrival, refused: list[str], priority_weeks: float = 0.0) -> dict:
+    ready = c.ready_since
+    if c.urgent and priority_weeks:
+        ready = ready - dt.timedelta(days=round(priority_weeks * 7))
     row = {
         "id": c.id,
         "household_size": c.household_size,
@@ -101,7 +139,7 @@ def _client_row(c: ClientArrival, refused: list[str]) -> dict:
         "preferred_municipalities": c.preferred,
         "excluded_municipalities": c.excluded,
         "target_group": c.target_group,
-        "ready_since": c.ready_since,
+        "ready_since": ready,
         "refused_units": refused,
     }
     if c.max_rent is not None:
@@ -118,8 +156,12 @@ def build_instance(
     muni_left: dict[str, int],
     corp_left: dict[str, int | None],
     refused: dict[str, list[str]],
+    *,
+    objective: list[str] | None = None,
+    acceptance: list[dict] | None = None,
+    pinned: list[dict] | None = None,
 ) -> Instance:
-    """The contract instance of one round (or of the hindsight ceiling)."""
+    """The contract instance of one round (or of a ceiling's quota year)."""
     region = config.region
     return Instance.model_validate(
         {
@@ -146,32 +188,63 @@ def build_instance(
                 )
                 for cx in region.complexes
             ],
-            "units": [_unit_row(v) for v in units],
-            "clients": [_client_row(c, refused.get(c.id, [])) for c in clients],
+            "units": [contract_row(Unit, v) for v in units],
+            "clients": [
+                _client_row(c, refused.get(c.id, []), config.clients.urgent_priority_weeks)
+                for c in clients
+            ],
             "policy": {
                 "max_vulnerable_share": config.policy.max_vulnerable_share,
                 "reference_date": week_date(config, week),
-                "objective": list(config.policy.objective),
+                "objective": list(objective or config.policy.objective),
             },
+            "pinned": pinned or [],
+            "acceptance": acceptance or [],
         }
     )
 
 
-def allocate(instance: Instance, policy: str, settings: SolverSettings) -> list[tuple[str, str]]:
+def _fcfs_pairs(cols, pairs: EligiblePairs) -> list[tuple[str, str]]:
+    chosen = first_come_first_served(cols, pairs)
+    return [
+        (cols.client_ids[pairs.client[p]], cols.unit_ids[pairs.unit[p]]) for p in chosen.tolist()
+    ]
+
+
+def allocate(
+    instance: Instance,
+    policy: str,
+    settings: SolverSettings,
+    registration: dict[str, tuple[str, str | None]] | None = None,
+) -> list[tuple[str, str]]:
     """The policy's proposal as (client_id, unit_id) pairs."""
     if not instance.clients or not instance.units:
         return []
-    if policy == "optimiser":
+    if policy in ("optimiser", "optimiser_acceptance"):
         return solve(instance, settings).assignments
+    cols = build_columns(instance)
+    pairs = eligible_pairs(cols)
     if policy == "fcfs":
-        cols = build_columns(instance)
-        pairs = eligible_pairs(cols)
-        chosen = first_come_first_served(cols, pairs)
-        return [
-            (cols.client_ids[pairs.client[p]], cols.unit_ids[pairs.unit[p]])
-            for p in chosen.tolist()
-        ]
+        return _fcfs_pairs(cols, pairs)
+    if policy == "practice":
+        return _fcfs_pairs(cols, practice_pairs(cols, pairs, registration or {}))
     raise ValueError(f"unknown online policy {policy!r}")
+
+
+def practice_pairs(
+    cols, pairs: EligiblePairs, registration: dict[str, tuple[str, str | None]]
+) -> EligiblePairs:
+    """Only the pairs inside each client's registered queue: the unit lies in the municipality
+    fixed at intake and belongs to the corporation the client is registered with."""
+    inst = cols.instance
+    muni = np.array([inst.unit_municipality_id(u) for u in inst.units], dtype=object)
+    corp = np.array([u.corporation_id for u in inst.units], dtype=object)
+    reg_muni = np.array([registration.get(c, ("", None))[0] for c in cols.client_ids], object)
+    reg_corp = np.array([registration.get(c, ("", None))[1] for c in cols.client_ids], object)
+    keep = (muni[pairs.unit] == reg_muni[pairs.client]) & (
+        corp[pairs.unit] == reg_corp[pairs.client]
+    )
+    return EligiblePairs(pairs.client[keep], pairs.unit[keep])
 
 
 def _caps(config: ScenarioConfig) -> dict[str, int]:
@@ -184,239 +257,399 @@ def _caps(config: ScenarioConfig) -> dict[str, int]:
     }
 
 
-def simulate(
-    config: ScenarioConfig,
-    arrivals: Arrivals,
-    policy: Online,
-    *,
-    keep_trace: bool = False,
-) -> RunResult:
-    """One replication of one online policy over the horizon."""
-    started = time.perf_counter()
-    settings = SolverSettings(time_limit_seconds=config.policy.solver_time_limit)
+def _first_municipality(c: ClientArrival) -> str:
+    return c.preferred[0] if c.preferred else NO_MUNICIPALITY
+
+
+def _new_result(config: ScenarioConfig, policy: str, seed: int) -> RunResult:
     region = config.region
-    quotas = config.yearly_quotas()
-    corp_quota = {c.id: c.yearly_quota for c in region.corporations}
-    cx_muni = {cx.id: cx.municipality for cx in region.complexes}
-    units_total = {cx.id: cx.units_total for cx in region.complexes}
     vulnerable = {cx.id: cx.vulnerable_residents for cx in region.complexes}
-    max_share = {cx: vulnerable[cx] / units_total[cx] for cx in vulnerable}
-    open_weeks = config.vacancies.open_weeks
-    leave_after = config.offers.leave_after_refusals
-
-    clients_by_week: dict[int, list[ClientArrival]] = defaultdict(list)
-    for c in arrivals.clients:
-        clients_by_week[c.week].append(c)
-    units_by_week: dict[int, list[VacancyArrival]] = defaultdict(list)
-    for v in arrivals.vacancies:
-        units_by_week[v.week].append(v)
-
-    waiting: dict[str, ClientArrival] = {}
-    open_units: dict[str, VacancyArrival] = {}
-    refused: dict[str, list[str]] = defaultdict(list)
-    offered_units: set[str] = set()
-    result = RunResult(
+    return RunResult(
         policy=policy,
-        seed=arrivals.seed,
+        seed=seed,
         placements=[],
         rounds=[],
         still_waiting=[],
-        yearly_quota=quotas,
-        corporation_quota=corp_quota,
-        max_share=max_share,
+        yearly_quota=config.yearly_quotas(),
+        corporation_quota={c.id: c.yearly_quota for c in region.corporations},
+        max_share={cx.id: vulnerable[cx.id] / cx.units_total for cx in region.complexes},
         seconds=0.0,
+        peak_vulnerable=dict(vulnerable),
+        caps=_caps(config),
     )
-    year = None
-    used_muni: Counter = Counter()
-    used_corp: Counter = Counter()
-    for week in range(config.horizon_weeks):
-        date = week_date(config, week)
-        if date.year != year:  # quotas start afresh every calendar year
-            year, used_muni, used_corp = date.year, Counter(), Counter()
-        for cx in arrivals.moves.get(week, []):
-            vulnerable[cx] = max(0, vulnerable[cx] - 1)
-        for c in clients_by_week.get(week, []):
-            waiting[c.id] = c
-        for v in units_by_week.get(week, []):
-            open_units[v.id] = v
-        lost = [u for u, v in open_units.items() if week >= v.week + open_weeks]
+
+
+class _Online:
+    """The state of one online run, advanced week by week."""
+
+    def __init__(self, config: ScenarioConfig, arrivals: Arrivals, policy: str, keep_trace: bool):
+        self.config, self.arrivals, self.policy, self.keep_trace = (
+            config,
+            arrivals,
+            policy,
+            keep_trace,
+        )
+        self.settings = SolverSettings(time_limit_seconds=config.policy.solver_time_limit)
+        region = config.region
+        self.cx_muni = {cx.id: cx.municipality for cx in region.complexes}
+        self.units_total = {cx.id: cx.units_total for cx in region.complexes}
+        self.vulnerable = {cx.id: cx.vulnerable_residents for cx in region.complexes}
+        self.clients_by_week: dict[int, list[ClientArrival]] = defaultdict(list)
+        for c in arrivals.clients:
+            self.clients_by_week[c.week].append(c)
+        self.units_by_week: dict[int, list[VacancyArrival]] = defaultdict(list)
+        for v in arrivals.vacancies:
+            self.units_by_week[v.week].append(v)
+        self.waiting: dict[str, ClientArrival] = {}
+        self.open_units: dict[str, VacancyArrival] = {}
+        self.refused: dict[str, list[str]] = defaultdict(list)
+        self.first_refusal: dict[str, int] = {}  # unit id -> week of its first refusal
+        self.offered_units: set[str] = set()
+        self.registration: dict[str, tuple[str, str | None]] = {}
+        self.stream_rate: dict[tuple[str, str], float] = Counter()
+        for s in config.vacancies.streams:
+            self.stream_rate[(s.municipality, s.corporation)] += s.per_week
+        self.result = _new_result(config, policy, arrivals.seed)
+        self.year: int | None = None
+        self.quota: dict[str, int] = {}
+        self.corp_quota: dict[str, int | None] = {}
+        self.used_muni: Counter = Counter()
+        self.used_corp: Counter = Counter()
+
+    # --- one week -----------------------------------------------------------------------------
+
+    def run(self) -> RunResult:
+        started = time.perf_counter()
+        for week in range(self.config.horizon_weeks):
+            self.week(week)
+        self.finish()
+        self.result.seconds = time.perf_counter() - started
+        return self.result
+
+    def week(self, week: int) -> None:
+        date = week_date(self.config, week)
+        if date.year != self.year:  # quotas start afresh every calendar year
+            self.year, self.used_muni, self.used_corp = date.year, Counter(), Counter()
+            self.quota, self.corp_quota = self.config.quotas_for_year(date.year)
+            self.result.quota_by_year[date.year] = dict(self.quota)
+        for cx in self.arrivals.moves.get(week, []):
+            self.vulnerable[cx] = max(0, self.vulnerable[cx] - 1)
+        left = self.drop_outs(week)
+        for c in self.clients_by_week.get(week, []):
+            self.waiting[c.id] = c
+            if self.policy == "practice":
+                self.registration[c.id] = self.register(c)
+        for v in self.units_by_week.get(week, []):
+            self.open_units[v.id] = v
+        lost = [
+            u
+            for u, v in self.open_units.items()
+            if week >= v.week + self.config.vacancies.open_weeks
+        ]
         for u in lost:
-            del open_units[u]
-        offers = placed = refusals = left = 0
-        if week % config.policy.round_weeks == 0 and waiting and open_units:
-            instance = build_instance(
-                config,
-                week,
-                list(waiting.values()),
-                list(open_units.values()),
-                vulnerable,
-                {m: quotas[m] - used_muni[m] for m in quotas},
-                {c: None if q is None else q - used_corp[c] for c, q in corp_quota.items()},
-                refused,
-            )
-            pairs = allocate(instance, policy, settings)
-            if keep_trace:
-                result.trace.append((instance, pairs))
-            offered_clients = [waiting[c] for c, _ in pairs]
-            offered = [open_units[u] for _, u in pairs]
-            yes = accepts(config, arrivals.seed, offered_clients, offered)
-            offers = len(pairs)
-            for client, unit, ok in zip(offered_clients, offered, yes, strict=True):
-                offered_units.add(unit.id)
-                if ok:
-                    muni = cx_muni[unit.complex_id]
-                    del waiting[client.id], open_units[unit.id]
-                    vulnerable[unit.complex_id] += 1
-                    used_muni[muni] += 1
-                    used_corp[unit.corporation_id] += 1
-                    share = vulnerable[unit.complex_id] / units_total[unit.complex_id]
-                    max_share[unit.complex_id] = max(max_share[unit.complex_id], share)
-                    result.placements.append(
-                        Placement(
-                            client_id=client.id,
-                            unit_id=unit.id,
-                            week=week,
-                            year=date.year,
-                            municipality=muni,
-                            complex_id=unit.complex_id,
-                            corporation=unit.corporation_id,
-                            target_group=client.target_group,
-                            waiting_days=max(0, (date - client.ready_since).days),
-                        )
-                    )
-                    placed += 1
-                else:
-                    refused[client.id].append(unit.id)
-                    refusals += 1
-                    if leave_after is not None and len(refused[client.id]) >= leave_after:
-                        del waiting[client.id]
-                        left += 1
-        result.refusals += refusals
-        result.lost += len(lost)
-        result.left += left
-        result.rounds.append(
+            self.close_unit(u, week)
+        offers = placed = refusals = envy = 0
+        if week % self.config.policy.round_weeks == 0 and self.waiting and self.open_units:
+            offers, placed, refusals, more_left, envy = self.round(week)
+            left += more_left
+        self.result.lost += len(lost)
+        self.result.rounds.append(
             RoundRecord(
                 week=week,
                 year=date.year,
-                arrived_clients=len(clients_by_week.get(week, [])),
-                arrived_vacancies=len(units_by_week.get(week, [])),
+                arrived_clients=len(self.clients_by_week.get(week, [])),
+                arrived_vacancies=len(self.units_by_week.get(week, [])),
                 offers=offers,
                 placed=placed,
                 refused=refusals,
                 left=left,
                 lost=len(lost),
-                backlog=len(waiting),
-                open_vacancies=len(open_units),
+                backlog=len(self.waiting),
+                open_vacancies=len(self.open_units),
+                envy=envy,
             )
         )
-    end = week_date(config, config.horizon_weeks)
-    result.still_waiting = [
-        (c.id, c.target_group, max(0, (end - c.ready_since).days)) for c in waiting.values()
+
+    def drop_outs(self, week: int) -> int:
+        """Waiting clients who leave the list this week (before the round)."""
+        spec = self.config.clients
+        after = spec.leave_per_week_after_refusal
+        if spec.leave_per_week <= 0 and not after:
+            return 0
+        clients = [c for c in self.waiting.values() if c.week < week]
+        if not clients:
+            return 0
+        u = leave_uniform(self.arrivals.seed, np.array([c.index for c in clients]), week)
+        rate = np.array(
+            [
+                after if after is not None and self.refused.get(c.id) else spec.leave_per_week
+                for c in clients
+            ]
+        )
+        gone = [c for c, x in zip(clients, u < rate, strict=True) if x]
+        for c in gone:
+            self.leave(c, week)
+        return len(gone)
+
+    def leave(self, c: ClientArrival, week: int) -> None:
+        del self.waiting[c.id]
+        self.result.left += 1
+        self.result.outcomes.append(self.outcome(c, week, housed=False, left=True))
+
+    def outcome(self, c: ClientArrival, week: int, *, housed: bool, left: bool) -> Outcome:
+        days = max(0, (week_date(self.config, week) - c.ready_since).days)
+        return Outcome(c.id, c.target_group, _first_municipality(c), c.urgent, days, housed, left)
+
+    def close_unit(self, unit_id: str, week: int) -> None:
+        """The unit leaves the pool (let or to regular letting): count the days it stayed open
+        after its first refusal."""
+        del self.open_units[unit_id]
+        if unit_id in self.first_refusal:
+            self.result.vacancy_days_lost_to_refusals += 7 * (week - self.first_refusal[unit_id])
+
+    def register(self, c: ClientArrival) -> tuple[str, str | None]:
+        """Today's practice at intake: one municipality and one corporation for this client."""
+        munis = [m.id for m in self.config.region.municipalities if m.id not in c.excluded]
+        registered = Counter(m for m, _ in self.registration.values())
+        if c.preferred:
+            muni = c.preferred[0]
+        else:
+            muni = max(munis, key=lambda m: self.quota.get(m, 0) - registered[m])
+        queue = Counter(
+            corp
+            for cid, (m, corp) in self.registration.items()
+            if m == muni and cid in self.waiting
+        )
+        corps = [corp for (m, corp), rate in self.stream_rate.items() if m == muni and rate > 0]
+        if not corps:
+            return muni, None
+        corp = min(corps, key=lambda k: queue[k] / self.stream_rate[(muni, k)])
+        return muni, corp
+
+    def instance(self, week: int) -> Instance:
+        acceptance = None
+        objective = None
+        clients, units = list(self.waiting.values()), list(self.open_units.values())
+        if self.policy == "optimiser_acceptance":
+            objective = list(self.config.policy.acceptance_objective)
+            acceptance = _estimates(self.config, clients, units)
+        return build_instance(
+            self.config,
+            week,
+            clients,
+            units,
+            self.vulnerable,
+            {m: q - self.used_muni[m] for m, q in self.quota.items()},
+            {c: None if q is None else q - self.used_corp[c] for c, q in self.corp_quota.items()},
+            self.refused,
+            objective=objective,
+            acceptance=acceptance,
+        )
+
+    def round(self, week: int) -> tuple[int, int, int, int, int]:
+        instance = self.instance(week)
+        pairs = allocate(instance, self.policy, self.settings, self.registration)
+        if self.keep_trace:
+            self.result.trace.append((instance, pairs))
+        cols = build_columns(instance)
+        envy = len(justified_envy_pairs(cols, eligible_pairs(cols), pairs))
+        self.result.envy += envy
+        clients = [self.waiting[c] for c, _ in pairs]
+        units = [self.open_units[u] for _, u in pairs]
+        yes = accepts(self.config, self.arrivals.seed, clients, units)
+        placed = refusals = left = 0
+        leave_after = self.config.offers.leave_after_refusals
+        for client, unit, ok in zip(clients, units, yes, strict=True):
+            self.offered_units.add(unit.id)
+            if ok:
+                self.let(client, unit, week)
+                placed += 1
+                continue
+            self.refused[client.id].append(unit.id)
+            self.first_refusal.setdefault(unit.id, week)
+            refusals += 1
+            if leave_after is not None and len(self.refused[client.id]) >= leave_after:
+                self.leave(client, week)
+                left += 1
+        self.result.refusals += refusals
+        self.result.offers += len(pairs)
+        return len(pairs), placed, refusals, left, envy
+
+    def let(self, client: ClientArrival, unit: VacancyArrival, week: int) -> None:
+        date = week_date(self.config, week)
+        muni = self.cx_muni[unit.complex_id]
+        del self.waiting[client.id]
+        self.close_unit(unit.id, week)
+        cx = unit.complex_id
+        self.vulnerable[cx] += 1
+        self.used_muni[muni] += 1
+        self.used_corp[unit.corporation_id] += 1
+        r = self.result
+        r.max_share[cx] = max(r.max_share[cx], self.vulnerable[cx] / self.units_total[cx])
+        r.peak_vulnerable[cx] = max(r.peak_vulnerable[cx], self.vulnerable[cx])
+        r.placements.append(
+            Placement(
+                client_id=client.id,
+                unit_id=unit.id,
+                week=week,
+                year=date.year,
+                municipality=muni,
+                complex_id=cx,
+                corporation=unit.corporation_id,
+                target_group=client.target_group,
+                waiting_days=max(0, (date - client.ready_since).days),
+            )
+        )
+        r.outcomes.append(self.outcome(client, week, housed=True, left=False))
+
+    def finish(self) -> None:
+        horizon = self.config.horizon_weeks
+        end = week_date(self.config, horizon)
+        r = self.result
+        r.still_waiting = [
+            (c.id, c.target_group, max(0, (end - c.ready_since).days))
+            for c in self.waiting.values()
+        ]
+        r.outcomes += [
+            self.outcome(c, horizon, housed=False, left=False) for c in self.waiting.values()
+        ]
+        for unit_id in list(self.open_units):
+            self.close_unit(unit_id, horizon)
+        r.offered_vacancies = len(self.offered_units)
+
+
+def _estimates(config: ScenarioConfig, clients: list[ClientArrival], units) -> list[dict]:
+    """The scenario's acceptance chance of every client-unit pair, as the instance's
+    ``acceptance`` rows (pairs in a municipality the client accepts)."""
+    muni_of = {cx.id: cx.municipality for cx in config.region.complexes}
+    cs, us = [], []
+    for c in clients:
+        for v in units:
+            m = muni_of[v.complex_id]
+            if m in c.excluded or (c.preferred and m not in c.preferred):
+                continue
+            cs.append(c)
+            us.append(v)
+    if not cs:
+        return []
+    p = acceptance_chance(config, cs, us)
+    return [
+        {"client_id": c.id, "unit_id": v.id, "probability": float(x)}
+        for c, v, x in zip(cs, us, p, strict=True)
     ]
-    result.offered_vacancies = len(offered_units)
-    result.seconds = time.perf_counter() - started
-    return result
 
 
-def hindsight(config: ScenarioConfig, arrivals: Arrivals, *, keep_trace: bool = False) -> RunResult:
-    """The ceiling: per quota year one instance with everything that will arrive known.
+def simulate(
+    config: ScenarioConfig,
+    arrivals: Arrivals,
+    policy: str,
+    *,
+    keep_trace: bool = False,
+) -> RunResult:
+    """One replication of one online policy over the horizon."""
+    return _Online(config, arrivals, policy, keep_trace).run()
 
-    Units are the vacancies that open in the year (within the horizon); clients everyone who is
-    ready by the year's last week and not placed in an earlier year. A client may only take a
-    vacancy that is open at some week at or after they are ready (``refused_units`` lists the
-    others), and never one they would refuse. Caps and yearly quotas hold as in the contract.
-    Within one quota year with no residents moving out this is an exact upper bound on what any
-    online policy can place; over several years it is chained year by year.
+
+# --- the ceilings -----------------------------------------------------------------------------
+
+
+def _leave_weeks(config: ScenarioConfig, arrivals: Arrivals) -> dict[str, int]:
+    """For the ceilings: the week each client would leave the list at the base rate (the same
+    draws as the online policies; a ceiling that offers nothing refused ignores the higher rate
+    after a refusal). Clients who never leave are not listed."""
+    rate = config.clients.leave_per_week
+    out: dict[str, int] = {}
+    if rate <= 0:
+        return out
+    for week in range(1, config.horizon_weeks):
+        present = [c for c in arrivals.clients if c.week < week and c.id not in out]
+        if not present:
+            continue
+        u = leave_uniform(arrivals.seed, np.array([c.index for c in present]), week)
+        for c, x in zip(present, u < rate, strict=True):
+            if x:
+                out[c.id] = week
+    return out
+
+
+def ceiling(
+    config: ScenarioConfig,
+    arrivals: Arrivals,
+    *,
+    knows_answers: bool = True,
+    keep_trace: bool = False,
+) -> RunResult:
+    """A ceiling: per quota year one instance with everything that will arrive in it known.
+
+    Units are the vacancies that open in the year; clients everyone ready by the year's last week,
+    not placed in an earlier year and not gone. A client may only take a vacancy open at some
+    week while the client is on the list. ``knows_answers`` (``hindsight``, clairvoyant): pairs
+    the client would refuse are left out, so it places everyone it can at once; within one quota
+    year with no residents moving out it is an exact upper bound on any online policy. Otherwise
+    (``ceiling_arrivals``) it offers its optimum, learns the answers, keeps the accepted pairs
+    (pinned) and re-solves without the refused ones until every offer is accepted: arrivals
+    known, answers learnt by offering; a reference, not a proven bound.
     """
     started = time.perf_counter()
+    name = "hindsight" if knows_answers else "ceiling_arrivals"
     settings = SolverSettings(time_limit_seconds=max(config.policy.solver_time_limit, 30.0))
-    region = config.region
-    quotas = config.yearly_quotas()
-    corp_quota = {c.id: c.yearly_quota for c in region.corporations}
-    vulnerable = {cx.id: cx.vulnerable_residents for cx in region.complexes}
-    units_total = {cx.id: cx.units_total for cx in region.complexes}
-    max_share = {cx: vulnerable[cx] / units_total[cx] for cx in vulnerable}
-    cx_muni = {cx.id: cx.municipality for cx in region.complexes}
-    open_weeks = config.vacancies.open_weeks
-    horizon = config.horizon_weeks
+    result = _new_result(config, name, arrivals.seed)
+    vulnerable = dict(result.peak_vulnerable)
+    open_weeks, horizon = config.vacancies.open_weeks, config.horizon_weeks
+    leaves = _leave_weeks(config, arrivals)
     weeks_of_year: dict[int, list[int]] = defaultdict(list)
     for w in range(horizon):
         weeks_of_year[week_date(config, w).year].append(w)
-    result = RunResult(
-        policy="hindsight",
-        seed=arrivals.seed,
-        placements=[],
-        rounds=[],
-        still_waiting=[],
-        yearly_quota=quotas,
-        corporation_quota=corp_quota,
-        max_share=max_share,
-        seconds=0.0,
-    )
     placed_ids: set[str] = set()
-    clients_all = arrivals.clients
+    proven = True
     for year, weeks in sorted(weeks_of_year.items()):
         first, last = weeks[0], weeks[-1]
+        quota, corp_quota = config.quotas_for_year(year)
+        result.quota_by_year[year] = dict(quota)
         for w in weeks:
             for cx in arrivals.moves.get(w, []):
                 vulnerable[cx] = max(0, vulnerable[cx] - 1)
         units = [v for v in arrivals.vacancies if first <= v.week <= last]
-        clients = [c for c in clients_all if c.week <= last and c.id not in placed_ids]
+        clients = [
+            c
+            for c in arrivals.clients
+            if c.week <= last and c.id not in placed_ids and leaves.get(c.id, horizon) > first
+        ]
         if not units or not clients:
             continue
-        ready = np.array([c.week for c in clients])
-        closes = np.array([min(v.week + open_weeks - 1, horizon - 1) for v in units])
-        ci, ui = np.meshgrid(np.arange(len(clients)), np.arange(len(units)), indexing="ij")
-        compatible = ready[ci] <= closes[ui]
-        p = np.array(
-            [
-                config.offers.by_target_group.get(c.target_group, config.offers.accept_probability)
-                for c in clients
-            ]
-        )
-        u = answer_uniform(
+        allowed = _overlap(clients, units, leaves, open_weeks, horizon)
+        if knows_answers:
+            allowed &= _would_accept(config, arrivals.seed, clients, units)
+        pairs, year_proven = _solve_year(
+            config,
             arrivals.seed,
-            np.array([c.index for c in clients])[ci],
-            np.array([v.index for v in units])[ui],
+            last,
+            clients,
+            units,
+            vulnerable,
+            quota,
+            corp_quota,
+            allowed,
+            settings,
+            learn=not knows_answers,
+            result=result,
+            keep_trace=keep_trace,
         )
-        allowed = compatible & (u < p[:, None])
-        refused = {
-            c.id: [units[j].id for j in np.flatnonzero(~allowed[i])] for i, c in enumerate(clients)
-        }
-        instance = build_instance(
-            config, last, clients, units, vulnerable, dict(quotas), dict(corp_quota), refused
-        )
-        pairs = allocate(instance, "optimiser", settings)
-        if keep_trace:
-            result.trace.append((instance, pairs))
-        by_client = {c.id: c for c in clients}
-        by_unit = {v.id: v for v in units}
-        for cid, uid in pairs:
-            c, v = by_client[cid], by_unit[uid]
-            week = max(c.week, v.week)
-            placed_ids.add(cid)
-            vulnerable[v.complex_id] += 1
-            share = vulnerable[v.complex_id] / units_total[v.complex_id]
-            max_share[v.complex_id] = max(max_share[v.complex_id], share)
-            result.placements.append(
-                Placement(
-                    client_id=cid,
-                    unit_id=uid,
-                    week=week,
-                    year=year,
-                    municipality=cx_muni[v.complex_id],
-                    complex_id=v.complex_id,
-                    corporation=v.corporation_id,
-                    target_group=c.target_group,
-                    waiting_days=max(0, (week_date(config, week) - c.ready_since).days),
-                )
-            )
+        proven &= year_proven
+        _book(config, result, clients, units, pairs, vulnerable, year, placed_ids)
     end = week_date(config, horizon)
-    result.still_waiting = [
-        (c.id, c.target_group, max(0, (end - c.ready_since).days))
-        for c in clients_all
-        if c.id not in placed_ids
-    ]
+    for c in arrivals.clients:
+        if c.id in placed_ids:
+            continue
+        week = min(leaves.get(c.id, horizon), horizon)
+        days = max(0, (week_date(config, week) - c.ready_since).days)
+        result.outcomes.append(
+            Outcome(
+                c.id, c.target_group, _first_municipality(c), c.urgent, days, False, week < horizon
+            )
+        )
+        if week >= horizon:
+            result.still_waiting.append((c.id, c.target_group, max(0, (end - c.ready_since).days)))
     used_units = {p.unit_id for p in result.placements}
     # as online: lost when its open weeks end within the horizon unused
     result.lost = sum(
@@ -424,5 +657,128 @@ def hindsight(config: ScenarioConfig, arrivals: Arrivals, *, keep_trace: bool = 
         for v in arrivals.vacancies
         if v.id not in used_units and v.week + open_weeks <= horizon - 1
     )
+    result.left = sum(1 for o in result.outcomes if o.left)
+    result.proven = proven
     result.seconds = time.perf_counter() - started
     return result
+
+
+def hindsight(config: ScenarioConfig, arrivals: Arrivals, *, keep_trace: bool = False) -> RunResult:
+    """The clairvoyant ceiling: knows every arrival and every answer."""
+    return ceiling(config, arrivals, knows_answers=True, keep_trace=keep_trace)
+
+
+def ceiling_arrivals(
+    config: ScenarioConfig, arrivals: Arrivals, *, keep_trace: bool = False
+) -> RunResult:
+    """The ceiling that knows every arrival but learns answers by offering."""
+    return ceiling(config, arrivals, knows_answers=False, keep_trace=keep_trace)
+
+
+def _overlap(clients, units, leaves, open_weeks: int, horizon: int) -> np.ndarray:
+    """(client, unit) pairs whose times on the list overlap."""
+    ready = np.array([c.week for c in clients])
+    gone = np.array([leaves.get(c.id, horizon) for c in clients])  # first week not on the list
+    opens = np.array([v.week for v in units])
+    closes = np.array([min(v.week + open_weeks - 1, horizon - 1) for v in units])
+    return (ready[:, None] <= closes[None, :]) & (opens[None, :] < gone[:, None])
+
+
+def _would_accept(config: ScenarioConfig, seed: int, clients, units) -> np.ndarray:
+    ci, ui = np.meshgrid(np.arange(len(clients)), np.arange(len(units)), indexing="ij")
+    flat_c, flat_u = ci.ravel(), ui.ravel()
+    u = answer_uniform(
+        seed,
+        np.array([c.index for c in clients])[flat_c],
+        np.array([v.index for v in units])[flat_u],
+    )
+    p = acceptance_chance(config, [clients[i] for i in flat_c], [units[j] for j in flat_u])
+    return (u < p).reshape(len(clients), len(units))
+
+
+def _solve_year(
+    config,
+    seed,
+    last,
+    clients,
+    units,
+    vulnerable,
+    quota,
+    corp_quota,
+    allowed,
+    settings,
+    *,
+    learn: bool,
+    result: RunResult,
+    keep_trace: bool,
+) -> tuple[list[tuple[str, str]], bool]:
+    refused = {
+        c.id: [units[j].id for j in np.flatnonzero(~allowed[i])] for i, c in enumerate(clients)
+    }
+    by_client = {c.id: c for c in clients}
+    by_unit = {v.id: v for v in units}
+    pinned: list[tuple[str, str]] = []
+    proven = True
+    while True:
+        instance = build_instance(
+            config,
+            last,
+            clients,
+            units,
+            vulnerable,
+            quota,
+            corp_quota,
+            refused,
+            pinned=[{"client_id": c, "unit_id": u} for c, u in pinned],
+        )
+        solution = solve(instance, settings)
+        pairs = solution.assignments
+        proven &= solution.proven
+        if keep_trace:
+            result.trace.append((instance, pairs))
+        if not learn:
+            return pairs, proven
+        new = [p for p in pairs if p not in set(pinned)]
+        if not new:
+            return pinned, proven
+        yes = accepts(config, seed, [by_client[c] for c, _ in new], [by_unit[u] for _, u in new])
+        result.offers += len(new)
+        for (c, u), ok in zip(new, yes, strict=True):
+            if ok:
+                pinned.append((c, u))
+            else:
+                refused[c] = refused[c] + [u]
+                result.refusals += 1
+
+
+def _book(config, result, clients, units, pairs, vulnerable, year, placed_ids) -> None:
+    """Record a ceiling's placements of one quota year."""
+    by_client = {c.id: c for c in clients}
+    by_unit = {v.id: v for v in units}
+    cx_muni = {cx.id: cx.municipality for cx in config.region.complexes}
+    units_total = {cx.id: cx.units_total for cx in config.region.complexes}
+    for cid, uid in pairs:
+        c, v = by_client[cid], by_unit[uid]
+        week = max(c.week, v.week)
+        placed_ids.add(cid)
+        cx = v.complex_id
+        vulnerable[cx] += 1
+        result.max_share[cx] = max(result.max_share[cx], vulnerable[cx] / units_total[cx])
+        result.peak_vulnerable[cx] = max(result.peak_vulnerable[cx], vulnerable[cx])
+        days = max(0, (week_date(config, week) - c.ready_since).days)
+        result.placements.append(
+            Placement(
+                client_id=cid,
+                unit_id=uid,
+                week=week,
+                year=year,
+                municipality=cx_muni[cx],
+                complex_id=cx,
+                corporation=v.corporation_id,
+                target_group=c.target_group,
+                waiting_days=days,
+            )
+        )
+        result.outcomes.append(
+            Outcome(cid, c.target_group, _first_municipality(c), c.urgent, days, True, False)
+        )

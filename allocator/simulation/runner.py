@@ -16,8 +16,8 @@ from typing import Any
 import pandas as pd
 
 from allocator.simulation.arrivals import generate_arrivals
-from allocator.simulation.engine import hindsight, simulate
-from allocator.simulation.kpis import aggregate, frame, run_kpis
+from allocator.simulation.engine import ceiling_arrivals, hindsight, simulate
+from allocator.simulation.kpis import aggregate, frame, paired_differences, run_kpis
 from allocator.simulation.scenario import Scenario, ScenarioConfig, grid_point_config
 
 Progress = Callable[[int, int], None]
@@ -26,7 +26,8 @@ Progress = Callable[[int, int], None]
 @dataclass
 class TaskOutput:
     records: list[tuple] = field(default_factory=list)
-    # (variant, policy, seed, target_group, municipality, waiting_days) of every placement
+    # (variant, policy, seed, target_group, municipality, days, housed) of every client: days to
+    # a home when housed, else to leaving the list or the end of the horizon (censored)
     waits: list[tuple] = field(default_factory=list)
 
 
@@ -35,16 +36,20 @@ def run_task(
 ) -> TaskOutput:
     """Every policy on one seed's arrivals; KPIs as records."""
     arrivals = generate_arrivals(config, seed)
-    ceiling = hindsight(config, arrivals) if "hindsight" in policies else None
-    results = [simulate(config, arrivals, p) for p in policies if p != "hindsight"]
-    if ceiling is not None:
-        results.append(ceiling)
+    results = {}
+    for p in policies:
+        if p == "hindsight":
+            results[p] = hindsight(config, arrivals)
+        elif p == "ceiling_arrivals":
+            results[p] = ceiling_arrivals(config, arrivals)
+        else:
+            results[p] = simulate(config, arrivals, p)
     out = TaskOutput()
-    for r in results:
-        out.records += run_kpis(variant, r, ceiling if r is not ceiling else None)
+    for r in results.values():
+        out.records += run_kpis(variant, r, results)
         out.waits += [
-            (variant, r.policy, seed, x.target_group, x.municipality, x.waiting_days)
-            for x in r.placements
+            (variant, r.policy, seed, x.target_group, x.municipality, x.days, int(x.housed))
+            for x in r.outcomes
         ]
     return out
 
@@ -57,9 +62,12 @@ class ScenarioResults:
     raw: pd.DataFrame  # one row per (variant, policy, seed, kpi, group)
     kpis: pd.DataFrame  # aggregated over seeds
     waits: pd.DataFrame
+    paired: pd.DataFrame = field(default_factory=pd.DataFrame)  # paired differences
+    horizon_weeks: int = 52
+    sweep_table: pd.DataFrame | None = None  # a sweep's KPIs with each point's parameters
 
 
-def _collect(name, descriptions, seeds, outputs: list[TaskOutput]) -> ScenarioResults:
+def _collect(name, descriptions, seeds, outputs: list[TaskOutput], horizon=52) -> ScenarioResults:
     records = [r for o in outputs for r in o.records]
     waits = [w for o in outputs for w in o.waits]
     raw = frame(records)
@@ -69,9 +77,19 @@ def _collect(name, descriptions, seeds, outputs: list[TaskOutput]) -> ScenarioRe
         seeds=list(seeds),
         raw=raw,
         kpis=aggregate(raw),
+        paired=paired_differences(raw),
+        horizon_weeks=horizon,
         waits=pd.DataFrame(
             waits,
-            columns=["variant", "policy", "seed", "target_group", "municipality", "waiting_days"],
+            columns=[
+                "variant",
+                "policy",
+                "seed",
+                "target_group",
+                "municipality",
+                "days",
+                "housed",
+            ],
         ),
     )
 
@@ -83,7 +101,8 @@ def run_scenario(scenario: Scenario, progress: Progress | None = None) -> Scenar
         outputs.append(run_task(scenario.configs[name], name, seed, scenario.policies))
         if progress:
             progress(i + 1, len(tasks))
-    return _collect(scenario.name, scenario.descriptions, scenario.seeds, outputs)
+    horizon = next(iter(scenario.configs.values())).horizon_weeks
+    return _collect(scenario.name, scenario.descriptions, scenario.seeds, outputs, horizon)
 
 
 # --- sweeps on Dask ---------------------------------------------------------------------------
@@ -98,8 +117,8 @@ def point_label(point: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in point.items()) or "base"
 
 
-def _sweep_task(config: ScenarioConfig, label: str, seed: int, policies: list[str]) -> list[tuple]:
-    return run_task(config, label, seed, policies).records
+def _sweep_task(config: ScenarioConfig, label: str, seed: int, policies: list[str]) -> TaskOutput:
+    return run_task(config, label, seed, policies)
 
 
 def sweep(
@@ -110,9 +129,11 @@ def sweep(
     workers: int = 2,
     processes: bool = True,
     progress: Progress | None = None,
-) -> pd.DataFrame:
-    """Every grid point × seed on Dask; KPIs aggregated over seeds per grid point, with the
-    point's parameter values as columns. Raises ``ScenarioError`` for a bad grid point."""
+) -> ScenarioResults:
+    """Every grid point × seed on Dask: the same results as a run, each grid point a variant
+    (so the same report and plots), and ``sweep_table``: KPIs aggregated over seeds per grid
+    point with the point's parameter values as columns. Raises ``ScenarioError`` for a bad
+    grid point."""
     from dask.distributed import Client, LocalCluster, as_completed
 
     points = grid_points(grid)
@@ -138,7 +159,7 @@ def sweep(
                 for i, seed in tasks
             ]
             order = {f.key: n for n, f in enumerate(futures)}
-            results: list[list[tuple] | None] = [None] * len(futures)
+            results: list[TaskOutput | None] = [None] * len(futures)
             for done, future in enumerate(as_completed(futures), 1):
                 results[order[future.key]] = future.result()
                 if progress:
@@ -146,9 +167,12 @@ def sweep(
     finally:
         if cluster is not None:
             cluster.close()
-    raw = frame([r for part in results for r in part])
-    agg = aggregate(raw)
+    descriptions = {label: f"sweep point {label}" for label in labels}
+    horizon = configs[0].horizon_weeks if configs else 52
+    res = _collect(scenario.name, descriptions, scenario.seeds, results, horizon)
+    agg = res.kpis
     params = pd.DataFrame([points[labels.index(v)] for v in agg["variant"]])
-    return pd.concat([params.reset_index(drop=True), agg.reset_index(drop=True)], axis=1).rename(
-        columns={"variant": "point"}
-    )
+    res.sweep_table = pd.concat(
+        [params.reset_index(drop=True), agg.reset_index(drop=True)], axis=1
+    ).rename(columns={"variant": "point"})
+    return res

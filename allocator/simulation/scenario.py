@@ -18,8 +18,28 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-POLICIES = ("optimiser", "fcfs", "hindsight")
-PolicyName = Literal["optimiser", "fcfs", "hindsight"]
+#: Every policy, in report order. ``practice``: today's practice (municipality and corporation
+#: fixed at intake, longest waiting first in that queue); ``fcfs``: regional first come, first
+#: served; ``optimiser``; ``optimiser_acceptance``: the optimiser that also maximises the expected
+#: acceptance of its offers; ``ceiling_arrivals``: knows every arrival, learns answers by offering;
+#: ``hindsight``: clairvoyant, knows arrivals and every answer.
+POLICIES = (
+    "practice",
+    "fcfs",
+    "optimiser",
+    "optimiser_acceptance",
+    "ceiling_arrivals",
+    "hindsight",
+)
+PolicyName = Literal[
+    "practice", "fcfs", "optimiser", "optimiser_acceptance", "ceiling_arrivals", "hindsight"
+]
+#: The policies a scenario runs when it names none.
+DEFAULT_POLICIES = ("practice", "fcfs", "optimiser", "ceiling_arrivals", "hindsight")
+#: Policies that decide week by week without knowing the future.
+ONLINE = ("practice", "fcfs", "optimiser", "optimiser_acceptance")
+#: Policies that know what will arrive (upper references, not policies a region can run).
+CEILINGS = ("ceiling_arrivals", "hindsight")
 
 
 class ScenarioError(Exception):
@@ -62,6 +82,9 @@ class MunicipalitySpec(_Spec):
         ge=0,
         description="Placements per year; unset: a share of region.yearly_quota by population.",
     )
+    location_km: tuple[float, float] | None = Field(
+        default=None, description="(x, y) in km, for the distance term of the acceptance model"
+    )
 
 
 class CorporationSpec(_Spec):
@@ -99,6 +122,11 @@ class Region(_Spec):
         le=1,
         description="Share of a building's vulnerable households moving out per year. With 0 "
         "buildings only fill up; with more the hindsight ceiling is approximate.",
+    )
+    prorate_partial_years: bool = Field(
+        default=True,
+        description="A calendar year the horizon covers only in part gets that part of the "
+        "yearly quotas (rounded half up), not the whole year's.",
     )
 
 
@@ -144,6 +172,22 @@ class ClientArrivals(_Spec):
     needs_accessible: float = Field(default=0.08, ge=0, le=1)
     rent_limit: RentLimit = Field(default_factory=RentLimit)
     preferences: PreferencePattern = Field(default_factory=PreferencePattern)
+    leave_per_week: float = Field(
+        default=0.0, ge=0, le=1, description="chance a waiting client leaves the list in a week"
+    )
+    leave_per_week_after_refusal: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="the same chance once the client has refused an offer; unset: leave_per_week",
+    )
+    urgent_share: float = Field(default=0.0, ge=0, le=1, description="clients flagged urgent")
+    urgent_priority_weeks: float = Field(
+        default=26.0,
+        ge=0,
+        description="an urgent client is treated, by every policy, as if ready this many weeks "
+        "earlier (the documented priority rule); KPIs count their real waiting time",
+    )
 
     @model_validator(mode="after")
     def _shares(self) -> ClientArrivals:
@@ -197,9 +241,24 @@ class VacancyArrivals(_Spec):
 # --- behaviour and policy ---------------------------------------------------------------------
 
 
+class AcceptanceSpec(_Spec):
+    """Pair-dependent answers: on the log-odds scale, added to the group's base probability
+    (``accept_probability`` / ``by_target_group``). All zero: the fixed probability, exactly."""
+
+    rank: float = Field(default=0.0, description="per preference rank beyond the first")
+    rent_over_limit: float = Field(
+        default=0.0, description="per 10 percentage points of rent / max_rent above `rent_from`"
+    )
+    rent_from: float = Field(default=0.8, ge=0, le=1)
+    distance: float = Field(
+        default=0.0, description="per 10 km from the client's first municipality (location_km)"
+    )
+
+
 class Offers(_Spec):
     accept_probability: float = Field(default=0.85, ge=0, le=1)
     by_target_group: dict[str, float] = Field(default_factory=dict)
+    acceptance: AcceptanceSpec = Field(default_factory=AcceptanceSpec)
     leave_after_refusals: int | None = Field(
         default=None, ge=1, description="a client leaves the pool after this many refusals"
     )
@@ -214,8 +273,15 @@ class Offers(_Spec):
 
 class SimPolicy(_Spec):
     max_vulnerable_share: float = Field(default=0.3, ge=0, le=1)
-    objective: list[Literal["placed", "waiting_days", "rank_sum"]] = Field(
+    objective: list[Literal["placed", "waiting_days", "rank_sum", "expected_acceptance"]] = Field(
         default_factory=lambda: ["placed", "waiting_days", "rank_sum"]
+    )
+    acceptance_objective: list[
+        Literal["placed", "waiting_days", "rank_sum", "expected_acceptance"]
+    ] = Field(
+        default_factory=lambda: ["placed", "expected_acceptance", "waiting_days", "rank_sum"],
+        description="objective of the optimiser_acceptance policy; it gives the solver each "
+        "pair's acceptance chance from the scenario's acceptance model",
     )
     round_weeks: int = Field(default=1, ge=1, description="weeks between allocation rounds")
     solver_time_limit: float = Field(default=10.0, gt=0, description="seconds per round")
@@ -299,6 +365,29 @@ class ScenarioConfig(_Spec):
             fixed.update({m.id: s for m, s in zip(rest, seats, strict=True)})
         return {m.id: fixed[m.id] for m in munis}
 
+    def quotas_for_year(self, year: int) -> tuple[dict[str, int], dict[str, int | None]]:
+        """Municipal and corporation quotas of one calendar year: the yearly quotas, pro-rated
+        (rounded half up) to the part of the year the horizon covers when
+        ``region.prorate_partial_years`` is set."""
+        munis = self.yearly_quotas()
+        corps = {c.id: c.yearly_quota for c in self.region.corporations}
+        share = self.year_share(year) if self.region.prorate_partial_years else 1.0
+
+        def part(q: int) -> int:
+            return math.floor(q * share + 0.5)
+
+        return (
+            {m: part(q) for m, q in munis.items()},
+            {c: None if q is None else part(q) for c, q in corps.items()},
+        )
+
+    def year_share(self, year: int) -> float:
+        """The part of calendar year ``year`` inside the horizon (0 to 1)."""
+        first, after = dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
+        end = self.start + dt.timedelta(weeks=self.horizon_weeks)
+        covered = (min(after, end) - max(first, self.start)).days
+        return max(0, covered) / (after - first).days
+
 
 class Variant(_Spec):
     name: str = Field(min_length=1)
@@ -314,8 +403,8 @@ class ScenarioFile(_Spec):
     name: str = Field(min_length=1)
     description: str = ""
     seeds: list[int] | None = Field(default=None, min_length=1)
-    replications: int = Field(default=5, ge=1, le=1000, description="seeds 1..n unless `seeds`")
-    policies: list[PolicyName] = Field(default_factory=lambda: list(POLICIES), min_length=1)
+    replications: int = Field(default=30, ge=1, le=1000, description="seeds 1..n unless `seeds`")
+    policies: list[PolicyName] = Field(default_factory=lambda: list(DEFAULT_POLICIES), min_length=1)
     variants: list[Variant] = Field(default_factory=list)
     sweep: dict[str, list[Any]] = Field(
         default_factory=dict, description="dotted path -> values, for `scenario sweep`"
