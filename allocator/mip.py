@@ -180,6 +180,7 @@ def _build(instance: Instance, pairs: list[Pair]) -> _Structure:
         lower[p] = 1.0
 
     waiting = np.array([instance.waiting_days(c) for c in instance.clients], dtype=np.int64)
+    chance = {(e.client_id, e.unit_id): e.probability for e in instance.acceptance}
     rank = np.fromiter(
         (
             instance.preference_rank(
@@ -201,6 +202,10 @@ def _build(instance: Instance, pairs: list[Pair]) -> _Structure:
             "placed": np.ones(n, dtype=np.int64),
             "waiting_days": waiting[client_of],
             "rank_sum": rank,
+            # thousandths of the acceptance chance, 1000 for a pair without an estimate
+            "expected_acceptance": np.array(
+                [round(1000 * chance.get(pair, 1.0)) for pair in pairs], dtype=np.int64
+            ),
         },
     )
 
