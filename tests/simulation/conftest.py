@@ -16,7 +16,7 @@ SMALL = {
     "horizon_weeks": 20,
     "seeds": [1, 2],
     "region": {
-        "yearly_quota": 12,
+        "yearly_quota": 40,
         "municipalities": [
             {"id": "a", "name": "A", "population": 30000},
             {"id": "b", "name": "B", "population": 10000},
