@@ -15,6 +15,7 @@ from service import problems
 from service.db import get_engine
 from service.migrate import upgrade
 from service.routers import (
+    acceptance,
     aggregates,
     audit,
     clients,
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit,
         aggregates,
         keys,
+        acceptance,
     ):
         app.include_router(module.router)
 
