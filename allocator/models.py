@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -497,8 +498,15 @@ class ObjectiveValues(_Out):
     expected_acceptance: int | None = Field(
         default=None,
         description="Added: thousandths of expected acceptances of the placed pairs, when the "
-        "objective names the level.",
+        "objective names the level (left out otherwise).",
     )
+
+    @model_serializer(mode="wrap")
+    def _without_unused_level(self, handler):
+        data = handler(self)
+        if data.get("expected_acceptance") is None:
+            data.pop("expected_acceptance", None)
+        return data
 
     def as_tuple(self, levels: list[str] | tuple[str, ...] = DEFAULT_OBJECTIVE) -> tuple[int, ...]:
         """Values oriented so that larger is better on every level, for comparing proposals."""
