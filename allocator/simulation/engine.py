@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from allocator.columns import build_columns
+from allocator.columns import Columns, build_columns
 from allocator.eligibility import EligiblePairs, eligible_pairs
 from allocator.fairness import justified_envy_pairs
 from allocator.greedy import first_come_first_served
@@ -218,16 +218,27 @@ def allocate(
     registration: dict[str, tuple[str, str | None]] | None = None,
 ) -> list[tuple[str, str]]:
     """The policy's proposal as (client_id, unit_id) pairs."""
+    return allocate_with_pairs(instance, policy, settings, registration)[0]
+
+
+def allocate_with_pairs(
+    instance: Instance,
+    policy: str,
+    settings: SolverSettings,
+    registration: dict[str, tuple[str, str | None]] | None = None,
+) -> tuple[list[tuple[str, str]], Columns | None, EligiblePairs | None]:
+    """The proposal, with the columns and eligible pairs it was made from (for fairness)."""
     if not instance.clients or not instance.units:
-        return []
+        return [], None, None
     if policy in ("optimiser", "optimiser_acceptance"):
-        return solve(instance, settings).assignments
+        solution = solve(instance, settings)
+        return solution.assignments, solution.columns, solution.pairs
     cols = build_columns(instance)
     pairs = eligible_pairs(cols)
     if policy == "fcfs":
-        return _fcfs_pairs(cols, pairs)
+        return _fcfs_pairs(cols, pairs), cols, pairs
     if policy == "practice":
-        return _fcfs_pairs(cols, practice_pairs(cols, pairs, registration or {}))
+        return _fcfs_pairs(cols, practice_pairs(cols, pairs, registration or {})), cols, pairs
     raise ValueError(f"unknown online policy {policy!r}")
 
 
@@ -448,11 +459,12 @@ class _Online:
 
     def round(self, week: int) -> tuple[int, int, int, int, int]:
         instance = self.instance(week)
-        pairs = allocate(instance, self.policy, self.settings, self.registration)
+        pairs, cols, eligible = allocate_with_pairs(
+            instance, self.policy, self.settings, self.registration
+        )
         if self.keep_trace:
             self.result.trace.append((instance, pairs))
-        cols = build_columns(instance)
-        envy = len(justified_envy_pairs(cols, eligible_pairs(cols), pairs))
+        envy = len(justified_envy_pairs(cols, eligible, pairs)) if cols is not None else 0
         self.result.envy += envy
         clients = [self.waiting[c] for c, _ in pairs]
         units = [self.open_units[u] for _, u in pairs]
