@@ -163,35 +163,40 @@ def _plot_backlog(res: ScenarioResults, path: Path) -> None:
 
 
 def _plot_quota(res: ScenarioResults, path: Path) -> None:
-    """Quota exhaustion by week per municipality, for the base (or first) variant."""
+    """Quota exhaustion by week, one panel per municipality, for the base (or first) variant:
+    the share of the year's quota used so far under each online policy, with its interval."""
     k = res.kpis
     sub = k[k["kpi"] == "quota_used_share"].copy()
-    fig, ax = plt.subplots(figsize=(10, 5))
-    if not sub.empty:
-        variant = "base" if "base" in set(sub["variant"]) else sub["variant"].iloc[0]
-        sub = sub[sub["variant"] == variant]
-        parts = sub["group"].str.split("/week=", expand=True)
-        sub["municipality"], sub["week"] = parts[0], parts[1].astype(int)
-        munis = list(dict.fromkeys(sub["municipality"]))
-        styles = ["-", "--", ":", "-."]
-        for policy in ("practice", "optimiser"):
-            for j, m in enumerate(munis):
-                s = sub[(sub["policy"] == policy) & (sub["municipality"] == m)].sort_values("week")
-                if s.empty:
-                    continue
-                ax.plot(
-                    s["week"],
-                    s["mean"],
-                    styles[j % len(styles)],
-                    color=COLOURS[policy],
-                    alpha=0.5 + 0.5 * (j % 2),
-                    label=f"{SHORT[policy]} — {m}",
-                )
-        ax.set_title(f"Quota used so far this year per municipality ({variant}; colour: policy)")
-    ax.axhline(1.0, color="grey", linewidth=1)
-    ax.set_xlabel("week")
-    ax.set_ylabel("placements / the year's quota (mean over seeds)")
-    ax.legend(fontsize=6, ncol=2)
+    if sub.empty:
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.set_title("Quota used by week: no quota to use")
+        _save(fig, path)
+        return
+    variant = "base" if "base" in set(sub["variant"]) else sub["variant"].iloc[0]
+    sub = sub[sub["variant"] == variant]
+    parts = sub["group"].str.split("/week=", expand=True)
+    sub["municipality"], sub["week"] = parts[0], parts[1].astype(int)
+    munis = list(dict.fromkeys(sub["municipality"]))
+    cols = min(4, len(munis))
+    rows = math.ceil(len(munis) / cols)
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False, sharex=True, sharey=True
+    )
+    for ax, m in zip(axes.ravel(), munis, strict=False):
+        for policy in _policies(res, online_only=True):
+            s = sub[(sub["policy"] == policy) & (sub["municipality"] == m)].sort_values("week")
+            if s.empty:
+                continue
+            ax.plot(s["week"], s["mean"], color=COLOURS[policy], label=SHORT[policy])
+            ax.fill_between(s["week"], s["ci_low"], s["ci_high"], color=COLOURS[policy], alpha=0.12)
+        ax.axhline(1.0, color="grey", linewidth=1)
+        ax.set_title(m, fontsize=9)
+    for ax in axes.ravel()[len(munis) :]:
+        ax.set_visible(False)
+    axes[0, 0].legend(fontsize=7)
+    fig.supxlabel("week")
+    fig.supylabel("share of the year's quota used")
+    fig.suptitle(f"Quota used so far this year, per municipality ({variant}; mean, 95% interval)")
     _save(fig, path)
 
 
