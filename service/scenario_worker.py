@@ -29,7 +29,7 @@ from service.tables import utcnow
 from service.worker import JobManager, _watch_parent
 
 #: The plots the report links to, by the name the API serves them under (``{name}.png``).
-PlotName = Literal["backlog", "waiting", "quota_use"]
+PlotName = Literal["backlog", "waiting", "quota_use", "placements", "paired"]
 PLOTS: tuple[str, ...] = get_args(PlotName)
 
 INTERRUPTED = (

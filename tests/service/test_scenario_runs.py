@@ -79,7 +79,7 @@ def test_a_planner_simulates_a_scenario_and_reads_kpis_report_and_plots(client, 
     run = wait_for(client, run_id, planner)
     assert run["status"] == "done", run
     assert run["tasks_done"] == 4 and run["error"] is None
-    assert sorted(run["plots"]) == ["backlog", "quota_use", "waiting"]
+    assert sorted(run["plots"]) == ["backlog", "paired", "placements", "quota_use", "waiting"]
     assert run["started_at"] and run["finished_at"]
 
     kpis = client.get(f"/scenario-runs/{run_id}/kpis", headers=planner)
