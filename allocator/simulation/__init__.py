@@ -1,5 +1,6 @@
-"""What-if simulation: scenario files, weekly rounds of the optimiser against today's practice
-and the hindsight ceiling, KPIs over seeds, Dask sweeps and a report. The core only: no web code.
+"""What-if simulation: scenario files, weekly rounds of today's practice, regional first come
+first served and the optimiser on common random numbers, two ceilings, honest KPIs with paired
+differences over seeds, Dask sweeps and a report. The core only: no web code.
 """
 
 from allocator.simulation.scenario import Scenario, ScenarioConfig, ScenarioError, load_scenario

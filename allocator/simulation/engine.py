@@ -421,6 +421,8 @@ class _Online:
     def register(self, c: ClientArrival) -> tuple[str, str | None]:
         """Today's practice at intake: one municipality and one corporation for this client."""
         munis = [m.id for m in self.config.region.municipalities if m.id not in c.excluded]
+        if not munis:
+            return NO_MUNICIPALITY, None
         registered = Counter(m for m, _ in self.registration.values())
         if c.preferred:
             muni = c.preferred[0]

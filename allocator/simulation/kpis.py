@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from allocator.simulation.engine import Outcome, RunResult
+from allocator.simulation.scenario import CEILINGS, ONLINE
 
 KPI_COLUMNS = ["variant", "policy", "seed", "kpi", "group", "value"]
 #: Below this many clients a group's time-to-home figures are not reported.
@@ -100,11 +101,11 @@ def run_kpis(variant: str, result: RunResult, others: dict[str, RunResult] | Non
 def _counts(add, result: RunResult, others: dict[str, RunResult]) -> None:
     placed = result.placed
     add("placements", placed)
-    for name in ("hindsight", "ceiling_arrivals"):
+    for name in CEILINGS:
         if name in others and others[name].placed and name != result.policy:
             add(f"share_of_{name}", placed / others[name].placed)
-    if result.policy in ("hindsight", "ceiling_arrivals"):
-        online = [r.placed for p, r in others.items() if p not in ("hindsight", "ceiling_arrivals")]
+    if result.policy in CEILINGS:
+        online = [r.placed for p, r in others.items() if p in ONLINE]
         add("ceiling_holds", float(all(placed >= x for x in online)))
         if result.proven is not None:
             add("proven", float(result.proven))
