@@ -387,7 +387,11 @@ def solve_mip(
     if current is not None:
         chosen_positions = np.flatnonzero(current).tolist()
         result.assignments = [pairs[p] for p in chosen_positions]
-        values = {lv: int(s.coefficients[lv][current].sum()) for lv in LEVEL_SENSE}
+        values = {
+            lv: int(s.coefficients[lv][current].sum())
+            for lv in LEVEL_SENSE
+            if lv != "expected_acceptance" or lv in instance.policy.objective
+        }
         result.objective = ObjectiveValues(**values)
         result.proven = all(lv.status == "optimal" for lv in result.levels)
     return result

@@ -15,7 +15,7 @@ from service.acceptance import MAX_HISTORY, estimates_for, region_model
 from service.deps import Coordinator, CoordinatorOrPlanner, SessionDep
 from service.problems import not_found, responses
 
-router = APIRouter(tags=["acceptance"], responses=responses(401, 403, 503))
+router = APIRouter(tags=["acceptance"], responses=responses(401, 403, 422, 503))
 
 
 class Term(BaseModel):
@@ -86,7 +86,11 @@ def read_acceptance_model(session: SessionDep, caller: CoordinatorOrPlanner):
     )
 
 
-@router.get("/acceptance-model/clients/{client_id}", response_model=ClientEstimatesOut)
+@router.get(
+    "/acceptance-model/clients/{client_id}",
+    response_model=ClientEstimatesOut,
+    responses=responses(404),
+)
 def read_client_estimates(client_id: str, session: SessionDep, caller: Coordinator):
     """The model's chance that this client accepts each open vacancy in a municipality the
     client accepts, likeliest first (the coordinator only: it concerns one client)."""

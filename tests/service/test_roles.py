@@ -62,6 +62,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/corporation/offers/{offer_id}/let"): {C, K},
     ("GET", "/audit"): {C, A},
     ("GET", "/aggregates"): {C, P},
+    ("GET", "/acceptance-model"): {C, P},
+    ("GET", "/acceptance-model/clients/{client_id}"): {C},
     ("POST", "/api-keys"): {A},
     ("GET", "/api-keys"): {A},
     ("DELETE", "/api-keys/{key_id}"): {A},
