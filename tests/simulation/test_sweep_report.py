@@ -125,3 +125,23 @@ def test_sweep_on_local_dask_two_workers_matches_serial(small_data, tmp_path):
                 (got["clients.per_week"] == point["clients.per_week"]) & (got["policy"] == policy)
             ]
             assert row["mean"].iloc[0] == pytest.approx(sum(serial) / len(serial))
+
+
+def test_cli_sweep_writes_the_report_plots_and_sweep_csv(small_data, tmp_path):
+    import yaml
+
+    small_data["horizon_weeks"] = 8
+    small_data["policies"] = ["practice", "optimiser", "hindsight"]
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(small_data))
+    out = tmp_path / "sweep"
+    result = CliRunner().invoke(
+        app, ["scenario", "sweep", str(path), "--out", str(out), "--seeds", "2", "--workers", "1"]
+    )
+    assert result.exit_code == 0, result.output
+    for name in ("sweep.csv", "report.md", "paired.csv", "kpis.csv", "waiting.png", "paired.png"):
+        assert (out / name).stat().st_size > 0
+    table = pd.read_csv(out / "sweep.csv")
+    assert set(table["clients.per_week"]) == {1.0, 2.0}
+    report = (out / "report.md").read_text()
+    assert "**clients.per_week=1.0**" in report and "Against today's practice" in report
