@@ -21,7 +21,7 @@ from allocator.simulation.runner import ScenarioResults  # noqa: E402
 POLICY_NAMES = {
     "practice": "today's practice (municipality and corporation fixed at intake)",
     "fcfs": "regional first come, first served",
-    "optimiser": "optimiser",
+    "optimiser": "the regional optimiser, every round",
     "optimiser_acceptance": "optimiser using the acceptance model",
     "ceiling_arrivals": "ceiling: knows arrivals, learns answers by offering",
     "hindsight": "clairvoyant ceiling: knows arrivals and every answer",
