@@ -33,6 +33,7 @@ bench: install
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/simulation.py
+	$(BIN)/python benchmarks/outcomes.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache
