@@ -440,11 +440,14 @@ class _Online:
         return muni, corp
 
     def instance(self, week: int) -> Instance:
-        acceptance = None
-        objective = None
         clients, units = list(self.waiting.values()), list(self.open_units.values())
-        if self.policy == "optimiser_acceptance":
-            objective = list(self.config.policy.acceptance_objective)
+        objective = list(
+            self.config.policy.acceptance_objective
+            if self.policy == "optimiser_acceptance"
+            else self.config.policy.objective
+        )
+        acceptance = None
+        if "expected_acceptance" in objective and self.policy.startswith("optimiser"):
             acceptance = _estimates(self.config, clients, units)
         return build_instance(
             self.config,
