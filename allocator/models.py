@@ -501,6 +501,13 @@ class ObjectiveValues(_Out):
         "objective names the level (left out otherwise).",
     )
 
+    def __repr_args__(self):
+        return [
+            (k, v)
+            for k, v in super().__repr_args__()
+            if not (k == "expected_acceptance" and v is None)
+        ]
+
     @model_serializer(mode="wrap")
     def _without_unused_level(self, handler):
         data = handler(self)

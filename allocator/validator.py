@@ -36,13 +36,21 @@ def validate(instance: Instance, pairs: Iterable[Pair]) -> list[Violation]:
 
 def objective_of(instance: Instance, pairs: Iterable[Pair]) -> ObjectiveValues:
     """The contract's objective values of a set of pairs, computed from the instance alone."""
-    placed = waiting = rank_sum = 0
+    placed = waiting = rank_sum = thousandths = 0
+    chance = {(e.client_id, e.unit_id): e.probability for e in instance.acceptance}
     for client_id, unit_id in pairs:
         client, unit = instance.client(client_id), instance.unit(unit_id)
         placed += 1
         waiting += instance.waiting_days(client)
         rank_sum += instance.preference_rank(client, instance.unit_municipality_id(unit))
-    return ObjectiveValues(placed=placed, waiting_days=waiting, rank_sum=rank_sum)
+        thousandths += round(1000 * chance.get((client_id, unit_id), 1.0))
+    asked = "expected_acceptance" in instance.policy.objective
+    return ObjectiveValues(
+        placed=placed,
+        waiting_days=waiting,
+        rank_sum=rank_sum,
+        expected_acceptance=thousandths if asked else None,
+    )
 
 
 def pinned_issues(instance: Instance) -> list[InputIssue]:

@@ -205,3 +205,15 @@ def test_fit_on_too_little_history_says_so():
     assert model.coefficients == {f: 0.0 for f in FEATURES}
     assert model.groups == {"BW": 0.8}
     assert "Too little" in model.note
+
+
+def test_the_validator_recomputes_expected_acceptance():
+    from allocator.validator import objective_of
+
+    inst = _two_ways()
+    assert objective_of(inst, [("a", "u1"), ("b", "u2")]).expected_acceptance == 1300
+    assert objective_of(inst, [("a", "u2"), ("b", "u1")]).expected_acceptance == 700
+    plain = instance(clients=[client("a")], units=[unit("u1")])
+    values = objective_of(plain, [("a", "u1")])
+    assert values.expected_acceptance is None and "expected_acceptance" not in str(values)
+    assert "expected_acceptance" not in values.model_dump()
