@@ -28,6 +28,7 @@ from service.web import session as web
 from service.web.core import call, require
 from service.web.forms import flag, parse, read_form, text, texts
 from service.web.pages import router
+from service.web.words import N_
 from service.web.render import page, redirect
 from service.web.render import texts as texts_of
 
@@ -395,9 +396,9 @@ def offer_board(request: Request, session: SessionDep, caller: Caller):
 
 
 ANSWERS = {
-    "accepteren": (offers.accept_offer, "The offer is accepted."),
-    "intrekken": (offers.withdraw_offer, "The offer is withdrawn."),
-    "verhuurd": (offers.let_offer, "The dwelling is let; the client is housed."),
+    "accepteren": (offers.accept_offer, N_("The offer is accepted.")),
+    "intrekken": (offers.withdraw_offer, N_("The offer is withdrawn.")),
+    "verhuurd": (offers.let_offer, N_("The dwelling is let; the client is housed.")),
 }
 
 
