@@ -38,7 +38,19 @@ def read_table(content: bytes, filename: str) -> RawTable:
     return next(iter(sheets.values()))
 
 
-def read_vacancies(content: bytes, filename: str, max_rows: int) -> list[VacancyIn]:
+def columns_of(content: bytes, filename: str) -> dict[str, str]:
+    """The file's own name of each field (to name problems by the file's columns)."""
+    from allocator.spreadsheet import canonical_columns
+
+    header = read_table(content, filename)[0]
+    return canonical_columns(TABLE, list(VacancyIn.model_fields), header)[1]
+
+
+def read_vacancy_rows(
+    content: bytes, filename: str, max_rows: int
+) -> tuple[list[tuple[str, VacancyIn]], list[InputIssue]]:
+    """The rows that could be read (with their labels, ``id (line n)``) and the problems of the
+    others. Problems with the file as a whole (its header, its size) raise at once."""
     raw = read_table(content, filename)
     if not raw[0]:
         raise InstanceError([InputIssue(TABLE, None, None, "the file is empty")])
@@ -54,7 +66,7 @@ def read_vacancies(content: bytes, filename: str, max_rows: int) -> list[Vacancy
     result = []
     for _, label, data in rows:
         try:
-            result.append(VacancyIn.model_validate(data))
+            result.append((label, VacancyIn.model_validate(data)))
         except ValidationError as exc:
             for err in exc.errors():
                 field = ".".join(str(p) for p in err["loc"]) or None
@@ -64,6 +76,12 @@ def read_vacancies(content: bytes, filename: str, max_rows: int) -> list[Vacancy
                 # a cell the reader refused is missing from its row: say why once
                 if not any(i.row == label and i.field == field for i in issues):
                     issues.append(InputIssue(TABLE, label, field, message))
+    return result, issues
+
+
+def read_vacancies(content: bytes, filename: str, max_rows: int) -> list[VacancyIn]:
+    """Every row of the upload, or an ``InstanceError`` naming every problem."""
+    rows, issues = read_vacancy_rows(content, filename, max_rows)
     if issues:
-        raise InstanceError(name_columns(issues, {TABLE: written}))
-    return result
+        raise InstanceError(name_columns(issues, {TABLE: columns_of(content, filename)}))
+    return [row for _, row in rows]

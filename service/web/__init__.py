@@ -23,16 +23,21 @@ STATIC = Path(__file__).parent / "static"
 DOCS_ASSETS = Path(fastapi_standalone_docs.__file__).parent / "static"
 
 
-def install(app: FastAPI, settings: Settings) -> None:
-    """Mount the pages, their static files and the offline API documentation on ``app``."""
+def page_routers() -> list:
+    """Every page router: sign-in, coordinator, corporation, planner, admin, templates."""
     from service.web.pages import admin, auth, coordinator, corporation, planner, spreadsheets
 
+    return [m.pages for m in (auth, coordinator, corporation, planner, admin, spreadsheets)]
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Mount the pages, their static files and the offline API documentation on ``app``."""
     secret = settings.session_secret
     app.state.session_secret = secret.get_secret_value() if secret else secrets.token_hex(32)
     app.mount("/static/docs", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (auth, coordinator, corporation, planner, admin, spreadsheets):
-        app.include_router(module.pages)
+    for pages in page_routers():
+        app.include_router(pages)
     _docs(app)
 
 

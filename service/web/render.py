@@ -84,7 +84,7 @@ def context(request: Request, **values: Any) -> dict[str, Any]:
     return {
         "nav": navigation(caller, t),
         "request": request,
-        "caller": caller,
+        "me": caller,
         "csrf_token": web.web_session(request).csrf,
         "csrf_field": web.CSRF_FIELD,
         "locale": t.locale,

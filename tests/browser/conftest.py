@@ -35,7 +35,6 @@ LAPTOP = {"width": 1366, "height": 768}
 TABLET = {"width": 768, "height": 1024}
 
 
-
 class Service:
     """The service on a free port with the demo region, and the demo keys ``make run`` printed."""
 

@@ -16,7 +16,9 @@ def make_proposal(page: Page, service) -> int:
     page.get_by_role("button", name="Maak een voorstel").click()
     page.wait_for_url(re.compile(r".*/voorstellen/\d+$"))
     # the progress region polls until the run is done, then the page shows the proposal
-    expect(page.get_by_role("heading", name="Regels van het voorstel")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name="Regels van het voorstel")).to_be_visible(
+        timeout=60_000
+    )
     return int(page.url.rsplit("/", 1)[1])
 
 

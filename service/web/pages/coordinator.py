@@ -28,9 +28,9 @@ from service.web import session as web
 from service.web.core import call, require
 from service.web.forms import flag, parse, read_form, text, texts
 from service.web.pages import router
-from service.web.words import N_
 from service.web.render import page, redirect
 from service.web.render import texts as texts_of
+from service.web.words import N_
 
 pages = router()
 Caller = Annotated[Any, Depends(web.page_caller)]
@@ -268,10 +268,16 @@ def proposal_page(request, session, caller, run_id: RowId, problems=None, status
         "offers": {},
         "problems": problems or {},
         "ref": lambda c: client_ref(request, c),
+        "names": {},
     }
     if run.status == "done":
-        values["proposal"] = call(runs.read_proposal, caller, run_id=run_id, session=session)
+        found = call(runs.read_proposal, caller, run_id=run_id, session=session)
+        values["proposal"] = found
         values["offers"] = _run_offers(session, caller, run_id)
+        summaries = found.get("summaries") or {}
+        values["names"] = {
+            m["municipality_id"]: m["name"] for m in summaries.get("municipalities", [])
+        }
     title = tx.gettext("Proposal %(id)s", id=run_id)
     return page(request, "proposal.html", status_code, title=title, **values)
 
