@@ -40,7 +40,7 @@ messages: install
 	$(BIN)/pybabel extract -F service/web/babel.cfg -k N_ -k gettext -k ngettext:1,2 \
 		--no-location --sort-output -o service/web/locale/messages.pot service/web
 	$(BIN)/pybabel update -i service/web/locale/messages.pot -d service/web/locale -D messages \
-		--no-location --width 100
+		--ignore-obsolete --width 100
 	$(BIN)/pybabel compile -d service/web/locale -D messages --statistics
 
 clean:

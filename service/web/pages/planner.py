@@ -90,7 +90,7 @@ def _submit(request, caller, form: FormData, scenario: str):
 
 def report_html(markdown: str) -> tuple[Markup, dict[str, str]]:
     """The report as HTML (no raw HTML from the text; headings one level down under the page's
-    own heading; wide tables scroll in their own region), and the plots' descriptions by name
+    own headings; wide tables scroll in their own region), and the plots' descriptions by name
     (the plots themselves are shown from what the run stored)."""
     alts = {name: alt for alt, name in _IMAGE.findall(markdown)}
     markdown = _IMAGE.sub("", markdown)
@@ -98,7 +98,7 @@ def report_html(markdown: str) -> tuple[Markup, dict[str, str]]:
     tokens = md.parse(markdown)
     for token in tokens:
         if token.type in ("heading_open", "heading_close"):
-            token.tag = f"h{min(6, int(token.tag[1]) + 1)}"
+            token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
     html = md.renderer.render(tokens, md.options, {})
     html = html.replace("<table>", '<div class="table-wrap" tabindex="0" role="region"><table>')
     html = html.replace("</table>", "</table></div>")

@@ -1,0 +1,212 @@
+"""The pages without a browser (TestClient): sign-in and its cookie, CSRF, roles as the API's,
+templates per table, the offline docs, and the message catalogues."""
+
+from __future__ import annotations
+
+import re
+import time
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from openpyxl import load_workbook
+
+from allocator.io import table_rows
+from allocator.spreadsheet import read_csv, read_workbook
+from service.web import page_routers
+from service.web.pages.spreadsheets import TABLES
+
+WEB = Path(__file__).resolve().parents[2] / "service/web"
+
+
+def csrf_of(page) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+
+
+def sign_in(client, key: dict[str, str]) -> str:
+    """Sign in through the form; returns the session's CSRF token."""
+    token = csrf_of(client.get("/aanmelden"))
+    answer = client.post(
+        "/aanmelden", data={"key": key["X-API-Key"], "csrf_token": token}, follow_redirects=False
+    )
+    assert answer.status_code == 303, answer.text
+    return csrf_of(client.get("/sjablonen"))
+
+
+def test_the_root_is_a_page_not_a_json_404(client):
+    answer = client.get("/", follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/aanmelden"
+    page = client.get("/")
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<html lang="nl">' in page.text and "Inloggen" in page.text
+
+
+def test_the_session_cookie_is_httponly_samesite_signed_and_expiring(client, keys, settings):
+    token = csrf_of(client.get("/aanmelden"))
+    answer = client.post(
+        "/aanmelden",
+        data={"key": keys.coordinator["X-API-Key"], "csrf_token": token},
+        follow_redirects=False,
+    )
+    cookie = answer.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert f"Max-Age={int(settings.session_hours * 3600)}" in cookie
+    assert keys.coordinator["X-API-Key"] not in cookie and "WF-" not in cookie
+    assert client.get("/overzicht").status_code == 200
+    # a tampered cookie is no session
+    value = client.cookies.get("uitstroom_session")
+    client.cookies.set("uitstroom_session", value[:-3] + "AAA")
+    assert client.get("/overzicht", follow_redirects=False).status_code == 303
+
+
+def test_a_session_ends_when_its_hours_are_up_or_its_key_is_revoked(client, keys):
+    sign_in(client, keys.coordinator)
+    assert client.get("/overzicht").status_code == 200
+    client.app.state.settings.session_hours = 1 / 3600  # one second
+    time.sleep(1.2)
+    assert client.get("/overzicht", follow_redirects=False).status_code == 303
+    client.app.state.settings.session_hours = 8
+    sign_in(client, keys.coordinator)
+    key_id = next(
+        k["id"] for k in client.get("/api-keys", headers=keys.admin).json()
+        if k["name"] == "test coordinator"
+    )  # fmt: skip
+    assert client.delete(f"/api-keys/{key_id}", headers=keys.admin).status_code == 200
+    assert client.get("/overzicht", follow_redirects=False).status_code == 303
+
+
+def test_every_form_needs_its_csrf_token(client, keys):
+    token = sign_in(client, keys.coordinator)
+    for path in ("/voorstellen", "/afmelden", "/taal", "/clienten/nieuw", "/logboek"):
+        assert client.post(path, data={}, follow_redirects=False).status_code == 403, path
+        assert client.post(path, data={"csrf_token": "x" + token}).status_code == 403, path
+    assert client.get("/runs", headers=keys.coordinator).json() == []
+    # with the token it works; htmx sends it as a header
+    assert client.post("/voorstellen", headers={"X-CSRF-Token": token}).status_code == 200
+
+
+def test_a_wrong_key_is_refused_and_nothing_personal_is_in_a_url(client, keys):
+    token = csrf_of(client.get("/aanmelden"))
+    answer = client.post("/aanmelden", data={"key": "alk_nope", "csrf_token": token})
+    assert answer.status_code == 401 and "niet geldig" in answer.text
+    sign_in(client, keys.coordinator)
+    page = client.get("/clienten")
+    links = re.findall(r'href="(/clienten/[^"]+)"', page.text)
+    assert len(links) > 50
+    assert not [link for link in links if "WF-C" in link]
+    detail = client.get(links[-1])
+    assert detail.status_code == 200 and "WF-C" in detail.text
+
+
+@pytest.mark.parametrize(
+    ("role", "path", "status"),
+    [
+        ("planner", "/clienten", 403),
+        ("planner", "/overzicht", 200),
+        ("corporation", "/overzicht", 403),
+        ("corporation", "/corporatie", 200),
+        ("corporation", "/planner", 403),
+        ("admin", "/clienten", 403),
+        ("admin", "/logboek", 200),
+        ("coordinator", "/beheer", 403),
+        ("coordinator", "/planner", 200),
+    ],
+)
+def test_pages_answer_with_the_apis_own_role_checks(client, keys, role, path, status):
+    sign_in(client, keys.of(role))
+    assert client.get(path).status_code == status
+
+
+def test_a_corporation_page_shows_only_its_own_offers(client, keys):
+    sign_in(client, keys.corporation)  # corp-a
+    text = client.get("/corporatie").text
+    assert "WF-U007" in text and "WF-U057" not in text  # the demo's accepted offers
+    assert not re.search(r"WF-C\d+", text)
+
+
+@pytest.mark.parametrize("table", list(TABLES))
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_templates_per_table_read_back_with_the_one_reader(client, keys, table, lang):
+    sign_in(client, keys.corporation)
+    csv = client.get(f"/sjablonen/{table}.{lang}.csv")
+    assert csv.status_code == 200
+    if lang == "nl":
+        assert csv.content.startswith(b"\xef\xbb\xbf") and b";" in csv.content
+    xlsx = client.get(f"/sjablonen/{table}.{lang}.xlsx")
+    book = load_workbook(BytesIO(xlsx.content))
+    assert len(book.sheetnames) == 2  # the table and its explanation
+    model = TABLES[table]
+    for raw in (read_csv(csv.content), read_workbook(xlsx.content)[table]):
+        rows, issues, _ = table_rows(table, model, raw)
+        assert rows == [] and issues == []  # every column known, none missing
+
+
+def test_the_api_documentation_needs_no_internet(client):
+    for path in ("/docs", "/redoc"):
+        html = client.get(path).text
+        assert "http" not in html.replace(client.base_url.host, ""), html
+        for asset in re.findall(r'(?:src|href)="([^"]+)"', html):
+            assert client.get(asset).status_code == 200, asset
+
+
+def test_every_page_route_is_a_page(client):
+    paths = {r.path for router in page_routers() for r in router.routes}
+    assert {"/", "/overzicht", "/voorstellen/{run_id}", "/corporatie", "/planner"} <= paths
+    api = {getattr(r, "path", None) for r in client.app.routes}
+    assert not paths & {p for p in api if p}, "a page path shadows an API path"
+
+
+# --- the message catalogues ---------------------------------------------------------------
+
+
+def _extracted() -> set:
+    found = set()
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+    method_map = [("**.py", "python"), ("templates/**.html", "jinja2")]
+    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n"}}
+    for _, _, message, _, _ in extract_from_dir(
+        str(WEB), method_map, options_map=options, keywords=keywords
+    ):
+        found.add(_key(message))
+    return found
+
+
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_the_catalogues_hold_every_message_and_are_compiled(lang):
+    folder = WEB / f"locale/{lang}/LC_MESSAGES"
+    catalogue = read_po((folder / "messages.po").open("rb"))
+    ids = {_key(m.id) for m in catalogue if m.id}
+    missing = _extracted() - ids
+    assert not missing, f"not in the {lang} catalogue (run make messages): {missing}"
+    fresh = BytesIO()
+    write_mo(fresh, read_po((folder / "messages.po").open("rb")))
+    committed = (folder / "messages.mo").read_bytes()
+    assert fresh.getvalue() == committed, "the .mo is older than the .po (run make messages)"
+    if lang == "nl":
+        untranslated = [m.id for m in catalogue if m.id and not all(_strings(m.string))]
+        assert not untranslated, untranslated
+
+
+def _key(value):
+    return tuple(value) if isinstance(value, tuple | list) else value
+
+
+def _strings(value) -> list[str]:
+    return list(value) if isinstance(value, tuple | list) else [value]
+
+
+def test_no_hard_coded_text_in_templates():
+    """Every word a person reads comes from the catalogue: strip tags, Jinja expressions and
+    statements from each template, and no word should be left (names of languages and file
+    kinds excepted, which are the same in every language)."""
+    allowed = {"Nederlands", "English", "CSV", "—", "–", "·", "→", "…", "(", ")", ":", ",", "%"}
+    for template in (WEB / "templates").glob("*.html"):
+        text = template.read_text()
+        text = re.sub(r"\{#.*?#\}|\{%.*?%\}|\{\{.*?\}\}", " ", text, flags=re.S)
+        text = re.sub(r"<script.*?</script>|<style.*?</style>|<svg.*?</svg>", " ", text, flags=re.S)
+        text = re.sub(r"<[^>]+>", " ", text)
+        words = [w for w in text.split() if w not in allowed and re.search(r"[A-Za-z]", w)]
+        assert not words, f"{template.name}: {words[:10]}"
