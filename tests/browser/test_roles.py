@@ -184,3 +184,40 @@ def test_pages_stay_usable_at_a_tablets_width(page: Page, service, check):
     for path in ("/overzicht", "/clienten", "/woningen", "/aanbiedingen", "/sjablonen"):
         page.goto(service.url + path)
         check(page, "tablet" + path.replace("/", "-"))
+
+
+def test_sign_in_and_forms_by_keyboard(page: Page, service, check):
+    page.goto(service.url + "/aanmelden")
+    check(page, "sign-in")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Direct naar de inhoud")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    outline = skip.evaluate("e => getComputedStyle(e).outlineStyle + getComputedStyle(e).boxShadow")
+    assert "solid" in outline  # the focus is visible
+    # the key field, then the button, by keyboard alone
+    page.get_by_label("Uw sleutel").focus()
+    page.keyboard.type(service.keys["coordinator"])
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Overzicht")
+    for path, name in (("/clienten/nieuw", "client-form"), ("/voorstellen", "proposals")):
+        page.goto(service.url + path)
+        check(page, name)
+    # a form with mistakes says so next to the fields, and nothing is stored
+    page.goto(service.url + "/clienten/nieuw")
+    page.get_by_label("Pseudoniem").fill("NEW-C1")
+    page.get_by_label("Grootte van het huishouden").fill("0")
+    page.get_by_label("Doelgroep").fill("BW")
+    page.get_by_role("button", name="Aanmelden").click()
+    expect(page.locator("#e-household_size")).to_contain_text("ten minste 1")
+    expect(page.get_by_label("Grootte van het huishouden")).to_have_attribute(
+        "aria-invalid", "true"
+    )
+    check(page, "client-form-errors")
+    page.get_by_label("Grootte van het huishouden").fill("2")
+    page.get_by_label("Hoogste huur die de cliënt kan betalen (euro per maand)").fill("650,43")
+    page.get_by_label("Keuze 1").select_option("hoorn")
+    page.get_by_role("button", name="Aanmelden").click()
+    expect(page.get_by_role("status")).to_contain_text("NEW-C1 is aangemeld")
+    client = service.api("GET", "/clients/NEW-C1", service.keys["coordinator"]).json()
+    assert client["max_rent"] == 650.43 and client["preferred_municipalities"] == ["hoorn"]
