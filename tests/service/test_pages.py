@@ -210,3 +210,53 @@ def test_no_hard_coded_text_in_templates():
         text = re.sub(r"<[^>]+>", " ", text)
         words = [w for w in text.split() if w not in allowed and re.search(r"[A-Za-z]", w)]
         assert not words, f"{template.name}: {words[:10]}"
+
+
+def test_a_client_is_changed_and_withdrawn_through_the_pages(client, keys):
+    token = sign_in(client, keys.coordinator)
+    page = client.get("/clienten?status=ready")
+    link = re.findall(r'href="(/clienten/[0-9a-f]{20})">(WF-C\d+)<', page.text)[0]
+    path, client_id = link
+    answer = client.post(
+        path,
+        data={"csrf_token": token, "household_size": "2", "max_rent": "701,5",
+              "target_group": "MO", "preferred_1": "hoorn", "preferred_2": "opmeer"},
+    )  # fmt: skip
+    assert answer.status_code == 200 and "De wijzigingen zijn opgeslagen" in answer.text
+    stored = client.get(f"/clients/{client_id}", headers=keys.coordinator).json()
+    assert stored["max_rent"] == 701.5 and stored["household_size"] == 2
+    assert stored["preferred_municipalities"] == ["hoorn", "opmeer"]
+    # a change the API refuses is shown on the form, and nothing is stored
+    answer = client.post(
+        path, data={"csrf_token": token, "household_size": "0", "target_group": "MO"}
+    )
+    assert answer.status_code == 422 and 'aria-invalid="true"' in answer.text
+    answer = client.post(f"{path}/intrekken", data={"csrf_token": token, "reason": "verhuisd"})
+    assert answer.status_code == 200 and "afgemeld" in answer.text
+    assert client.get(f"/clients/{client_id}", headers=keys.coordinator).json()["status"] == (
+        "withdrawn"
+    )
+    history = client.get(path).text
+    assert "client.changed" in history and "client.withdrawn" in history
+
+
+def test_an_xlsx_upload_with_dutch_columns_through_the_page(client, keys):
+    from openpyxl import Workbook
+
+    token = sign_in(client, keys.corporation)
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "woningen"
+    sheet.append(["Code", "Complex", "Corporatie", "Kamers", "Huur", "Rolstoeltoegankelijk",
+                  "Max bewoners"])  # fmt: skip
+    sheet.append(["X-1", "cx-hoorn-1", "corp-a", 2, 566.58, "WAAR", 2])
+    buffer = BytesIO()
+    book.save(buffer)
+    answer = client.post(
+        "/woningen/upload",
+        data={"csrf_token": token},
+        files={"file": ("woningen.xlsx", buffer.getvalue(), "application/octet-stream")},
+    )
+    assert answer.status_code == 200 and "1 woning is toegevoegd" in answer.text
+    unit = client.get("/vacancies/X-1", headers=keys.corporation).json()
+    assert unit["rent"] == 566.58 and unit["accessible"] is True
