@@ -44,7 +44,7 @@ def test_the_coordinators_week(page: Page, service, check):
     check(page, "coordinator-proposal")
     first = page.locator("tr[id^=line-]").filter(has=page.locator("input[type=checkbox]")).first
     first.get_by_text("Toelichting", exact=True).click()
-    expect(first.locator("details p").first).to_contain_text("waited")
+    expect(first.locator("details p").first).to_contain_text("wachtte")
 
     # alternatives of the first open line, with what each costs the others
     first.get_by_text("Alternatieven en wijzigen").click()

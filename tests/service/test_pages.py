@@ -260,3 +260,25 @@ def test_an_xlsx_upload_with_dutch_columns_through_the_page(client, keys):
     assert answer.status_code == 200 and "1 woning is toegevoegd" in answer.text
     unit = client.get("/vacancies/X-1", headers=keys.corporation).json()
     assert unit["rent"] == 566.58 and unit["accessible"] is True
+
+
+def test_every_reason_code_is_explained_in_both_languages():
+    import json
+    from typing import get_args
+
+    from allocator.models import ReasonCode
+    from service.web.explain import Explainer
+    from service.web.i18n import Texts
+
+    demo = json.loads((WEB.parents[1] / "scenarios/westfriesland/instance.json").read_text())
+    names = {"municipality_quota": ["hoorn"], "corporation_quota": ["corp-a"],
+             "mix_cap": ["cx-hoorn-1"]}  # fmt: skip
+    for lang, words in (("nl", "passende woning"), ("en", "eligible dwelling")):
+        explain = Explainer(Texts(lang), demo)
+        for code in get_args(ReasonCode):
+            reason = {"code": code, "count": 3, "names": names.get(code, []), "message": "?"}
+            text = explain.reason(reason, {"not accessible": 2}, 60)
+            assert text != "?" and words in text, (lang, code, text)
+        line = {"client_id": "WF-C002", "municipality_id": "hoorn", "preference_rank": 2,
+                "waiting_days": 40, "eligible_units": 5}  # fmt: skip
+        assert "Hoorn" in explain.line(line) and "2" in explain.line(line)

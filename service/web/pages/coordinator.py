@@ -26,6 +26,7 @@ from service.schemas import ClientIn, ClientUpdate, OffersFromRunIn, RefuseIn, R
 from service.state import quota_use, today
 from service.web import session as web
 from service.web.core import call, require
+from service.web.explain import Explainer
 from service.web.forms import flag, parse, read_form, text, texts
 from service.web.pages import router
 from service.web.render import page, redirect
@@ -269,11 +270,16 @@ def proposal_page(request, session, caller, run_id: RowId, problems=None, status
         "problems": problems or {},
         "ref": lambda c: client_ref(request, c),
         "names": {},
+        "explain": None,
+        "total_units": 0,
     }
     if run.status == "done":
         found = call(runs.read_proposal, caller, run_id=run_id, session=session)
         values["proposal"] = found
         values["offers"] = _run_offers(session, caller, run_id)
+        stored = call(runs.read_run_input, caller, run_id=run_id, session=session)
+        values["explain"] = Explainer(tx, stored)
+        values["total_units"] = len(stored.get("units", []))
         summaries = found.get("summaries") or {}
         values["names"] = {
             m["municipality_id"]: m["name"] for m in summaries.get("municipalities", [])

@@ -1,0 +1,112 @@
+"""The proposal's explanations in the page's language, written from the proposal's structured
+fields (rank, waiting days, reason codes, counts, names) rather than from the core's English
+sentences. A reason code this module does not know is shown with the core's own message."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.web.i18n import Texts
+from service.web.words import N_
+
+#: The eligibility rules' labels (``allocator.rules``), translated where they are shown.
+RULE_LABELS = [
+    N_("not accessible"),
+    N_("rent above max_rent"),
+    N_("household size outside the unit's occupancy"),
+    N_("municipality excluded or not preferred"),
+    N_("refused before"),
+    N_("reserved for another target group"),
+]
+
+
+class Explainer:
+    """Sentences for one run's proposal, with the names and quotas of the instance it solved."""
+
+    def __init__(self, t: Texts, instance: dict[str, Any]):
+        self.t = t
+        self.municipalities = {m["id"]: m for m in instance.get("municipalities", [])}
+        self.corporations = {c["id"]: c for c in instance.get("corporations", [])}
+        self.complexes = {c["id"]: c for c in instance.get("complexes", [])}
+        self.preferences = {
+            c["id"]: len(c.get("preferred_municipalities") or []) for c in instance["clients"]
+        }
+
+    def municipality(self, id_: str) -> str:
+        return self.municipalities.get(id_, {}).get("name", id_)
+
+    def line(self, a: dict[str, Any]) -> str:
+        t = self.t
+        name = self.municipality(a["municipality_id"])
+        listed = self.preferences.get(a["client_id"], 0)
+        if listed:
+            where = t.gettext("%(name)s, choice %(rank)s of %(listed)s", name=name,
+                              rank=a["preference_rank"], listed=listed)  # fmt: skip
+        else:
+            where = t.gettext("%(name)s (no preference given)", name=name)
+        text = (
+            N_("Accepted offer kept: %(where)s; waited %(days)s days; %(n)s eligible dwellings.")
+            if a.get("pinned")
+            else N_("Placed in %(where)s; waited %(days)s days; %(n)s eligible dwellings.")
+        )
+        return t.gettext(text, where=where, days=a["waiting_days"], n=a["eligible_units"])
+
+    def reason(self, r: dict[str, Any], removed: dict[str, int], total_units: int) -> str:
+        t, code, n, names = self.t, r["code"], r["count"], r.get("names") or []
+        if code == "no_eligible_unit":
+            detail = "; ".join(
+                t.gettext(
+                    "%(rule)s: %(n)s of %(total)s", rule=t.gettext(label), n=k, total=total_units
+                )  # fmt: skip
+                for label, k in removed.items()
+            )
+            return t.gettext("No eligible dwelling at all (%(detail)s).", detail=detail)
+        if code == "municipality_quota":
+            what = ", ".join(
+                t.gettext(
+                    "%(name)s (quota %(quota)s)",
+                    name=self.municipality(m),
+                    quota=self.municipalities.get(m, {}).get("quota"),
+                )  # fmt: skip
+                for m in names
+            )
+            return t.gettext(
+                "Municipal quota used up in %(what)s: blocks %(n)s eligible dwellings.",
+                what=what, n=n,
+            )  # fmt: skip
+        if code == "corporation_quota":
+            what = ", ".join(
+                t.gettext(
+                    "%(name)s (quota %(quota)s)",
+                    name=self.corporations.get(c, {}).get("name", c),
+                    quota=self.corporations.get(c, {}).get("quota"),
+                )  # fmt: skip
+                for c in names
+            )
+            return t.gettext(
+                "Corporation quota used up for %(what)s: blocks %(n)s eligible dwellings.",
+                what=what, n=n,
+            )  # fmt: skip
+        if code == "mix_cap":
+            what = ", ".join(self.complexes.get(c, {}).get("name") or c for c in names)
+            return t.gettext(
+                "Magic Mix cap reached in %(what)s: blocks %(n)s eligible dwellings.",
+                what=what, n=n,
+            )  # fmt: skip
+        simple = {
+            "taken_by_pinned": N_("%(n)s eligible dwellings hold an accepted offer."),
+            "taken_by_longer_waiting": N_(
+                "%(n)s eligible dwellings went to clients who waited at least as long."
+            ),
+            "taken_to_place_more": N_(
+                "%(n)s eligible dwellings went to clients who waited less but had fewer "
+                "options, so that more people could be housed."
+            ),
+            "not_chosen": N_(
+                "%(n)s eligible dwellings had room but were not chosen (or the search stopped "
+                "at its time limit)."
+            ),
+        }
+        if code in simple:
+            return t.gettext(simple[code], n=n)
+        return r.get("message", code)
