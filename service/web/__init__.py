@@ -13,9 +13,10 @@ import secrets
 from pathlib import Path
 
 import fastapi_standalone_docs
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.settings import Settings
 
@@ -39,6 +40,25 @@ def install(app: FastAPI, settings: Settings) -> None:
     for pages in page_routers():
         app.include_router(pages)
     _docs(app)
+    _not_found_page(app)
+
+
+def _not_found_page(app: FastAPI) -> None:
+    """A browser asking for a page that does not exist gets a page that says so; every other
+    client keeps the API's problem details."""
+    api_handler = app.exception_handlers[StarletteHTTPException]
+
+    async def handler(request: Request, exc: StarletteHTTPException):
+        browser = "text/html" in request.headers.get("accept", "")
+        if exc.status_code == 404 and request.method == "GET" and browser:
+            from service.web.pages import error_page
+            from service.web.render import texts
+
+            detail = texts(request).gettext("There is no page at this address.")
+            return error_page(request, 404, detail, [], api=False)
+        return await api_handler(request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, handler)
 
 
 def _docs(app: FastAPI) -> None:

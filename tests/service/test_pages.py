@@ -282,3 +282,10 @@ def test_every_reason_code_is_explained_in_both_languages():
         line = {"client_id": "WF-C002", "municipality_id": "hoorn", "preference_rank": 2,
                 "waiting_days": 40, "eligible_units": 5}  # fmt: skip
         assert "Hoorn" in explain.line(line) and "2" in explain.line(line)
+
+
+def test_a_browser_gets_a_page_for_an_unknown_address_and_the_api_its_problem(client):
+    page = client.get("/nergens", headers={"Accept": "text/html,application/xhtml+xml"})
+    assert page.status_code == 404 and "Niet gevonden" in page.text
+    api = client.get("/nergens")
+    assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"

@@ -54,7 +54,9 @@ class PageRoute(APIRoute):
         return run
 
 
-def error_page(request: Request, status: int, detail: str, issues: list[str]) -> Response:
+def error_page(
+    request: Request, status: int, detail: str, issues: list[str], api: bool = True
+) -> Response:
     t = texts(request)
     titles = {
         403: t.gettext("You may not do this"),
@@ -62,7 +64,7 @@ def error_page(request: Request, status: int, detail: str, issues: list[str]) ->
         409: t.gettext("This cannot be done now"),
     }
     title = titles.get(status, t.gettext("Something is not right"))
-    return page(request, "error.html", status, title=title, detail=detail, issues=issues, api=True)
+    return page(request, "error.html", status, title=title, detail=detail, issues=issues, api=api)
 
 
 def router() -> APIRouter:
