@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import LAPTOP, TABLET, sign_in
 
 
 def make_proposal(page: Page, service) -> int:
@@ -87,6 +87,9 @@ def test_the_coordinators_week(page: Page, service, check):
     refused_unit = before[refused_client]["unit"]
     assert after.get(refused_client, {}).get("unit") != refused_unit
     check(page, "coordinator-proposal-again")
+    page.set_viewport_size(TABLET)  # the widest page stays usable on a tablet
+    check(page, "tablet-proposal")
+    page.set_viewport_size(LAPTOP)
 
     # changing a line by hand to the refused dwelling: the rule it breaks, next to the line
     if refused_client in after:
