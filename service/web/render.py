@@ -81,8 +81,12 @@ def navigation(caller, t: Texts) -> list[tuple[str, str]]:
 def context(request: Request, **values: Any) -> dict[str, Any]:
     t = texts(request)
     caller = web.signed_in_caller(request)
+    nav = navigation(caller, t)
+    here = request.url.path
+    matching = [href for href, _ in nav if here == href or here.startswith(href + "/")]
     return {
-        "nav": navigation(caller, t),
+        "nav": nav,
+        "current": max(matching, key=len, default=None),
         "request": request,
         "me": caller,
         "csrf_token": web.web_session(request).csrf,

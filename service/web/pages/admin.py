@@ -133,6 +133,9 @@ def _save(request, session, caller, which: str, model, data, func, **arguments):
 @pages.post("/beheer/beleid", dependencies=Csrf)
 def policy_set(request: Request, session: SessionDep, caller: Caller, form: Form):
     data = {"name": text(form, "name"), "max_vulnerable_share": text(form, "max_vulnerable_share")}
+    current = session_policy(session, caller)
+    if current is not None:  # the form does not show the objective: keep it as it is
+        data["objective"] = list(current.objective)
     return _save(request, session, caller, "policy", PolicyIn, data, region.set_policy)
 
 
