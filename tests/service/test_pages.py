@@ -289,3 +289,20 @@ def test_a_browser_gets_a_page_for_an_unknown_address_and_the_api_its_problem(cl
     assert page.status_code == 404 and "Niet gevonden" in page.text
     api = client.get("/nergens")
     assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+
+
+def test_the_policy_form_keeps_the_objective_and_reads_a_dutch_share(client, keys):
+    before = client.get("/policy", headers=keys.admin).json()
+    client.put(
+        "/policy", headers=keys.admin,
+        json={**before, "objective": ["placed", "rank_sum", "waiting_days"]},
+    )  # fmt: skip
+    token = sign_in(client, keys.admin)
+    answer = client.post(
+        "/beheer/beleid",
+        data={"csrf_token": token, "name": "Westfriesland", "max_vulnerable_share": "0,25"},
+    )
+    assert answer.status_code == 200 and "Opgeslagen" in answer.text
+    after = client.get("/policy", headers=keys.admin).json()
+    assert after["max_vulnerable_share"] == 0.25 and after["name"] == "Westfriesland"
+    assert after["objective"] == ["placed", "rank_sum", "waiting_days"]
