@@ -4,6 +4,7 @@ sentences. A reason code this module does not know is shown with the core's own 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from service.web.i18n import Texts
@@ -110,3 +111,41 @@ class Explainer:
         if code in simple:
             return t.gettext(simple[code], n=n)
         return r.get("message", code)
+
+
+#: The input problems a person meets most in an upload, as patterns of the readers' English
+#: (``allocator.spreadsheet``, pydantic, the API's region checks) with the message to show
+#: instead. A problem no pattern matches is shown as the reader wrote it.
+_ISSUES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^Input should be a valid number"), N_("This is not a number.")),
+    (re.compile(r"^Input should be a valid integer"), N_("This is not a whole number.")),
+    (re.compile(r"^Input should be a valid date"), N_("This is not a date (day-month-year).")),
+    (
+        re.compile(r"^Input should be greater than or equal to (?P<limit>\S+)"),
+        N_("This must be at least %(limit)s."),
+    ),
+    (
+        re.compile(r"^Input should be less than or equal to (?P<limit>\S+)"),
+        N_("This must be at most %(limit)s."),
+    ),
+    (re.compile(r"^(this cell is required|Field required)"), N_("This cell must be filled in.")),
+    (re.compile(r"^expected yes or no"), N_("Write yes or no (ja/nee, WAAR/ONWAAR).")),
+    (re.compile(r"is not a date \(day-month-year\)"), N_("This is not a date (day-month-year).")),
+    (re.compile(r"^unknown complex '(?P<name>.*)'$"), N_("There is no building %(name)s.")),
+    (re.compile(r"^unknown corporation '(?P<name>.*)'$"), N_("There is no corporation %(name)s.")),
+    (
+        re.compile(r"^vacancy '(?P<name>.*)' already exists$"),
+        N_("Dwelling %(name)s already exists."),
+    ),
+    (re.compile(r"^missing column"), N_("This column is missing.")),
+    (re.compile(r"^unknown column$"), N_("This column is unknown.")),
+    (re.compile(r"^more cells than columns$"), N_("This row has more cells than the header.")),
+]
+
+
+def issue_text(t: Texts, message: str) -> str:
+    """An input problem in the page's language, when it is one the pages know."""
+    for pattern, text in _ISSUES:
+        if found := pattern.search(message):
+            return t.gettext(text, **found.groupdict())
+    return message

@@ -22,6 +22,7 @@ from service.schemas import VacancyIn, WithdrawIn
 from service.upload import read_table
 from service.web import session as web
 from service.web.core import call
+from service.web.explain import issue_text
 from service.web.forms import flag, parse, read_form, text, texts
 from service.web.pages import router
 from service.web.render import page, redirect
@@ -60,7 +61,7 @@ def vacancy_list(request: Request, session: SessionDep, caller: Caller):
     return vacancies_page(request, session, caller)
 
 
-def upload_report(raw, exc: InstanceError) -> dict[str, Any]:
+def upload_report(raw, exc: InstanceError, t) -> dict[str, Any]:
     """The file's own rows with each problem next to its line and column."""
     header, rows = raw
     by_cell: dict[tuple[int, str | None], list[str]] = {}
@@ -69,9 +70,10 @@ def upload_report(raw, exc: InstanceError) -> dict[str, Any]:
         match = _LINE.search(issue.row or "")
         if match is None:
             where = f"{issue.field}: " if issue.field else ""
-            general.append(where + issue.message)
+            general.append(where + issue_text(t, issue.message))
             continue
-        by_cell.setdefault((int(match.group(1)), issue.field), []).append(issue.message)
+        message = issue_text(t, issue.message)
+        by_cell.setdefault((int(match.group(1)), issue.field), []).append(message)
     bad_lines = {line for line, _ in by_cell}
     lines = [
         {
@@ -104,9 +106,10 @@ def vacancy_upload(
     except InstanceError as exc:
         session.rollback()
         try:
-            report = upload_report(read_table(content, sent.filename), exc)
+            report = upload_report(read_table(content, sent.filename), exc, tx)
         except InstanceError:
-            report = {"header": [], "lines": [], "general": [str(i) for i in exc.issues]}
+            general = [f"{i.field or ''} {issue_text(tx, i.message)}".strip() for i in exc.issues]
+            report = {"header": [], "lines": [], "general": general}
             report["count"] = len(exc.issues)
         report["filename"] = sent.filename
         return vacancies_page(request, session, caller, 422, upload=report)
@@ -143,7 +146,7 @@ def vacancy_enter(request: Request, session: SessionDep, caller: Caller, form: F
         call(vacancies.submit_vacancies, caller, body=[body], session=session)
     except InstanceError as exc:
         session.rollback()
-        errors = {i.field or "form": i.message for i in exc.issues}
+        errors = {i.field or "form": issue_text(tx, i.message) for i in exc.issues}
         return vacancies_page(request, session, caller, 422, values=data, errors=errors)
     return redirect(request, "/woningen", tx.gettext("Vacancy %(id)s was added.", id=body.id))
 
