@@ -306,3 +306,22 @@ def test_the_policy_form_keeps_the_objective_and_reads_a_dutch_share(client, key
     after = client.get("/policy", headers=keys.admin).json()
     assert after["max_vulnerable_share"] == 0.25 and after["name"] == "Westfriesland"
     assert after["objective"] == ["placed", "rank_sum", "waiting_days"]
+
+
+@pytest.mark.parametrize(
+    ("message", "dutch"),
+    [
+        ("Input should be a valid number, unable to parse string as a number", "geen getal"),
+        ("Input should be greater than or equal to 1", "ten minste 1"),
+        ("expected yes or no (true/false, ja/nee, WAAR/ONWAAR, 1/0), got 'x'", "ja of nee"),
+        ("unknown complex 'cx-9'", "geen complex cx-9"),
+        ("vacancy 'U-1' already exists", "Woning U-1 bestaat al"),
+        ("missing column (in Dutch: huur)", "ontbreekt"),
+        ("something else entirely", "something else entirely"),
+    ],
+)
+def test_upload_problems_in_dutch(message, dutch):
+    from service.web.explain import issue_text
+    from service.web.i18n import Texts
+
+    assert dutch in issue_text(Texts("nl"), message)
