@@ -143,8 +143,35 @@ _ISSUES: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+#: The rules' names (``allocator.rules``), translated where a broken rule is shown.
+RULE_NAMES = [
+    N_("one unit per client, one client per unit"), N_("household fits"), N_("affordable"),
+    N_("accessible"), N_("location"), N_("not refused"), N_("target group"),
+    N_("municipal quota"), N_("corporation quota"), N_("Magic Mix cap"),
+    N_("pinned pairs stay"),
+]  # fmt: skip
+_OFFER = re.compile(
+    r"^Offering (?P<unit>\S+) to (?P<client>\S+) breaks rule (?P<rule>\d+) \((?P<name>[^)]+)\)"
+)
+_TOGETHER = re.compile(r"break rule (?P<rule>\d+) \((?P<name>[^)]+)\): (?P<detail>.*)$")
+
+
 def issue_text(t: Texts, message: str) -> str:
-    """An input problem in the page's language, when it is one the pages know."""
+    """An input problem in the page's language, when it is one the pages know. A broken rule
+    of an offer is named in words (the rule's number and name); the core's detail follows."""
+    if found := _OFFER.search(message):
+        rule_name = found["name"]
+        return t.gettext(
+            "Offering %(unit)s to %(client)s breaks rule %(rule)s: %(name)s.",
+            unit=found["unit"], client=found["client"], rule=found["rule"],
+            name=t.gettext(rule_name),
+        )  # fmt: skip
+    if found := _TOGETHER.search(message):
+        rule_name = found["name"]
+        return t.gettext(
+            "These offers together break rule %(rule)s: %(name)s (%(detail)s).",
+            rule=found["rule"], name=t.gettext(rule_name), detail=found["detail"],
+        )  # fmt: skip
     for pattern, text in _ISSUES:
         if found := pattern.search(message):
             return t.gettext(text, **found.groupdict())

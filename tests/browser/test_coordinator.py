@@ -98,7 +98,9 @@ def test_the_coordinators_week(page: Page, service, check):
         row.get_by_label("Een andere woning aanbieden").fill(refused_unit)
         row.get_by_role("button", name="Deze aanbieden").click()
         row = page.locator("tr.bad", has=page.locator(f"th:text-is('{refused_client}')"))
-        expect(row.locator(".error-message").first).to_contain_text("refused")
+        expect(row.locator(".error-message").first).to_contain_text(
+            "breekt regel 6: niet eerder geweigerd"
+        )
         check(page, "coordinator-line-changed-by-hand")
 
     # the audit trail, filtered to offers

@@ -325,3 +325,19 @@ def test_upload_problems_in_dutch(message, dutch):
     from service.web.i18n import Texts
 
     assert dutch in issue_text(Texts("nl"), message)
+
+
+def test_a_broken_rule_of_an_offer_in_words():
+    from service.web.explain import issue_text
+    from service.web.i18n import Texts
+
+    message = (
+        "Offering WF-U017 to WF-C010 breaks rule 6 (not refused): client WF-C010 in unit "
+        "WF-U017: the client refused this unit before"
+    )
+    assert issue_text(Texts("nl"), message) == (
+        "WF-U017 aanbieden aan WF-C010 breekt regel 6: niet eerder geweigerd."
+    )
+    assert issue_text(Texts("en"), message) == (
+        "Offering WF-U017 to WF-C010 breaks rule 6: not refused."
+    )

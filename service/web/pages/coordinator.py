@@ -26,7 +26,7 @@ from service.schemas import ClientIn, ClientUpdate, OffersFromRunIn, RefuseIn, R
 from service.state import quota_use, today
 from service.web import session as web
 from service.web.core import call, require
-from service.web.explain import Explainer
+from service.web.explain import Explainer, issue_text
 from service.web.forms import flag, parse, read_form, text, texts
 from service.web.pages import router
 from service.web.render import page, redirect
@@ -328,13 +328,13 @@ def proposal_alternatives(
     )
 
 
-def _problems_by_client(exc: ServiceProblem, client_ids: list[str]) -> dict[str, list[str]]:
+def _problems_by_client(exc: ServiceProblem, client_ids: list[str], t) -> dict[str, list[str]]:
     """The API's violations, each next to the line of the client it names."""
     found: dict[str, list[str]] = {}
     for issue in exc.errors or []:
         named = [c for c in client_ids if c in issue.message] or ["*"]
         for c in named:
-            found.setdefault(c, []).append(issue.message)
+            found.setdefault(c, []).append(issue_text(t, issue.message))
     if not found:
         found["*"] = [exc.detail]
     return found
@@ -375,7 +375,7 @@ def proposal_offer(
         session.rollback()
         if exc.status in (401, 403, 404):
             raise
-        problems = _problems_by_client(exc, [*chosen, *(c["client_id"] for c in changes)])
+        problems = _problems_by_client(exc, [*chosen, *(c["client_id"] for c in changes)], tx)
         return proposal_page(request, session, caller, run_id, problems, exc.status)
     message = tx.ngettext("%(num)d offer made.", "%(num)d offers made.", len(made))
     return redirect(request, f"/voorstellen/{run_id}", message)
