@@ -16,7 +16,7 @@ from sqlalchemy import select
 from starlette.datastructures import FormData
 
 from allocator.alternatives import alternatives
-from allocator.models import mix_cap, parse_instance
+from allocator.models import Policy, mix_cap, parse_instance
 from allocator.solver import SolverSettings
 from service import tables as t
 from service.deps import RowId, SessionDep, SettingsDep
@@ -71,8 +71,10 @@ def overview_data(session, caller) -> dict[str, Any]:
         corporations.append(
             {"id": c.id, "name": c.name, "quota": c.quota, "used": used, "left": left}
         )
-    policy = session.get(t.RegionPolicy, 1)
-    default_share = policy.max_vulnerable_share if policy else 0.3
+    try:
+        default_share = call(region.read_policy, caller, session=session).max_vulnerable_share
+    except ServiceProblem:  # a region not set up yet: the contract's default
+        default_share = Policy().max_vulnerable_share
     buildings = []
     municipality_names = {m.id: m.name for m in found.municipalities}
     for cx in call(region.list_complexes, caller, session=session):
