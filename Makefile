@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install run demo test lint bench clean
+.PHONY: install run demo test lint bench clean messages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,15 @@ bench: install
 	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/simulation.py
 	$(BIN)/python benchmarks/outcomes.py
+	$(BIN)/python benchmarks/pages.py
+
+# The pages' message catalogues: extract from templates and code, update nl and en, compile.
+messages: install
+	$(BIN)/pybabel extract -F service/web/babel.cfg -k N_ -k gettext -k ngettext:1,2 \
+		--no-location --sort-output -o service/web/locale/messages.pot service/web
+	$(BIN)/pybabel update -i service/web/locale/messages.pot -d service/web/locale -D messages \
+		--ignore-obsolete --width 100
+	$(BIN)/pybabel compile -d service/web/locale -D messages --statistics
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache

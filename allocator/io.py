@@ -3,8 +3,9 @@
 The tables of a CSV folder or a workbook are the contract's tables, one file or sheet each
 (``municipalities``, ``corporations``, ``complexes``, ``units``, ``clients``; optional ``policy``
 with one row and ``pinned``). In a cell, empty means "not given" (the contract's default applies),
-lists are separated by ``;`` (a JSON list is accepted too) and yes/no values may be written
-true/false, yes/no, ja/nee or 1/0. Every problem with the input becomes an ``InstanceError`` whose
+lists are separated by ``;`` (a JSON list is accepted too); what a Dutch Excel writes is read
+too (``;`` between fields, ``566,58``, ``26-11-2026``, WAAR/ONWAAR, Dutch column names: see
+``allocator.spreadsheet``). Every problem with the input becomes an ``InstanceError`` whose
 issues name table, row and field; rows are labelled with their id and spreadsheet line
 (``units[u17 (line 5)].rent``), the header being line 1.
 """
@@ -16,11 +17,10 @@ import json
 import os
 import re
 import tempfile
-import types
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal
 
 import pandas as pd
 from openpyxl import Workbook
@@ -45,6 +45,17 @@ from allocator.models import (
     Unit,
     parse_instance,
 )
+from allocator.spreadsheet import (
+    EXTRA_CELLS,
+    Kind,
+    RawTable,
+    canonical_columns,
+    dutch_header,
+    kind_of,
+    parse_cell,
+    read_csv,
+    read_workbook,
+)
 
 PathLike = str | os.PathLike[str]
 
@@ -58,13 +69,6 @@ ROW_MODELS: dict[str, type[BaseModel]] = {
 }
 OPTIONAL_TABLES = ("policy", "pinned")
 _FILE_TABLE = "instance"  # the table named by problems with the file as a whole
-
-_TRUE = {"true", "yes", "ja", "1", "y", "j", "waar"}
-_FALSE = {"false", "no", "nee", "0", "n", "onwaar"}
-_WHOLE_FLOAT = re.compile(r"^[+-]?\d+\.0*$")
-_MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T]00:00(:00(\.0+)?)?$")
-
-Kind = Literal["str", "int", "float", "bool", "date", "list"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -107,10 +111,6 @@ def _read_json(path: Path) -> Instance:
     return parse_instance(data)
 
 
-# A table as read: its column names and its rows as (spreadsheet line, {column: text}).
-RawTable = tuple[list[str], list[tuple[int, dict[str, str]]]]
-
-
 def _csv_tables(folder: Path) -> Iterator[tuple[str, RawTable | None, str | None]]:
     for table in (*TABLES, *OPTIONAL_TABLES):
         file = folder / f"{table}.csv"
@@ -118,65 +118,27 @@ def _csv_tables(folder: Path) -> Iterator[tuple[str, RawTable | None, str | None
             yield table, None, f"missing file {file.name}"
             continue
         try:
-            frame = pd.read_csv(
-                file,
-                dtype=str,
-                keep_default_na=False,
-                skip_blank_lines=False,
-                encoding="utf-8-sig",  # Excel writes a byte-order mark
-                sep=_separator(file),
-            )
-        except pd.errors.EmptyDataError:
-            yield table, None, f"{file.name} is empty (not even a header line)"
-            continue
-        except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+            content = read_csv(file.read_bytes())
+        except OSError as exc:
             yield table, None, f"cannot read {file.name}: {exc}"
             continue
-        yield table, _raw(frame), None
-
-
-def _separator(file: Path) -> str:
-    # Dutch Excel saves "CSV" with semicolons; a header without commas but with semicolons
-    # gives that away.
-    try:
-        with file.open(encoding="utf-8-sig") as handle:
-            header = handle.readline()
-    except (OSError, UnicodeDecodeError):
-        return ","
-    return ";" if ";" in header and "," not in header else ","
+        except ValueError as exc:
+            yield table, None, f"{file.name}: {exc}"
+            continue
+        yield table, content, None
 
 
 def _xlsx_tables(path: Path) -> Iterator[tuple[str, RawTable | None, str | None]]:
     try:
-        sheets = pd.read_excel(
-            path, sheet_name=None, dtype=str, keep_default_na=False, engine="openpyxl"
-        )
-    except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
-        raise _file_error(f"cannot read workbook {path.name}: {exc}") from None
+        sheets = read_workbook(path)
+    except ValueError as exc:
+        raise _file_error(f"{path.name}: {exc}") from None
     names = {str(name).strip().lower(): name for name in sheets}
     for table in (*TABLES, *OPTIONAL_TABLES):
         if table not in names:
             yield table, None, f"missing sheet {table!r}"
             continue
-        yield table, _raw(sheets[names[table]]), None
-
-
-def _raw(frame: pd.DataFrame) -> RawTable:
-    columns = [str(c).strip() for c in frame.columns]
-    rows = []
-    for index, values in enumerate(frame.astype(object).to_numpy().tolist()):
-        cells = {
-            col: text for col, value in zip(columns, values, strict=True) if (text := _text(value))
-        }
-        if cells:  # blank lines in a spreadsheet are not rows
-            rows.append((index + 2, cells))
-    return columns, rows
-
-
-def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and value != value):
-        return ""
-    return str(value).strip()
+        yield table, sheets[names[table]], None
 
 
 def _read_tables(tables: Iterator[tuple[str, RawTable | None, str | None]], noun: str) -> Instance:
@@ -187,38 +149,45 @@ def _read_tables(tables: Iterator[tuple[str, RawTable | None, str | None]], noun
             if table not in OPTIONAL_TABLES or not problem.startswith("missing"):
                 issues.append(InputIssue(table, None, None, problem or f"missing {noun}"))
             continue
-        issues.extend(_header_issues(table, content[0]))
         raw[table] = content
-    if issues:  # without the right tables and columns every row would repeat the same problem
-        raise InstanceError(issues)
-
     data: dict[str, Any] = {}
     lines: dict[str, list[int]] = {}
-    for table, (_, rows) in raw.items():
+    written: dict[str, dict[str, str]] = {}
+    converted: dict[str, list[tuple[int, str | None, dict[str, Any]]]] = {}
+    bad_header = bool(issues)
+    for table, content in raw.items():
         model = Policy if table == "policy" else ROW_MODELS[table]
-        kinds = {name: _kind(info.annotation) for name, info in model.model_fields.items()}
-        converted = []
-        for line, cells in rows:
-            label = None if table == "policy" else _label(cells.get("id"), line)
-            converted.append(_convert(table, label, kinds, cells, issues))
-        lines[table] = [line for line, _ in rows]
+        rows, found, written[table] = table_rows(table, model, content)
+        issues.extend(found)
+        bad_header = bad_header or rows is None
+        converted[table] = rows or []
+    if bad_header:
+        # without the right tables and columns every row would repeat the same problem
+        raise InstanceError(name_columns(issues, written))
+
+    for table, rows in converted.items():
+        lines[table] = [line for line, _, _ in rows]
         if table == "policy":
-            if len(converted) > 1:
+            if len(rows) > 1:
                 issues.append(
-                    InputIssue("policy", None, None, f"has {len(converted)} rows, expected one")
+                    InputIssue("policy", None, None, f"has {len(rows)} rows, expected one")
                 )
-            if converted:
-                data["policy"] = converted[0]
+            if rows:
+                data["policy"] = rows[0][2]
         else:
-            data[table] = converted
+            data[table] = [values for _, _, values in rows]
 
     row_labels = {table: [f"line {n}" for n in numbers] for table, numbers in lines.items()}
     try:
         instance = parse_instance(data, row_labels)
     except InstanceError as exc:
-        raise InstanceError(issues + _with_lines(exc.issues, data, lines)) from None
+        # a cell the reader refused is missing from its row: say why once, not twice
+        refused = {(i.table, i.row, i.field) for i in issues}
+        found = _with_lines(exc.issues, data, lines)
+        issues += [i for i in found if (i.table, i.row, i.field) not in refused]
+        raise InstanceError(name_columns(issues, written)) from None
     if issues:
-        raise InstanceError(issues)
+        raise InstanceError(name_columns(issues, written))
     return instance
 
 
@@ -233,7 +202,7 @@ def header_issues(table: str, model: type[BaseModel], columns: list[str]) -> lis
     """
     fields = model.model_fields
     issues = [
-        InputIssue(table, None, name, "missing column")
+        InputIssue(table, None, name, _missing_column(table, name))
         for name, info in fields.items()
         if info.is_required() and name not in columns
     ]
@@ -245,8 +214,9 @@ def header_issues(table: str, model: type[BaseModel], columns: list[str]) -> lis
     return issues
 
 
-def _header_issues(table: str, columns: list[str]) -> list[InputIssue]:
-    return header_issues(table, Policy if table == "policy" else ROW_MODELS[table], columns)
+def _missing_column(table: str, field: str) -> str:
+    dutch = dutch_header(table, field)
+    return "missing column" if dutch == field else f"missing column (in Dutch: {dutch})"
 
 
 def _with_lines(
@@ -281,51 +251,53 @@ def _convert(
     cells: dict[str, str],
     issues: list[InputIssue],
 ) -> dict[str, Any]:
-    """Cell texts to field values. Yes/no and list cells are read here (pydantic would accept
-    neither "ja" nor "a;b"); everything else is left to the model's own validation."""
+    """Cell texts to field values (``spreadsheet.parse_cell``: English and Dutch forms);
+    what the cell reader leaves as text is left to the model's own validation."""
     row: dict[str, Any] = {}
     for field, text in cells.items():
         try:
-            row[field] = _parse_cell(kinds.get(field, "str"), text)
+            row[field] = parse_cell(kinds.get(field, "str"), text)
         except ValueError as exc:
             issues.append(InputIssue(table, label, field, str(exc)))
     return row
 
 
-def _parse_cell(kind: Kind, text: str) -> Any:
-    if kind == "bool":
-        word = text.lower()
-        if word in _TRUE:
-            return True
-        if word in _FALSE:
-            return False
-        raise ValueError(f"expected yes or no (true/false, ja/nee, 1/0), got {text!r}")
-    if kind == "list":
-        if text.startswith("["):
-            try:
-                items = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"malformed JSON list {text!r}: {exc.msg}") from None
-            if not isinstance(items, list) or any(isinstance(x, list | dict) for x in items):
-                raise ValueError(f"expected a list of values, got {text!r}")
-            return [str(x).strip() for x in items]
-        return [item.strip() for item in text.split(";") if item.strip()]
-    if kind == "int" and _WHOLE_FLOAT.match(text):
-        return text.split(".")[0]  # Excel may store 12 as 12.0
-    if kind == "date" and (m := _MIDNIGHT.match(text)):
-        return m.group(1)  # a date cell read as text carries a midnight time
-    return text
+def table_rows(
+    table: str, model: type[BaseModel], raw: RawTable
+) -> tuple[list[tuple[int, str | None, dict[str, Any]]] | None, list[InputIssue], dict[str, str]]:
+    """One table as read from a file: its header checked (English or Dutch column names), then
+    every row as (line, label, values). Returns the rows (None when the header is wrong), the
+    issues found, and the file's own name of each field (``name_columns`` names issues by it).
+    The one-row policy table labels no row."""
+    fields = list(model.model_fields)
+    columns, written, twice = canonical_columns(table, fields, raw[0])
+    issues = header_issues(table, model, columns)
+    issues += [
+        InputIssue(table, None, f, "column given twice (in English and Dutch?)") for f in twice
+    ]
+    if issues:
+        return None, issues, written
+    rename = dict(zip(raw[0], columns, strict=True))
+    kinds = {name: kind_of(info.annotation) for name, info in model.model_fields.items()}
+    rows = []
+    for line, cells in raw[1]:
+        cells = {rename.get(k, k): v for k, v in cells.items()}
+        label = None if table == "policy" else _label(cells.get("id"), line)
+        if EXTRA_CELLS in cells:
+            issues.append(InputIssue(table, label, None, "more cells than columns"))
+            continue
+        rows.append((line, label, _convert(table, label, kinds, cells, issues)))
+    return rows, issues, written
 
 
-def _kind(annotation: Any) -> Kind:
-    if get_origin(annotation) in (Union, types.UnionType):
-        annotation = next(a for a in get_args(annotation) if a is not type(None))
-    if get_origin(annotation) is list:
-        return "list"
-    for kind, typ in (("bool", bool), ("int", int), ("float", float), ("date", dt.date)):
-        if annotation is typ:
-            return kind  # type: ignore[return-value]
-    return "str"
+def name_columns(issues: list[InputIssue], written: dict[str, dict[str, str]]) -> list[InputIssue]:
+    """Issues name a field by the file's own column name (``huur`` rather than ``rent``)."""
+    return [
+        InputIssue(i.table, i.row, written.get(i.table, {}).get(i.field, i.field), i.message)
+        if i.field
+        else i
+        for i in issues
+    ]
 
 
 # ----------------------------------------------------------------------------------------------

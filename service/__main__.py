@@ -30,12 +30,43 @@ def serve(
     if port:
         settings.port = port
     upgrade(settings.database_url)
+    base = f"http://{settings.host}:{settings.port}"
     if settings.seed_demo and seed_demo_if_empty(settings.database_url):
         typer.echo("Loaded the Westfriesland demo region into the empty database.")
-    base = f"http://{settings.host}:{settings.port}"
+        _print_demo_keys(settings.database_url, base)
+    typer.echo(f"The pages: {base}/   (sign in with a key)")
     typer.echo(f"API documentation: {base}/docs   (OpenAPI document: {base}/openapi.json)")
     typer.echo("Make a key with: .venv/bin/python -m service create-key --role coordinator")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+
+
+#: The demo's sign-in keys: one per role, and one for each of two corporations.
+DEMO_KEYS = (
+    ("coordinator", "Demo coordinator", None),
+    ("corporation", "Demo corporation A", "corp-a"),
+    ("corporation", "Demo corporation B", "corp-b"),
+    ("planner", "Demo planner", None),
+    ("admin", "Demo administrator", None),
+)
+
+
+def _print_demo_keys(database_url: str, base: str) -> None:
+    """Only when the demo region was just loaded into an empty database: a key per role, printed
+    once (only their hashes are stored). A database with a real region never gets these."""
+    from service.audit import SYSTEM
+    from service.db import get_sessionmaker
+    from service.routers.keys import create_key as make
+
+    lines = []
+    with get_sessionmaker(database_url)() as session:
+        for role, name, corporation in DEMO_KEYS:
+            _, key = make(session, SYSTEM, name, role, corporation)
+            label = f"{role} ({corporation})" if corporation else role
+            lines.append(f"  {label:<26} {key}")
+        session.commit()
+    typer.echo(f"Demo sign-in keys for {base}/ (this demo database only; shown once):")
+    for line in lines:
+        typer.echo(line)
 
 
 @app.command()

@@ -81,9 +81,19 @@ def current_caller(request: Request, key: Annotated[str | None, Security(_api_ke
         raise unauthorised
     maker = get_sessionmaker(request.app.state.settings.database_url)
     with maker() as session:
-        row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
-    if row is None or row.revoked_at is not None:
+        caller = caller_of_key(
+            session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+        )
+    if caller is None:
         raise unauthorised
+    return caller
+
+
+def caller_of_key(row: ApiKey | None) -> Caller | None:
+    """Who a stored key stands for; None for no key or a revoked one. The API (a key in a
+    header) and the pages (a key's id in a signed session cookie) both resolve callers here."""
+    if row is None or row.revoked_at is not None:
+        return None
     return Caller(row.id, row.name, row.role, row.corporation_id)  # type: ignore[arg-type]
 
 

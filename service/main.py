@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service import problems
+from service import problems, web
 from service.db import get_engine
 from service.migrate import upgrade
 from service.routers import (
@@ -41,6 +41,7 @@ Planners simulate what-if scenario files (`/scenario-runs`): KPIs, a report and 
 The product proposes; the coordinator decides every line.
 
 Every request needs an API key in the `X-API-Key` header (`python -m service create-key`).
+People use the pages at `/` (signed in with the same key).
 Errors are RFC 9457 problem details (`application/problem+json`).
 """
 
@@ -99,6 +100,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by service.web from self-hosted assets (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     problems.install(app)
@@ -116,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         acceptance,
     ):
         app.include_router(module.router)
+    web.install(app, settings)  # the pages at /, and /docs and /redoc without internet
 
     def openapi() -> dict:
         """Errors are documented as what they are: problem details, as problem+json. Every

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -58,6 +58,18 @@ class Settings(BaseSettings):
         ge=1,
         description="The largest scenario run: seeds x variants x weeks (each variant's own "
         "horizon). The Westfriesland example with 5 seeds is 5 x 4 x 52 = 1,040.",
+    )
+
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the pages' session cookies. Unset: a random secret per process "
+        "(everyone signs in again after a restart).",
+    )
+    session_hours: float = Field(
+        default=8.0, gt=0, le=24 * 7, description="A page session ends this long after sign-in."
+    )
+    secure_cookies: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
     )
 
     @field_validator("database_url")

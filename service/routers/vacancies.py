@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, File, UploadFile
 from sqlalchemy import select
 
 from allocator.errors import InputIssue, InstanceError
+from allocator.io import name_columns
 from service import tables as t
 from service.audit import record
 from service.deps import Caller, CoordinatorOrCorporation, SessionDep, SettingsDep, own_corporation
@@ -15,18 +16,18 @@ from service.offers import close_open_offers
 from service.problems import ServiceProblem, conflict, not_found, responses
 from service.schemas import UploadResult, VacancyIn, VacancyOut, VacancyStatus, WithdrawIn
 from service.tables import utcnow
-from service.upload import read_vacancies
+from service.upload import columns_of, read_vacancy_rows
 
 router = APIRouter(prefix="/vacancies", tags=["vacancies"], responses=responses(401, 403, 503))
 MAX_BATCH = 5000
 
 
-def _add_vacancies(session, caller: Caller, rows: list[VacancyIn], table: str) -> list[str]:
-    """All or nothing: every row is checked against the region before any is stored."""
+def _region_issues(session, caller: Caller, rows: list[tuple[str, VacancyIn]], table: str):
+    """Every row against the region: a new id, a known complex and corporation; a corporation
+    reports only its own vacancies (403)."""
     issues = []
     seen: set[str] = set()
-    for i, row in enumerate(rows):
-        label = f"#{i}" if table == "body" else row.id
+    for label, row in rows:
         if caller.role == "corporation" and row.corporation_id != caller.corporation_id:
             raise ServiceProblem(
                 403,
@@ -47,6 +48,13 @@ def _add_vacancies(session, caller: Caller, rows: list[VacancyIn], table: str) -
                     table, label, "corporation_id", f"unknown corporation {row.corporation_id!r}"
                 )
             )
+    return issues
+
+
+def _add_vacancies(session, caller: Caller, rows: list[VacancyIn], table: str) -> list[str]:
+    """All or nothing: every row is checked against the region before any is stored."""
+    labelled = [(f"#{i}" if table == "body" else row.id, row) for i, row in enumerate(rows)]
+    issues = _region_issues(session, caller, labelled, table)
     if issues:
         raise InstanceError(issues)
     for row in rows:
@@ -101,8 +109,12 @@ def upload_vacancies(
             f"The upload is larger than {settings.max_upload_bytes:,} bytes; split it.",
             kind="too-large",
         )
-    rows = read_vacancies(content, name, MAX_BATCH)
-    ids = _add_vacancies(session, caller, rows, "vacancies")
+    rows, issues = read_vacancy_rows(content, name, MAX_BATCH)
+    # the rows that could be read are checked against the region too: every problem at once
+    issues += _region_issues(session, caller, rows, "vacancies")
+    if issues:
+        raise InstanceError(name_columns(issues, {"vacancies": columns_of(content, name)}))
+    ids = _add_vacancies(session, caller, [row for _, row in rows], "vacancies")
     return UploadResult(created=len(ids), vacancy_ids=ids)
 
 

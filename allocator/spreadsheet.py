@@ -1,0 +1,313 @@
+"""Reading spreadsheet files: a CSV or XLSX file into tables of text cells, and each cell into
+a value. One reader for the core's table files (``allocator.io``) and the service's uploads.
+
+Both the forms an English tool writes and the forms a Dutch Excel writes are read:
+
+| what | English | Dutch (Excel "CSV (gescheiden door lijstscheidingsteken)") |
+| --- | --- | --- |
+| between fields | ``,`` | ``;`` (told from the header line) |
+| start of file | — | a byte-order mark |
+| numbers | ``566.58``, ``1,234.5`` | ``566,58``, ``1.234,5``, ``€ 566,58`` |
+| dates | ``2026-11-26`` | ``26-11-2026``, ``26/11/2026``, ``26.11.2026`` (day first) |
+| yes / no | true/false, yes/no, y/n, 1/0 | WAAR/ONWAAR, ja/nee, j/n |
+| columns | the contract's names (``rent``) | Dutch names (``huur``), see ``DUTCH_HEADERS`` |
+
+A number with a comma reads the comma as the decimal sign (dots before it group thousands);
+a number with only dots reads a single dot as the decimal point, so ``1.234`` is one and a bit,
+while ``1.234.567`` groups thousands. Headers are compared without case, accents, spaces,
+dots or hyphens: ``Min. bewoners`` is ``min_bewoners``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import re
+import types
+import unicodedata
+from typing import Any, Literal, Union, get_args, get_origin
+
+Kind = Literal["str", "int", "float", "bool", "date", "list"]
+
+# A table as read: its column names and its rows as (spreadsheet line, {column: text}); the
+# header is line 1. Blank rows are left out; empty cells are left out of their row.
+RawTable = tuple[list[str], list[tuple[int, dict[str, str]]]]
+
+TRUE_WORDS = frozenset({"true", "yes", "y", "1", "ja", "j", "waar"})
+FALSE_WORDS = frozenset({"false", "no", "n", "0", "nee", "onwaar"})
+
+#: The Dutch column name of every field, per table: the first name is the one the Dutch
+#: templates use, any further ones are also read. English field names are always read.
+DUTCH_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
+    "municipalities": {
+        "id": ("code",),
+        "name": ("naam",),
+        "quota": ("contingent",),
+        "population": ("inwoners", "inwonertal"),
+    },
+    "corporations": {
+        "id": ("code",),
+        "name": ("naam",),
+        "quota": ("contingent",),
+    },
+    "complexes": {
+        "id": ("code",),
+        "municipality_id": ("gemeente",),
+        "units_total": ("woningen_totaal", "aantal_woningen"),
+        "vulnerable_residents": ("kwetsbare_bewoners",),
+        "max_vulnerable_share": ("max_aandeel_kwetsbaar",),
+        "name": ("naam",),
+    },
+    "units": {
+        "id": ("code", "woning"),
+        "complex_id": ("complex",),
+        "corporation_id": ("corporatie",),
+        "rooms": ("kamers", "aantal_kamers"),
+        "rent": ("huur", "huurprijs"),
+        "accessible": ("rolstoeltoegankelijk", "toegankelijk"),
+        "min_occupants": ("min_bewoners",),
+        "max_occupants": ("max_bewoners",),
+        "allowed_groups": ("doelgroepen",),
+    },
+    "clients": {
+        "id": ("code", "pseudoniem"),
+        "household_size": ("huishoudgrootte", "personen"),
+        "max_rent": ("max_huur",),
+        "needs_accessible": ("rolstoeltoegankelijk_nodig",),
+        "preferred_municipalities": ("voorkeursgemeenten",),
+        "excluded_municipalities": ("uitgesloten_gemeenten",),
+        "target_group": ("doelgroep",),
+        "ready_since": ("uitstroomklaar_sinds",),
+        "refused_units": ("geweigerde_woningen",),
+    },
+    "policy": {
+        "max_vulnerable_share": ("max_aandeel_kwetsbaar",),
+        "reference_date": ("peildatum",),
+        "objective": ("doelstelling",),
+    },
+    "pinned": {
+        "client_id": ("cliënt",),
+        "unit_id": ("woning",),
+    },
+}
+#: The service's vacancy uploads are the contract's units.
+DUTCH_HEADERS["vacancies"] = DUTCH_HEADERS["units"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Headers
+
+
+def normalise_header(name: str) -> str:
+    """``Min. Bewoners`` → ``min_bewoners``; ``Cliënt`` → ``client``."""
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    plain = re.sub(r"[\s.\-/]+", "_", plain.strip().lower())
+    return re.sub(r"_+", "_", plain).strip("_")
+
+
+def header_map(table: str, fields: list[str]) -> dict[str, str]:
+    """Normalised column name → field, for the fields given: English and Dutch names."""
+    names = {normalise_header(f): f for f in fields}
+    for field, dutch in DUTCH_HEADERS.get(table, {}).items():
+        if field in fields:
+            for name in dutch:
+                names.setdefault(normalise_header(name), field)
+    return names
+
+
+def dutch_header(table: str, field: str) -> str:
+    """The column name a Dutch template uses for ``field`` (the field's own name if none)."""
+    return DUTCH_HEADERS.get(table, {}).get(field, (field,))[0]
+
+
+def canonical_columns(
+    table: str, fields: list[str], columns: list[str]
+) -> tuple[list[str], dict[str, str], list[str]]:
+    """The file's columns as field names (a column no name matches is kept as written), the
+    file's own name of each field (to name it back in messages), and the fields named twice."""
+    names = header_map(table, fields)
+    result, written, twice = [], {}, []
+    for column in columns:
+        field = names.get(normalise_header(column), column) if column else column
+        if field in written and field:
+            twice.append(field)
+        written.setdefault(field, column)
+        result.append(field)
+    return result, written, twice
+
+
+# ----------------------------------------------------------------------------------------------
+# Files
+
+
+def read_csv(content: bytes) -> RawTable:
+    """A CSV file's bytes: UTF-8 with or without a byte-order mark, ``,`` or ``;`` between
+    fields. Raises ``ValueError`` (a sentence) when it cannot be read."""
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = content.decode("cp1252")  # older Excel versions save "ANSI"
+        except UnicodeDecodeError:
+            raise ValueError("the file is not UTF-8 text") from None
+    if not text.strip():
+        raise ValueError("the file is empty (not even a header line)")
+    first = text.lstrip("\r\n").splitlines()[0]
+    delimiter = ";" if ";" in first and "," not in first else ","
+    try:
+        lines = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise ValueError(f"cannot read the CSV: {exc}") from None
+    return _table(lines)
+
+
+def read_workbook(source: Any) -> dict[str, RawTable]:
+    """Every sheet of an ``.xlsx`` workbook (a path or the file's bytes), by sheet name.
+    Raises ``ValueError`` (a sentence) when it cannot be read."""
+    from openpyxl import load_workbook
+
+    try:
+        book = load_workbook(
+            io.BytesIO(source) if isinstance(source, bytes) else source,
+            read_only=True,
+            data_only=True,
+        )
+    except Exception as exc:  # openpyxl raises many kinds for a damaged file
+        raise ValueError(f"cannot read the workbook: {type(exc).__name__}: {exc}") from None
+    try:
+        sheets = {}
+        for sheet in book.worksheets:
+            lines = [[cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+            sheets[str(sheet.title)] = _table(lines)
+        return sheets
+    finally:
+        book.close()
+
+
+def _table(lines: list[list[str]]) -> RawTable:
+    while lines and not any(v.strip() for v in lines[0]):
+        lines = lines[1:]  # blank lines above the header
+    if not lines:
+        return [], []
+    header = [h.strip() for h in lines[0]]
+    while header and not header[-1]:
+        header.pop()
+    rows = []
+    for number, values in enumerate(lines[1:], start=2):
+        cells = {h: v.strip() for h, v in zip(header, values, strict=False) if h and v.strip()}
+        if any(v.strip() for v in values[len(header) :]):
+            cells[EXTRA_CELLS] = "x"
+        if cells:
+            rows.append((number, cells))
+    return header, rows
+
+
+#: The key a row gets when it has more cells than the header has columns.
+EXTRA_CELLS = "(extra cells)"
+
+
+def cell_text(value: Any) -> str:
+    """A cell's value as the text a person sees: numbers, dates and booleans from a workbook
+    become text here and are read back by ``parse_cell`` like any other cell."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime) and value.time() == dt.time():
+        return value.date().isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+# ----------------------------------------------------------------------------------------------
+# Cells
+
+
+_WHOLE = re.compile(r"^[+-]?\d+([.,]0*)?$")
+_COMMA_DECIMAL = re.compile(r"^[+-]?(\d{1,3}(\.\d{3})+|\d+),\d*$")
+_THOUSANDS = re.compile(r"^[+-]?\d{1,3}(\.\d{3})+$")
+_DOT_GROUPS = re.compile(r"^[+-]?\d{1,3}(\.\d{3}){2,}$")
+_COMMA_GROUPS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
+_ISO_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2})([ T]00:00(:00(\.0+)?)?)?$")
+_DAY_FIRST = re.compile(r"^(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})$")
+
+
+def parse_cell(kind: Kind, text: str) -> Any:
+    """One cell's text as the value for a field of ``kind``. Numbers and dates are returned as
+    the contract's text (``566.58``, ``2026-11-26``) for the model to validate; yes/no and list
+    cells as values. Raises ``ValueError`` with a sentence a person can act on."""
+    if kind == "bool":
+        word = text.strip().lower()
+        if word in TRUE_WORDS:
+            return True
+        if word in FALSE_WORDS:
+            return False
+        raise ValueError(f"expected yes or no (true/false, ja/nee, WAAR/ONWAAR, 1/0), got {text!r}")
+    if kind == "list":
+        return _list(text)
+    if kind == "int":
+        return _whole(text)
+    if kind == "float":
+        return _number(text)
+    if kind == "date":
+        return _date(text)
+    return text
+
+
+def _list(text: str) -> list[str]:
+    if text.startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"malformed JSON list {text!r}: {exc.msg}") from None
+        if not isinstance(items, list) or any(isinstance(x, list | dict) for x in items):
+            raise ValueError(f"expected a list of values, got {text!r}")
+        return [str(x).strip() for x in items]
+    return [item.strip() for item in text.split(";") if item.strip()]
+
+
+def _whole(text: str) -> str:
+    plain = text.replace(" ", "").replace("\u00a0", "")
+    if _THOUSANDS.match(plain):
+        return plain.replace(".", "")  # 1.200 in a Dutch sheet
+    if _WHOLE.match(plain):
+        return re.split(r"[.,]", plain)[0]  # a spreadsheet may store 12 as 12.0 (or 12,0)
+    return text  # the model says what is wrong with it
+
+
+def _number(text: str) -> str:
+    plain = re.sub(r"[\s\u00a0€]", "", text)
+    if _COMMA_DECIMAL.match(plain):
+        return plain.replace(".", "").replace(",", ".")
+    if _DOT_GROUPS.match(plain):
+        return plain.replace(".", "")
+    if _COMMA_GROUPS.match(plain) and "." in plain:
+        return plain.replace(",", "")
+    return plain if plain else text
+
+
+def _date(text: str) -> str:
+    if m := _ISO_DATE.match(text):
+        return m.group(1)  # a date cell read as text may carry a midnight time
+    if m := _DAY_FIRST.match(text):
+        day, month, year = (int(g) for g in m.groups())
+        try:
+            return dt.date(year, month, day).isoformat()
+        except ValueError:
+            raise ValueError(f"{text!r} is not a date (day-month-year)") from None
+    return text
+
+
+def kind_of(annotation: Any) -> Kind:
+    """A model field's annotation as the kind of cell that holds it."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is list:
+        return "list"
+    for kind, typ in (("bool", bool), ("int", int), ("float", float), ("date", dt.date)):
+        if annotation is typ:
+            return kind  # type: ignore[return-value]
+    return "str"
