@@ -30,6 +30,14 @@ class GroupCaps:
     unit_group: np.ndarray
     left: np.ndarray  # -1: unlimited
 
+    def of_pairs(self, client: np.ndarray, unit: np.ndarray) -> np.ndarray:
+        """The group of each pair (client, unit): the one place that says which pairs a cap row
+        covers, so that every engine reads a cap the same way."""
+        return self.unit_group[unit]
+
+    def with_left(self, left: np.ndarray) -> GroupCaps:
+        return GroupCaps(self.rule, self.unit_group, left)
+
 
 @dataclass(frozen=True)
 class Reduced:

@@ -22,14 +22,13 @@ from allocator.variables import compact
 _MAX_COST = 2**62
 
 
-def lexicographic_weights(
-    coefficients: list[np.ndarray], maximise: list[bool], client: np.ndarray
-) -> np.ndarray | None:
-    """One integer weight per pair whose sum orders solutions like the levels do, or None when
-    the weights would not fit in int64.
+def lexicographic_scale(
+    coefficients: list[np.ndarray], client: np.ndarray
+) -> tuple[list[int], list[int]]:
+    """The weight of each level and the range [0, R] of each level's total.
 
-    Level totals lie in [0, R] with R the sum over clients of their largest coefficient; giving
-    a level a weight above every possible change of all lower levels makes it dominate them.
+    R is the sum over clients of their largest coefficient; giving a level a weight above every
+    possible change of all lower levels makes it dominate them.
     """
     ranges = []
     for coef in coefficients:
@@ -39,7 +38,16 @@ def lexicographic_weights(
     weights = [1] * len(coefficients)
     for level in range(len(coefficients) - 2, -1, -1):
         weights[level] = 1 + sum(ranges[j] * weights[j] for j in range(level + 1, len(ranges)))
-    if sum(r * w for r, w in zip(ranges, weights, strict=True)) * (len(client) + 8) >= _MAX_COST:
+    return weights, ranges
+
+
+def lexicographic_weights(
+    coefficients: list[np.ndarray], maximise: list[bool], client: np.ndarray
+) -> np.ndarray | None:
+    """One integer weight per pair whose sum orders solutions like the levels do, or None when
+    the totals would not fit in int64 (the flow checks its own, scaled, range)."""
+    weights, ranges = lexicographic_scale(coefficients, client)
+    if sum(r * w for r, w in zip(ranges, weights, strict=True)) >= _MAX_COST // 16:
         return None
     total = np.zeros(len(client), dtype=np.int64)
     for coef, up, weight in zip(coefficients, maximise, weights, strict=True):
@@ -72,6 +80,11 @@ def solve_flow(
     unit_of_complex[x_local] = units
     munis, m_local = compact(muni_of[unit_of_complex])
     n_c, n_u, n_x, n_m = len(clients), len(units), len(complexes), len(munis)
+    # the flow solver scales costs by the node count: the largest total must stay in int64
+    best = np.zeros(n_c, dtype=np.int64)
+    np.maximum.at(best, c_local, np.abs(weight))
+    if float(best.sum()) * (n_c + n_u + n_x + n_m + 3) >= _MAX_COST:
+        return None
     source, sink = 0, 1
     c0, u0 = 2, 2 + n_c
     x0 = u0 + n_u

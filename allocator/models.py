@@ -34,6 +34,7 @@ LEVEL_SENSE: dict[str, str] = {"placed": "max", "waiting_days": "max", "rank_sum
 
 Id = str
 
+
 def mix_cap(share, units_total):
     """The contract's Magic Mix cap, floor(share × units_total): the most vulnerable households
     a complex may hold (elementwise for arrays). Rule 10 enforces it.
@@ -501,9 +502,10 @@ class PartFacts(_Out):
     clients: int
     units: int
     pairs: int
-    path: Literal["assignment", "flow", "lp", "cp-sat", "lp+cp-sat", "greedy"] = Field(
+    path: Literal["assignment", "flow", "regions", "lp", "cp-sat", "lp+cp-sat", "greedy"] = Field(
         description="assignment: no cap could bind, a plain assignment (Hungarian method); "
-        "flow: the nested min-cost flow met every corporation quota; lp: the LP "
+        "flow: the nested min-cost flow met every corporation quota; regions: region by region "
+        "with the caps that join them split into budgets (allocator.linked); lp: the LP "
         "relaxation was integral at every level; cp-sat: solved by CP-SAT (after a fractional LP "
         "level for lp+cp-sat); greedy: time ran out before this part was solved."
     )

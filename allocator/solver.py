@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,11 +36,13 @@ from allocator.decompose import GroupCaps, settle_pinned, split
 from allocator.eligibility import EligiblePairs, eligible_pairs
 from allocator.flow import (
     caps_cannot_bind,
+    lexicographic_scale,
     lexicographic_weights,
     solve_assignment,
     solve_flow,
 )
 from allocator.greedy import first_come_first_served
+from allocator.linked import regions_and_links, solve_linked
 from allocator.lp import solve_lp_combined, solve_lp_levels
 from allocator.models import (
     LEVEL_SENSE,
@@ -49,7 +52,7 @@ from allocator.models import (
     PartFacts,
     SolverFacts,
 )
-from allocator.rules import corporation_quota, one_to_one
+from allocator.rules import one_to_one
 from allocator.rules.base import add_group_limits
 from allocator.validator import check_pinned
 from allocator.variables import AllocationVars, compact
@@ -57,6 +60,10 @@ from allocator.variables import AllocationVars, compact
 #: Told of each step: a message and, where known, how many of how many steps are done.
 Progress = Callable[..., None]
 log = logging.getLogger("allocator.solver")
+#: Parts this large that fall into regions go region by region (``allocator.linked``).
+LINKED_MIN_PAIRS = 600_000
+#: One CP-SAT model above this many pairs takes gigabytes and minutes: not built on a part.
+CPSAT_MAX_PAIRS = 400_000
 
 
 class SolverSettings(BaseModel):
@@ -159,16 +166,20 @@ def cpsat_levels(
     deadline: float,
     hint: np.ndarray | None,
     say: Progress,
+    level_seconds: list[float] | None = None,
 ) -> tuple[np.ndarray | None, list[LevelFacts]]:
     """Optimise each level in turn, fixing it before the next (at its optimum, or after a
     time-out at least at its best value found). Returns the last solution (or None when the
-    solver found none) and the facts per level."""
+    solver found none) and the facts per level. A level that ends without a solution ends the
+    sequence: the later levels are reported not solved. ``level_seconds`` caps each level's
+    time (within the deadline)."""
     model = variables.model
     current = hint
     facts: list[LevelFacts] = []
     for level, coefficient in zip(levels, coefficients, strict=True):
         remaining = deadline - time.perf_counter()
-        if remaining <= 0:
+        if remaining <= 0 or (facts and facts[-1].status == "not_solved"):
+            # a level never optimised without the previous one held: the sequence stops
             facts.append(_level_facts(level, "not_solved"))
             continue
         say(f"CP-SAT level {level}")
@@ -182,6 +193,8 @@ def cpsat_levels(
         solver = cp_model.CpSolver()
         for key, value in _parameters(settings).items():
             setattr(solver.parameters, key, value)
+        if level_seconds is not None:
+            remaining = min(remaining, level_seconds[len(facts)])
         solver.parameters.max_time_in_seconds = remaining
         started = time.perf_counter()
         status = solver.solve(model)
@@ -400,6 +413,7 @@ class _Part:
     deadline: float
     all_greedy: Callable[[], np.ndarray]  # today's practice (all pairs): hint and fallback
     say: Progress
+    allow_linked: bool = True
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
@@ -412,7 +426,6 @@ class _Part:
 
     def solve(self) -> _PartOutcome:
         method = self.settings.method
-        # 1. the nested flow, exact whenever its answer meets the corporation quotas
         weight = lexicographic_weights(self.coefficients, self.maximise, self.client)
         picked = None
         if (
@@ -423,27 +436,32 @@ class _Part:
             # 0. only rule 1 binds: a plain assignment
             picked = solve_assignment(self.client, self.unit, weight)
             if picked is not None:
-                spent = time.perf_counter() - self.started
-                return self._proven(picked, "assignment", [spent] + [0.0] * (len(self.levels) - 1))
+                return self._proven(picked, "assignment", [self._spent()])
+        # 1. a part that only a few caps hold together: region by region, budgets, bound
+        if weight is not None and method in ("auto", "lp") and self.linkable:
+            linked = self._linked(weight)
+            if linked is not None:
+                return linked
+        # 2. the nested flow, exact whenever its answer meets every other cap
         if weight is not None and method == "auto":
             picked = solve_flow(self.client, self.unit, weight, self.caps)
-            if picked is not None and _meets(
-                self.caps, self.unit[picked], corporation_quota.NUMBER
-            ):
-                spent = time.perf_counter() - self.started
-                return self._proven(picked, "flow", [spent] + [0.0] * (len(self.levels) - 1))
+            if picked is not None and _meets(self.caps, self.client[picked], self.unit[picked]):
+                return self._proven(picked, "flow", [self._spent()])
 
         if method == "parts":
             return self._cpsat()
-        # 2. the LP relaxation with every rule: first once with the lexicographic weights, proven
+        # 3. the LP relaxation with every rule: first once with the lexicographic weights, proven
         #    by its dual bound when the vertex is integral, else level by level
         if weight is not None:
-            chosen = solve_lp_combined(
+            combined = solve_lp_combined(
                 self.client, self.unit, self.caps, weight, self.deadline, start=picked
             )
-            if chosen is not None:
-                spent = time.perf_counter() - self.started
-                return self._proven(chosen, "lp", [spent] + [0.0] * (len(self.levels) - 1))
+            if combined.chosen is not None:
+                return self._proven(combined.chosen, "lp", [self._spent()])
+            if combined.x is not None and combined.bound is not None:
+                picked_combined = self._reach_combined(combined, weight)
+                if picked_combined is not None:
+                    return self._proven(picked_combined, "lp+cp-sat", [self._spent()])
         # (the flow's pairs, nearly optimal, are the LP's first columns)
         lp = solve_lp_levels(
             self.client,
@@ -455,19 +473,121 @@ class _Part:
             start=picked,
         )
         if lp.chosen is not None:
-            return self._proven(lp.chosen, "lp", lp.seconds)
+            return self._proven(lp.chosen, "lp", lp.seconds, lp.values)
 
-        # 3. whole-number bounds but a fractional vertex: an integer solution reaching every
+        # 4. whole-number bounds but a fractional vertex: an integer solution reaching every
         #    bound proves itself optimal; look for one among the pairs the LP leaves open
         if lp.free is not None and len(lp.values) == len(self.levels):
             picked = self._reach_bounds(lp)
             if picked is not None:
-                return self._proven(picked, "lp+cp-sat", lp.seconds)
+                return self._proven(picked, "lp+cp-sat", lp.seconds, lp.values)
 
-        # 4. CP-SAT on this part, level by level
-        return self._cpsat()
+        # 5. CP-SAT on this part, level by level, with the LP's bounds where it has none
+        return self._cpsat(lp.values)
 
-    def _cpsat(self) -> _PartOutcome:
+    @property
+    def linkable(self) -> bool:
+        return self.allow_linked and len(self.positions) >= LINKED_MIN_PAIRS
+
+    def _spent(self) -> float:
+        return time.perf_counter() - self.started
+
+    def _linked(self, weight: np.ndarray) -> _PartOutcome | None:
+        """Regions joined only by a few caps: ``allocator.linked``. None when the part is one
+        region (or the weights are too large for a proof)."""
+        regions = split(self.cols, self.pairs, self.positions, [])
+        if len(regions) < 2:
+            return None
+        region_of_pair = np.empty(len(self.positions), dtype=np.int64)
+        for r, piece in enumerate(regions):
+            region_of_pair[np.searchsorted(self.positions, piece)] = r
+        links = regions_and_links(self.client, self.unit, region_of_pair, self.caps)
+        if not links:
+            return None
+        self.say(f"{len(regions)} regions joined by {len(links)} caps")
+        outcome = solve_linked(
+            self.client,
+            self.unit,
+            self.caps,
+            weight,
+            region_of_pair,
+            links,
+            self._exact_region,
+            self.deadline,
+            self.say,
+            flow=solve_flow,
+        )
+        log.info(
+            "linked: %d regions, %d linking caps, %d rounds, value %d, bound %.1f",
+            outcome.regions,
+            outcome.linking,
+            outcome.rounds,
+            outcome.value,
+            outcome.bound,
+        )
+        if outcome.proven:
+            return self._proven(outcome.chosen, "regions", [self._spent()])
+        facts = self._bounded(outcome.chosen, outcome.bound)
+        return self._done(outcome.chosen, facts, "regions", False)
+
+    def _exact_region(
+        self, pos: np.ndarray, caps: list[GroupCaps], deadline: float
+    ) -> tuple[np.ndarray, bool]:
+        """A region of this part under its own caps, by the ordinary paths; what it returns
+        always meets ``caps`` (a fallback that would not is trimmed)."""
+        sub = _Part(
+            self.index,
+            self.positions[pos],
+            self.cols,
+            self.pairs,
+            caps,
+            self.levels,
+            self.maximise,
+            [c[pos] for c in self.coefficients],
+            self.settings,
+            deadline,
+            self.all_greedy,
+            self.say,
+            allow_linked=False,
+        )
+        out = sub.solve()
+        local = np.searchsorted(self.positions[pos], out.chosen)
+        kept = _within(caps, self.client[pos], self.unit[pos], local, self.coefficients[0][pos])
+        return kept, out.facts.proven and len(kept) == len(local)
+
+    def _bounded(self, picked: np.ndarray, bound: float) -> list[LevelFacts]:
+        """Level facts of an unproven allocation whose combined weight is at most ``bound``:
+        per level, the bound that follows with the earlier levels at the values found."""
+        weights, ranges = lexicographic_scale(self.coefficients, self.client)
+        values = [int(c[picked].sum()) for c in self.coefficients]
+        facts = []
+        for j, level in enumerate(self.levels):
+            rest = bound - sum(
+                (w if up else -w) * v
+                for w, up, v in zip(weights[:j], self.maximise[:j], values[:j], strict=True)
+            )
+            rest += sum(
+                w * r
+                for w, up, r in zip(
+                    weights[j + 1 :], self.maximise[j + 1 :], ranges[j + 1 :], strict=True
+                )
+                if not up
+            )
+            level_bound = (
+                math.floor(rest / weights[j]) if self.maximise[j] else math.ceil(-rest / weights[j])
+            )
+            status = (
+                "optimal"
+                if level_bound == values[j] and all(f.status == "optimal" for f in facts)
+                else "feasible"
+            )
+            facts.append(_level_facts(level, status, values[j], float(level_bound)))
+        return facts
+
+    def _cpsat(self, lp_bounds: list[float] | None = None) -> _PartOutcome:
+        if len(self.positions) > CPSAT_MAX_PAIRS:
+            # one CP-SAT model of this many pairs would not fit the memory or the time
+            return self._fallback(lp_bounds)
         if time.perf_counter() < self.deadline:
             variables = self._model(np.arange(len(self.positions)), self.caps)
             current, facts = cpsat_levels(
@@ -480,19 +600,39 @@ class _Part:
                 self.say,
             )
             if current is not None:
-                facts = [
-                    lv
-                    if lv.status != "not_solved"
-                    else _level_facts(
-                        lv.level, "feasible", int(self.coefficients[j][current].sum()), None
-                    )
-                    for j, lv in enumerate(facts)
-                ]
+                facts = self._with_lp_bounds(np.flatnonzero(current), facts, lp_bounds)
                 proven = all(lv.status == "optimal" for lv in facts)
                 return self._done(np.flatnonzero(current), facts, "cp-sat", proven)
-        # nothing found in time: today's practice for this part
+        return self._fallback(lp_bounds)
+
+    def _fallback(self, lp_bounds: list[float] | None) -> _PartOutcome:
+        """Nothing better in time: today's practice for this part, with the LP's bounds."""
+        picked = np.flatnonzero(self.greedy)
         facts = [_level_facts(level, "not_solved") for level in self.levels]
-        return self._done(np.flatnonzero(self.greedy), facts, "greedy", False)
+        return self._done(picked, self._with_lp_bounds(picked, facts, lp_bounds), "greedy", False)
+
+    def _with_lp_bounds(self, picked, facts, lp_bounds) -> list[LevelFacts]:
+        """Fill in values, and bounds from the LP where the solver has none (or a looser one).
+        The LP's bound of a level holds the earlier levels at their LP bounds, so it stands only
+        while every earlier level reached its bound."""
+        lp_bounds = lp_bounds or []
+        out = []
+        reached = True
+        for j, lv in enumerate(facts):
+            value = int(self.coefficients[j][picked].sum())
+            bound = lv.bound
+            if j < len(lp_bounds) and reached:
+                tighter = min if self.maximise[j] else max
+                bound = lp_bounds[j] if bound is None else tighter(bound, lp_bounds[j])
+            status = lv.status if lv.status != "not_solved" else "feasible"
+            out.append(_level_facts(lv.level, status, value, bound, lv.wall_seconds))
+            integral = (
+                None
+                if bound is None
+                else (math.floor(bound + 1e-9) if self.maximise[j] else math.ceil(bound - 1e-9))
+            )
+            reached = reached and integral == value
+        return out
 
     def _model(self, subset: np.ndarray, caps: list[GroupCaps]) -> AllocationVars:
         variables = AllocationVars.create(
@@ -507,36 +647,52 @@ class _Part:
         """An integer solution reaching every LP bound, or None. First only the pairs around the
         fractional ones may move (everything else stays at the LP's value); then every pair with
         zero reduced cost."""
-        fractional = np.abs(lp.x - np.round(lp.x)) > 1e-6
-        near = (
-            fractional
-            | np.isin(self.client, self.client[fractional])
-            | np.isin(self.unit, self.unit[fractional])
-        )
-        stages = [(lp.free & near, 2.0), (lp.free, None)]
+        targets = list(zip(self.coefficients, lp.values, strict=True))
+        stages = [(lp.free & self._near_fractional(lp.x), 2.0), (lp.free, None)]
         for movable, seconds in stages:
-            picked = self._reach_with(lp, movable, seconds)
+            picked = self._reach_with(lp.x, targets, movable, seconds)
             if picked is not None:
                 return picked
         return None
 
-    def _reach_with(self, lp, movable: np.ndarray, seconds: float | None) -> np.ndarray | None:
-        ones = ~movable & (lp.x > 0.5)
+    def _near_fractional(self, x: np.ndarray) -> np.ndarray:
+        fractional = np.abs(x - np.round(x)) > 1e-6
+        return (
+            fractional
+            | np.isin(self.client, self.client[fractional])
+            | np.isin(self.unit, self.unit[fractional])
+        )
+
+    def _reach_combined(self, combined, weight: np.ndarray) -> np.ndarray | None:
+        """The combined LP's vertex is fractional: an integer solution of combined weight
+        floor(bound), found among the pairs around the fractional ones, is optimal."""
+        target = math.floor(combined.bound)
+        return self._reach_with(
+            combined.x, [(weight, target)], self._near_fractional(combined.x), 2.0
+        )
+
+    def _reach_with(
+        self, x: np.ndarray, targets, movable: np.ndarray, seconds: float | None
+    ) -> np.ndarray | None:
+        """Pairs at 1 in ``x`` outside ``movable`` stay; CP-SAT looks among the movable ones
+        for a completion whose every ``(coefficients, target)`` total reaches its target."""
+        ones = ~movable & (x > 0.5)
         taken_clients = np.isin(self.client, self.client[ones])
         taken_units = np.isin(self.unit, self.unit[ones])
         open_ = np.flatnonzero(movable & ~ones & ~taken_clients & ~taken_units)
         caps = []
         for cap in self.caps:
-            used = np.bincount(cap.unit_group[self.unit[ones]], minlength=len(cap.left))
+            group = cap.of_pairs(self.client, self.unit)
+            used = np.bincount(group[ones], minlength=len(cap.left))
             limited = cap.left >= 0
             if np.any(limited & (cap.left < used)):
                 return None
-            caps.append(GroupCaps(cap.rule, cap.unit_group, np.where(limited, cap.left - used, -1)))
+            caps.append(cap.with_left(np.where(limited, cap.left - used, -1)))
         variables = self._model(open_, caps)
-        for coef, value in zip(self.coefficients, lp.values, strict=True):
-            variables.model.add(variables.total(coef[open_]) == value - int(coef[ones].sum()))
-        for x, value in zip(variables.x, (lp.x[open_] > 0.5).tolist(), strict=True):
-            variables.model.add_hint(x, value)
+        for coef, target in targets:
+            variables.model.add(variables.total(coef[open_]) == target - int(coef[ones].sum()))
+        for var, value in zip(variables.x, (x[open_] > 0.5).tolist(), strict=True):
+            variables.model.add_hint(var, value)
         solver = cp_model.CpSolver()
         for key, value in _parameters(self.settings).items():
             setattr(solver.parameters, key, value)
@@ -553,12 +709,22 @@ class _Part:
         found = np.asarray(list(solver.response_proto.solution), dtype=bool)[: len(open_)]
         return np.sort(np.concatenate([np.flatnonzero(ones), open_[found]]))
 
-    def _proven(self, picked: np.ndarray, path: str, seconds: list[float]) -> _PartOutcome:
+    def _proven(
+        self,
+        picked: np.ndarray,
+        path: str,
+        seconds: list[float],
+        bounds: list[float] | None = None,
+    ) -> _PartOutcome:
+        """A proven optimum. ``bounds``: the LP's dual bound of each level, as computed; without
+        them the proof is the relaxation's own optimum (flow, assignment) or a combined bound
+        below the next whole weight, and each level's bound is that optimum's value."""
         seconds = list(seconds) + [0.0] * (len(self.levels) - len(seconds))
         facts = []
         for j, level in enumerate(self.levels):
             value = int(self.coefficients[j][picked].sum())
-            facts.append(_level_facts(level, "optimal", value, float(value), seconds[j]))
+            bound = float(value) if bounds is None else bounds[j]
+            facts.append(_level_facts(level, "optimal", value, bound, seconds[j]))
         return self._done(picked, facts, path, True)
 
     def _done(self, picked, facts, path, proven) -> _PartOutcome:
@@ -577,9 +743,30 @@ class _Part:
         )
 
 
-def _meets(caps: list[GroupCaps], units: np.ndarray, rule_number: int) -> bool:
+def _meets(caps: list[GroupCaps], client: np.ndarray, unit: np.ndarray) -> bool:
+    """Whether the chosen pairs keep within every cap row."""
     for cap in caps:
-        if cap.rule == rule_number:
-            used = np.bincount(cap.unit_group[units], minlength=len(cap.left))
-            return bool(np.all((cap.left < 0) | (used <= cap.left)))
+        used = np.bincount(cap.of_pairs(client, unit), minlength=len(cap.left))
+        if np.any((cap.left >= 0) & (used > cap.left)):
+            return False
     return True
+
+
+def _within(
+    caps: list[GroupCaps],
+    client: np.ndarray,
+    unit: np.ndarray,
+    chosen: np.ndarray,
+    value: np.ndarray,
+) -> np.ndarray:
+    """``chosen`` with the least valuable pairs of every over-full group dropped."""
+    keep = np.ones(len(chosen), dtype=bool)
+    for cap in caps:
+        group = cap.of_pairs(client[chosen], unit[chosen])
+        for g in np.unique(group[keep]).tolist():
+            limit = int(cap.left[g])
+            members = np.flatnonzero(keep & (group == g))
+            if 0 <= limit < len(members):
+                order = members[np.argsort(value[chosen[members]], kind="stable")]
+                keep[order[: len(members) - limit]] = False
+    return chosen[keep]

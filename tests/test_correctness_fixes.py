@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
@@ -100,3 +101,29 @@ def test_the_reference_date_is_resolved_once_per_instance(monkeypatch):
     assert proposal.objective.waiting_days == sum(days.values())
     # a what-if copy of the instance counts to the same day
     assert inst.with_changes(pinned=[]).reference_date() == first
+
+
+def test_a_level_without_a_solution_ends_the_lexicographic_sequence():
+    from allocator.columns import build_columns
+    from allocator.eligibility import eligible_pairs
+    from allocator.generator import generate
+    from allocator.solver import SolverSettings, build_model, cpsat_levels, level_coefficients
+
+    inst = generate(300, 1200, 8, 1)
+    cols = build_columns(inst)
+    pairs = eligible_pairs(cols)
+    levels = list(inst.policy.objective)
+    coefficients = [level_coefficients(level, cols, pairs) for level in levels]
+    variables = build_model(cols, pairs)
+    current, facts = cpsat_levels(
+        variables,
+        levels,
+        coefficients,
+        SolverSettings(),
+        time.perf_counter() + 60,
+        None,
+        lambda *a, **k: None,
+        level_seconds=[0.0, 30.0, 30.0],  # the first level gets no time at all
+    )
+    assert [lv.status for lv in facts] == ["not_solved"] * 3
+    assert current is None
