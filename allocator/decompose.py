@@ -63,7 +63,10 @@ def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
             ]
         )
         is_fixed = np.isin(codes, wanted)
-    free = ~pinned_clients[pairs.client] & ~pinned_units[pairs.unit]
+    if not cols.instance.pinned:
+        free = np.ones(len(pairs), dtype=bool)
+    else:
+        free = ~pinned_clients[pairs.client] & ~pinned_units[pairs.unit]
     pinned_unit_list = np.flatnonzero(pinned_units)
     caps = []
     for rule in rules.GROUP_LIMITS:

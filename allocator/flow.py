@@ -16,10 +16,23 @@ from scipy.optimize import linear_sum_assignment
 
 from allocator.decompose import GroupCaps
 from allocator.rules import magic_mix, municipal_quota
-from allocator.variables import compact
+from allocator.variables import compact, count_distinct
 
 # The flow solver scales costs by the node count internally; stay well inside int64.
 _MAX_COST = 2**62
+
+
+def per_client_max(client: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """The largest ``value`` of each client's pairs (0 for clients without pairs, and at most
+    0 below). Pairs usually come sorted by client: then one pass over runs, no scatter."""
+    if len(client) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if np.all(client[1:] >= client[:-1]):
+        starts = np.flatnonzero(np.r_[True, client[1:] != client[:-1]])
+        return np.maximum(np.maximum.reduceat(value, starts), 0)
+    best = np.zeros(int(client.max()) + 1, dtype=np.int64)
+    np.maximum.at(best, client, value)
+    return best
 
 
 def lexicographic_scale(
@@ -30,11 +43,7 @@ def lexicographic_scale(
     R is the sum over clients of their largest coefficient; giving a level a weight above every
     possible change of all lower levels makes it dominate them.
     """
-    ranges = []
-    for coef in coefficients:
-        per_client = np.zeros(int(client.max()) + 1 if len(client) else 0, dtype=np.int64)
-        np.maximum.at(per_client, client, coef)
-        ranges.append(int(per_client.sum()))
+    ranges = [int(per_client_max(client, coef).sum()) for coef in coefficients]
     weights = [1] * len(coefficients)
     for level in range(len(coefficients) - 2, -1, -1):
         weights[level] = 1 + sum(ranges[j] * weights[j] for j in range(level + 1, len(ranges)))
@@ -147,8 +156,8 @@ _DENSE_LIMIT = 4_000_000
 def caps_cannot_bind(client: np.ndarray, unit: np.ndarray, caps: list[GroupCaps]) -> bool:
     """True when no limited group could be filled: each takes at least as many placements as
     it has units here, or as there are clients here. Then only rule 1 is left."""
-    n_clients = len(compact(client)[0])
-    units = compact(unit)[0]
+    n_clients = count_distinct(client)
+    units = np.flatnonzero(np.bincount(unit)) if len(unit) else unit[:0]
     for cap in caps:
         counts = np.bincount(cap.unit_group[units])
         groups = np.flatnonzero(counts)
@@ -172,9 +181,14 @@ def solve_assignment(client: np.ndarray, unit: np.ndarray, weight: np.ndarray) -
     if float(positive.max(initial=0)) * min(len(clients), len(units)) >= 2.0**52:
         return None
     matrix = np.zeros((len(clients), len(units)))
-    matrix[c_local, u_local] = positive
+    code = c_local * len(units) + u_local
+    matrix.ravel()[code] = positive
     rows, cols = linear_sum_assignment(matrix, maximize=True)
-    taken = np.full((len(clients), len(units)), -1, dtype=np.int64)
-    taken[c_local, u_local] = np.arange(len(client))
-    picked = taken[rows, cols]
-    return np.sort(picked[(picked >= 0) & (positive[np.maximum(picked, 0)] > 0)])
+    taken = rows * len(units) + cols
+    taken = taken[matrix[rows, cols] > 0]  # a zero cell is no pair worth taking
+    # back to pair positions: the codes of the pairs, sorted, located by binary search
+    order = np.argsort(code, kind="stable") if np.any(code[1:] < code[:-1]) else None
+    sorted_code = code if order is None else code[order]
+    found = np.searchsorted(sorted_code, taken)
+    picked = found if order is None else order[found]
+    return np.sort(picked)

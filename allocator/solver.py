@@ -55,7 +55,7 @@ from allocator.models import (
 from allocator.rules import one_to_one
 from allocator.rules.base import add_group_limits
 from allocator.validator import check_pinned
-from allocator.variables import AllocationVars, compact
+from allocator.variables import AllocationVars, count_distinct
 
 #: Told of each step: a message and, where known, how many of how many steps are done.
 Progress = Callable[..., None]
@@ -125,9 +125,10 @@ def level_coefficients(level: str, cols: Columns, pairs: EligiblePairs) -> np.nd
 
 
 def objective_values(cols: Columns, pairs: EligiblePairs, chosen: np.ndarray) -> ObjectiveValues:
+    taken = EligiblePairs(pairs.client[chosen], pairs.unit[chosen])
     return ObjectiveValues(
         **{
-            level: int(level_coefficients(level, cols, pairs)[chosen].sum())
+            level: int(level_coefficients(level, cols, taken).sum())
             for level in ("placed", "waiting_days", "rank_sum")
         }
     )
@@ -327,9 +328,13 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
     t = time.perf_counter()
     reduced = settle_pinned(cols, pairs)
     free = reduced.free
-    if settings.method == "auto" and caps_cannot_bind(
-        pairs.client[free], pairs.unit[free], reduced.caps
-    ):
+    whole = len(free) == len(pairs)
+    plain = settings.method == "auto" and caps_cannot_bind(
+        pairs.client if whole else pairs.client[free],
+        pairs.unit if whole else pairs.unit[free],
+        reduced.caps,
+    )
+    if plain:
         # a plain assignment as a whole: splitting it would cost more than it saves
         pieces = [free] if len(free) else []
     else:
@@ -351,11 +356,12 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
             reduced.caps,
             levels,
             maximise,
-            [c[positions] for c in coefficients],
+            coefficients if len(positions) == len(pairs) else [c[positions] for c in coefficients],
             settings,
             min(deadline, now + max(0.0, deadline - now) * share),
             greedy,
             say,
+            plain=plain,
         )
         outcomes.append(part.solve())
         pairs_left -= len(positions)
@@ -414,11 +420,13 @@ class _Part:
     all_greedy: Callable[[], np.ndarray]  # today's practice (all pairs): hint and fallback
     say: Progress
     allow_linked: bool = True
+    plain: bool = False  # already known: no cap can bind
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
-        self.client = self.pairs.client[self.positions]
-        self.unit = self.pairs.unit[self.positions]
+        whole = len(self.positions) == len(self.pairs)  # positions are then 0..n-1
+        self.client = self.pairs.client if whole else self.pairs.client[self.positions]
+        self.unit = self.pairs.unit if whole else self.pairs.unit[self.positions]
 
     @property
     def greedy(self) -> np.ndarray:
@@ -431,7 +439,7 @@ class _Part:
         if (
             weight is not None
             and method == "auto"
-            and caps_cannot_bind(self.client, self.unit, self.caps)
+            and (self.plain or caps_cannot_bind(self.client, self.unit, self.caps))
         ):
             # 0. only rule 1 binds: a plain assignment
             picked = solve_assignment(self.client, self.unit, weight)
@@ -733,8 +741,8 @@ class _Part:
             facts,
             PartFacts(
                 part=self.index,
-                clients=len(compact(self.client)[0]),
-                units=len(compact(self.unit)[0]),
+                clients=count_distinct(self.client),
+                units=count_distinct(self.unit),
                 pairs=len(self.positions),
                 path=path,
                 proven=proven,
