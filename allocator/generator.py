@@ -56,6 +56,7 @@ def generate(
     region_size: int = REGION_SIZE,
     max_vulnerable_share: float = POLICY_SHARE,
     national_corporations: int | None = None,
+    national_share: float = 1 - 0.85,
 ) -> Instance:
     """A synthetic region: ``clients`` ready clients, ``units`` vacancies, ``municipalities``
     municipalities in regions of about ``region_size``.
@@ -64,7 +65,8 @@ def generate(
     corporation serves several regions. ``pinned`` pairs are accepted offers that pass every rule.
     ``national_corporations`` switches to the owned-corporation family instead
     (``owned_corporations``): two regional corporations per region and that many national ones
-    owning buildings anywhere, whose quotas join the regions into one problem.
+    owning ``national_share`` of the buildings anywhere, whose quotas join the regions into one
+    problem (``national_share`` 1: every corporation national, the stress case).
     """
     if clients < 0 or units < 0 or municipalities < 1:
         raise ValueError("need clients >= 0, units >= 0 and municipalities >= 1")
@@ -115,7 +117,9 @@ def generate(
             here = np.flatnonzero(cx_region == r)
             cx_corp[here] = rng.choice(owners_by_region[r], len(here))
     else:
-        cx_corp, n_corps = owned_corporations(rng, cx_region, n_regions, national_corporations)
+        cx_corp, n_corps = owned_corporations(
+            rng, cx_region, n_regions, national_corporations, 1 - national_share
+        )
 
     cx_override = np.where(
         rng.random(n_cx) < 0.10, np.round(rng.uniform(0.25, 0.5, n_cx), 2), np.nan
@@ -240,20 +244,24 @@ QUOTA_RANGE = (0.3, 0.9)
 
 
 def owned_corporations(
-    rng: np.random.Generator, cx_region: np.ndarray, n_regions: int, national: int
+    rng: np.random.Generator,
+    cx_region: np.ndarray,
+    n_regions: int,
+    national: int,
+    regional_share: float = REGIONAL_SHARE,
 ) -> tuple[np.ndarray, int]:
     """The owner of every building, and how many corporations there are.
 
     Each region has ``REGIONAL_PER_REGION`` corporations of its own (numbered region by region);
-    the last ``national`` corporations own the other buildings anywhere in the country. With
-    ``national`` 0 the regional ones own everything.
+    the last ``national`` corporations own the other buildings (1 - ``regional_share``)
+    anywhere in the country. With ``national`` 0 the regional ones own everything.
     """
     n_cx = len(cx_region)
     regional = cx_region * REGIONAL_PER_REGION + rng.integers(0, REGIONAL_PER_REGION, n_cx)
     n_regional = n_regions * REGIONAL_PER_REGION
     if national == 0:
         return regional, n_regional
-    is_national = rng.random(n_cx) >= REGIONAL_SHARE
+    is_national = rng.random(n_cx) >= regional_share
     owner = np.where(is_national, n_regional + rng.integers(0, national, n_cx), regional)
     return owner, n_regional + national
 

@@ -34,6 +34,8 @@ from allocator.lp import SAFE_TOTAL, ColumnLp, best_total
 
 Key = tuple[int, int]  # (index into caps, group)
 log = logging.getLogger("allocator.linked")
+#: Rounds without a better allocation before the budgets stop moving.
+STALL_ROUNDS = 4
 
 
 @dataclass
@@ -230,11 +232,16 @@ def solve_linked(
         say(f"region {r + 1}/{n_regions}", r, n_regions)
         answers[r] = solve_region(r, budgets[r])
     bound = relaxed_bound
+    seen = {budgets.tobytes()}
+    stalled = 0
     while True:
         rounds += 1
         value = sum(int(weight[members[r][a.chosen]].sum()) for r, a in enumerate(answers))
         if best is None or value > best[0]:
             best = (value, [a.chosen for a in answers], budgets.copy())
+            stalled = 0
+        else:
+            stalled += 1
         bound = min(bound, _bound(answers, budgets, quota, links, client, weight, members))
         log.info(
             "round %d: value %d, bound %.1f, gap %.1f, %s",
@@ -249,8 +256,10 @@ def solve_linked(
         # 3. move budget from the regions that price a group lowest to those pricing it
         #    highest, as far as their prices hold (LP ranging), pairing them off in order
         changed = _rebalance(answers, budgets, links)
-        if not changed:
-            break
+        key = budgets.tobytes()
+        if not changed or key in seen or stalled >= STALL_ROUNDS:
+            break  # no move left, a split seen before, or no progress: the bound stands
+        seen.add(key)
         for r in sorted(changed):
             answers[r] = solve_region(r, budgets[r])
     value, chosen_per_region, _ = best

@@ -38,6 +38,7 @@ from allocator.flow import (
     caps_cannot_bind,
     lexicographic_scale,
     lexicographic_weights,
+    per_client_max,
     solve_assignment,
     solve_flow,
 )
@@ -60,8 +61,6 @@ from allocator.variables import AllocationVars, count_distinct
 #: Told of each step: a message and, where known, how many of how many steps are done.
 Progress = Callable[..., None]
 log = logging.getLogger("allocator.solver")
-#: Parts this large that fall into regions go region by region (``allocator.linked``).
-LINKED_MIN_PAIRS = 600_000
 #: One CP-SAT model above this many pairs takes gigabytes and minutes: not built on a part.
 CPSAT_MAX_PAIRS = 400_000
 
@@ -84,6 +83,13 @@ class SolverSettings(BaseModel):
     # 60 × 200 instance in 10 minutes; level 2 puts the LP relaxation (near-integral for this
     # assignment structure) into the search and proves each level in about a second.
     linearization_level: int = Field(default=2, ge=0, le=2)
+    linked_min_pairs: int = Field(
+        default=600_000,
+        ge=0,
+        description="A part of at least this many pairs that falls into regions joined only by a "
+        "few caps (corporations across regions) is solved region by region with the caps split "
+        "into budgets (allocator.linked); smaller ones go straight to the LP.",
+    )
     presolve: bool = True
     log_search: bool = False
 
@@ -495,7 +501,7 @@ class _Part:
 
     @property
     def linkable(self) -> bool:
-        return self.allow_linked and len(self.positions) >= LINKED_MIN_PAIRS
+        return self.allow_linked and len(self.positions) >= self.settings.linked_min_pairs
 
     def _spent(self) -> float:
         return time.perf_counter() - self.started
@@ -535,6 +541,8 @@ class _Part:
         )
         if outcome.proven:
             return self._proven(outcome.chosen, "regions", [self._spent()])
+        if len(self.positions) <= CPSAT_MAX_PAIRS and time.perf_counter() < self.deadline:
+            return None  # small enough for the paths that prove a whole part
         facts = self._bounded(outcome.chosen, outcome.bound)
         return self._done(outcome.chosen, facts, "regions", False)
 
@@ -613,6 +621,13 @@ class _Part:
                 return self._done(np.flatnonzero(current), facts, "cp-sat", proven)
         return self._fallback(lp_bounds)
 
+    def _trivial_bound(self, j: int) -> float:
+        """A bound that needs no solver: every client at its best pair for a maximised level
+        (a client takes one unit), 0 for a minimised one (no coefficient is negative)."""
+        if self.maximise[j]:
+            return float(per_client_max(self.client, self.coefficients[j]).sum())
+        return float(min(0, int(self.coefficients[j].min(initial=0))))
+
     def _fallback(self, lp_bounds: list[float] | None) -> _PartOutcome:
         """Nothing better in time: today's practice for this part, with the LP's bounds."""
         picked = np.flatnonzero(self.greedy)
@@ -632,6 +647,8 @@ class _Part:
             if j < len(lp_bounds) and reached:
                 tighter = min if self.maximise[j] else max
                 bound = lp_bounds[j] if bound is None else tighter(bound, lp_bounds[j])
+            if bound is None:
+                bound = self._trivial_bound(j)
             status = lv.status if lv.status != "not_solved" else "feasible"
             out.append(_level_facts(lv.level, status, value, bound, lv.wall_seconds))
             integral = (
