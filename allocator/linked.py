@@ -144,7 +144,7 @@ class Region:
         picked = np.flatnonzero(x > 0.5)
         integral = np.abs(x - np.round(x)).max(initial=0.0) <= 1e-6
         proven = integral and bound < int(self.weight[picked].sum()) + 1
-        ranges = {key: self.lp.limit_range(key) for key in self.links}
+        ranges = self.lp.limit_ranges(self.links)
         return RegionAnswer(picked, proven, bound, prices, ranges)
 
 

@@ -247,21 +247,34 @@ class ColumnLp:
 
     def set_limit(self, key: tuple[int, int], limit: int) -> None:
         """Change one cap row's limit (a row kept with ``keep``); the next solve is warm."""
+        if key not in self.row_keys:
+            return  # no pair of this group here
         row = self.row_keys.index(key)
         self.b[row] = limit
         self.highs.changeRowBounds(row, -highspy.kHighsInf, float(limit))
 
-    def limit_range(self, key: tuple[int, int]) -> tuple[float, float]:
-        """How far the row's limit can move down and up with its price unchanged (HiGHS's
-        ranging of the last solve); (0, 0) when ranging is not available."""
+    def limit_ranges(
+        self, keys: list[tuple[int, int]]
+    ) -> dict[tuple[int, int], tuple[float, float]]:
+        """Per cap row, how far its limit can move down and up with its price unchanged
+        (HiGHS's ranging of the last solve): (0, 0) when ranging is not available, (limit, inf)
+        for a group without pairs here."""
         status, ranging = self.highs.getRanging()
-        if status != highspy.HighsStatus.kOk or not ranging.valid:
-            return 0.0, 0.0
-        row = self.row_keys.index(key)
-        limit = float(self.b[row])
-        down = limit - float(ranging.row_bound_dn.value_[row])
-        up = float(ranging.row_bound_up.value_[row]) - limit
-        return max(0.0, down), max(0.0, up)
+        ok = status == highspy.HighsStatus.kOk and ranging.valid
+        out = {}
+        for key in keys:
+            if key not in self.row_keys:
+                out[key] = (math.inf, math.inf)
+                continue
+            if not ok:
+                out[key] = (0.0, 0.0)
+                continue
+            row = self.row_keys.index(key)
+            limit = float(self.b[row])
+            down = limit - float(ranging.row_bound_dn.value_[row])
+            up = float(ranging.row_bound_up.value_[row]) - limit
+            out[key] = (max(0.0, down), max(0.0, up))
+        return out
 
     def cap_duals(self) -> dict[tuple[int, int], float]:
         """The price (>= 0, in objective units per placement) of each binding cap row, by
