@@ -50,6 +50,7 @@ class RegionAnswer:
     prices: dict[Key, float] = field(default_factory=dict)
     #: per linking key, how far its budget may move down and up with the price unchanged
     ranges: dict[Key, tuple[float, float]] = field(default_factory=dict)
+    x: np.ndarray | None = None  # the LP's vertex, when it was not integral and proven
 
 
 @dataclass
@@ -120,7 +121,9 @@ class Region:
                 return answer
         else:
             answer = None
-        picked, proven = self.exact(self.members, caps, deadline)
+        x = None if answer is None else answer.x
+        bound = None if answer is None else answer.bound
+        picked, proven = self.exact(self.members, caps, deadline, x, bound, self.weight)
         if answer is None:
             return RegionAnswer(picked, proven)
         return RegionAnswer(picked, proven, answer.bound, answer.prices, answer.ranges)
@@ -145,7 +148,7 @@ class Region:
         integral = np.abs(x - np.round(x)).max(initial=0.0) <= 1e-6
         proven = integral and bound < int(self.weight[picked].sum()) + 1
         ranges = self.lp.limit_ranges(self.links)
-        return RegionAnswer(picked, proven, bound, prices, ranges)
+        return RegionAnswer(picked, proven, bound, prices, ranges, None if proven else x)
 
 
 def _meets(caps: list[GroupCaps], client, unit, picked: np.ndarray) -> bool:
@@ -163,15 +166,16 @@ def solve_linked(
     weight: np.ndarray,
     region_of_pair: np.ndarray,
     links: list[Key],
-    exact_region: Callable[[np.ndarray, list[GroupCaps], float], tuple[np.ndarray, bool]],
+    exact_region: Callable[..., tuple[np.ndarray, bool]],
     deadline: float,
     say: Callable[..., None] = lambda *a, **k: None,
     flow: Callable | None = None,
 ) -> LinkedOutcome:
     """Split the linking limits into budgets per region until the allocation meets the bound.
 
-    ``exact_region(positions, caps, deadline)`` returns an optimal (or, after a time-out, the
-    best found) allocation of the region's pairs under ``caps`` and whether it is proven;
+    ``exact_region(positions, caps, deadline, x, bound, weight)`` returns an optimal (or, after a
+    time-out, the best found) allocation of the region's pairs under ``caps`` and whether it is
+    proven, starting from the region LP's fractional vertex ``x`` and its ``bound`` when given;
     ``flow(client, unit, weight, caps)`` the nested relaxation's optimum (or None).
     """
     n_regions = int(region_of_pair.max()) + 1
@@ -189,8 +193,16 @@ def solve_linked(
             [int(np.count_nonzero(link_of[i][pos] == g)) for i, g in links], dtype=np.int64
         )
 
+    slowest = [0.0]  # the longest region solve so far: a new one starts only if it fits
+
+    def fits() -> bool:
+        return time.perf_counter() + slowest[0] < deadline
+
     def solve_region(r: int, budget: np.ndarray) -> RegionAnswer:
-        return regions[r].solve(budget, deadline)
+        started = time.perf_counter()
+        answer = regions[r].solve(budget, deadline)
+        slowest[0] = max(slowest[0], time.perf_counter() - started)
+        return answer
 
     # 1. the nested flow of every region (no cap but the municipal and Magic Mix ones): what
     #    each region would take of every linking limit; when those answers meet every cap they
@@ -199,21 +211,22 @@ def solve_linked(
     relaxed = []
     for r, region in enumerate(regions):
         say(f"region {r + 1}/{n_regions}: nested flow", r, n_regions)
-        region.relaxed = (
-            None
-            if flow is None
-            else flow(region.client, region.unit, region.weight, region.caps_with(budgets[r]))
-        )
+        region.relaxed = None
+        if flow is not None and fits():
+            started = time.perf_counter()
+            caps_r = region.caps_with(budgets[r])
+            region.relaxed = flow(region.client, region.unit, region.weight, caps_r)
+            slowest[0] = max(slowest[0], time.perf_counter() - started)
         relaxed.append(region.relaxed)
     rounds = 0
     best = None
     if all(x is not None for x in relaxed):
         usage = np.array([used(r, x) for r, x in enumerate(relaxed)]).reshape(n_regions, len(links))
-        fits = all(
+        meets_all = all(
             _meets(region.caps_with(budgets[r]), region.client, region.unit, relaxed[r])
             for r, region in enumerate(regions)
         )
-        if fits and np.all(usage.sum(axis=0) <= quota):
+        if meets_all and np.all(usage.sum(axis=0) <= quota):
             chosen = np.sort(np.concatenate([members[r][x] for r, x in enumerate(relaxed)]))
             value = int(weight[chosen].sum())
             return LinkedOutcome(chosen, value, float(value), True, n_regions, len(links), 0)
@@ -230,7 +243,15 @@ def solve_linked(
     budgets = _proportional(usage, quota)
     for r in range(n_regions):
         say(f"region {r + 1}/{n_regions}", r, n_regions)
-        answers[r] = solve_region(r, budgets[r])
+        if fits():
+            answers[r] = solve_region(r, budgets[r])
+        else:  # out of time: the flow's answer cut to the budgets (or nothing), no price
+            start = relaxed[r] if relaxed[r] is not None else np.zeros(0, dtype=np.int64)
+            region = regions[r]
+            kept = within(
+                region.caps_with(budgets[r]), region.client, region.unit, start, region.weight
+            )
+            answers[r] = RegionAnswer(kept, False)
     bound = relaxed_bound
     seen = {budgets.tobytes()}
     stalled = 0
@@ -251,7 +272,7 @@ def solve_linked(
             bound - best[0],
             [(a.proven, a.bound is not None) for a in answers].count((True, True)),
         )
-        if bound < best[0] + 1 or time.perf_counter() >= deadline:
+        if bound < best[0] + 1 or not fits():
             break
         # 3. move budget from the regions that price a group lowest to those pricing it
         #    highest, as far as their prices hold (LP ranging), pairing them off in order
@@ -261,7 +282,12 @@ def solve_linked(
             break  # no move left, a split seen before, or no progress: the bound stands
         seen.add(key)
         for r in sorted(changed):
+            if not fits():
+                break  # half a round mixes budgets: the best whole round stands
             answers[r] = solve_region(r, budgets[r])
+        else:
+            continue
+        break
     value, chosen_per_region, _ = best
     chosen = np.sort(
         np.concatenate([members[r][c] for r, c in enumerate(chosen_per_region)])
@@ -290,6 +316,27 @@ def _rebalance(answers: list[RegionAnswer], budgets: np.ndarray, links: list[Key
             budgets[taker, j] += delta
             changed |= {donor, taker}
     return changed
+
+
+def within(
+    caps: list[GroupCaps],
+    client: np.ndarray,
+    unit: np.ndarray,
+    chosen: np.ndarray,
+    value: np.ndarray,
+) -> np.ndarray:
+    """``chosen`` with the least valuable pairs of every over-full group dropped: an allocation
+    that meets every cap (dropping a placement never breaks a cap)."""
+    keep = np.ones(len(chosen), dtype=bool)
+    for cap in caps:
+        group = cap.of_pairs(client[chosen], unit[chosen])
+        for g in np.unique(group[keep]).tolist():
+            limit = int(cap.left[g])
+            members = np.flatnonzero(keep & (group == g))
+            if 0 <= limit < len(members):
+                order = members[np.argsort(value[chosen[members]], kind="stable")]
+                keep[order[: len(members) - limit]] = False
+    return chosen[keep]
 
 
 def _proportional(usage: np.ndarray, quota: np.ndarray) -> np.ndarray:

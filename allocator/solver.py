@@ -43,7 +43,7 @@ from allocator.flow import (
     solve_flow,
 )
 from allocator.greedy import first_come_first_served
-from allocator.linked import regions_and_links, solve_linked
+from allocator.linked import regions_and_links, solve_linked, within
 from allocator.lp import solve_lp_combined, solve_lp_levels
 from allocator.models import (
     LEVEL_SENSE,
@@ -243,9 +243,9 @@ def solve(
     """
     settings = settings or SolverSettings()
     say = progress or (lambda *_args, **_kw: None)
-    check_pinned(instance)
     started = time.perf_counter()
     deadline = started + settings.time_limit_seconds
+    check_pinned(instance)
 
     say("eligibility")
     cols = build_columns(instance)
@@ -321,6 +321,12 @@ def solve(
 
 # ----------------------------------------------------------------------------------------------
 # method "auto"
+
+
+@dataclass
+class LpVertex:
+    x: np.ndarray
+    bound: float
 
 
 @dataclass
@@ -543,11 +549,20 @@ class _Part:
             return self._proven(outcome.chosen, "regions", [self._spent()])
         if len(self.positions) <= CPSAT_MAX_PAIRS and time.perf_counter() < self.deadline:
             return None  # small enough for the paths that prove a whole part
-        facts = self._bounded(outcome.chosen, outcome.bound)
-        return self._done(outcome.chosen, facts, "regions", False)
+        chosen, path = outcome.chosen, "regions"
+        fcfs = np.flatnonzero(self.greedy)
+        if int(weight[fcfs].sum()) > outcome.value:
+            chosen, path = fcfs, "greedy"  # today's practice did better in the time there was
+        return self._done(chosen, self._bounded(chosen, outcome.bound), path, False)
 
     def _exact_region(
-        self, pos: np.ndarray, caps: list[GroupCaps], deadline: float
+        self,
+        pos: np.ndarray,
+        caps: list[GroupCaps],
+        deadline: float,
+        x: np.ndarray | None = None,
+        bound: float | None = None,
+        weight: np.ndarray | None = None,
     ) -> tuple[np.ndarray, bool]:
         """A region of this part under its own caps, by the ordinary paths; what it returns
         always meets ``caps`` (a fallback that would not is trimmed)."""
@@ -566,9 +581,14 @@ class _Part:
             self.say,
             allow_linked=False,
         )
+        if x is not None and bound is not None and weight is not None:
+            # the region's LP vertex is fractional: repair it around the fractional pairs
+            picked = sub._reach_combined(LpVertex(x, bound), weight)
+            if picked is not None:
+                return picked, True
         out = sub.solve()
         local = np.searchsorted(self.positions[pos], out.chosen)
-        kept = _within(caps, self.client[pos], self.unit[pos], local, self.coefficients[0][pos])
+        kept = within(caps, self.client[pos], self.unit[pos], local, self.coefficients[0][pos])
         return kept, out.facts.proven and len(kept) == len(local)
 
     def _bounded(self, picked: np.ndarray, bound: float) -> list[LevelFacts]:
@@ -775,23 +795,3 @@ def _meets(caps: list[GroupCaps], client: np.ndarray, unit: np.ndarray) -> bool:
         if np.any((cap.left >= 0) & (used > cap.left)):
             return False
     return True
-
-
-def _within(
-    caps: list[GroupCaps],
-    client: np.ndarray,
-    unit: np.ndarray,
-    chosen: np.ndarray,
-    value: np.ndarray,
-) -> np.ndarray:
-    """``chosen`` with the least valuable pairs of every over-full group dropped."""
-    keep = np.ones(len(chosen), dtype=bool)
-    for cap in caps:
-        group = cap.of_pairs(client[chosen], unit[chosen])
-        for g in np.unique(group[keep]).tolist():
-            limit = int(cap.left[g])
-            members = np.flatnonzero(keep & (group == g))
-            if 0 <= limit < len(members):
-                order = members[np.argsort(value[chosen[members]], kind="stable")]
-                keep[order[: len(members) - limit]] = False
-    return chosen[keep]
