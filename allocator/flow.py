@@ -22,13 +22,23 @@ from allocator.variables import compact, count_distinct
 _MAX_COST = 2**62
 
 
-def per_client_max(client: np.ndarray, value: np.ndarray) -> np.ndarray:
-    """The largest ``value`` of each client's pairs (0 for clients without pairs, and at most
-    0 below). Pairs usually come sorted by client: then one pass over runs, no scatter."""
+def _run_starts(client: np.ndarray) -> np.ndarray | None:
+    """Where each client's run of pairs starts, when the pairs are sorted by client (else
+    None)."""
+    if len(client) and np.all(client[1:] >= client[:-1]):
+        return np.flatnonzero(np.r_[True, client[1:] != client[:-1]])
+    return None
+
+
+def per_client_max(
+    client: np.ndarray, value: np.ndarray, starts: np.ndarray | None = None
+) -> np.ndarray:
+    """The largest ``value`` of each client's pairs (never below 0). Pairs usually come sorted
+    by client: then one pass over runs (``starts``, from ``_run_starts``), no scatter."""
     if len(client) == 0:
         return np.zeros(0, dtype=np.int64)
-    if np.all(client[1:] >= client[:-1]):
-        starts = np.flatnonzero(np.r_[True, client[1:] != client[:-1]])
+    starts = _run_starts(client) if starts is None else starts
+    if starts is not None:
         return np.maximum(np.maximum.reduceat(value, starts), 0)
     best = np.zeros(int(client.max()) + 1, dtype=np.int64)
     np.maximum.at(best, client, value)
@@ -43,7 +53,8 @@ def lexicographic_scale(
     R is the sum over clients of their largest coefficient; giving a level a weight above every
     possible change of all lower levels makes it dominate them.
     """
-    ranges = [int(per_client_max(client, coef).sum()) for coef in coefficients]
+    starts = _run_starts(client)
+    ranges = [int(per_client_max(client, coef, starts).sum()) for coef in coefficients]
     weights = [1] * len(coefficients)
     for level in range(len(coefficients) - 2, -1, -1):
         weights[level] = 1 + sum(ranges[j] * weights[j] for j in range(level + 1, len(ranges)))

@@ -140,6 +140,32 @@ def objective_values(cols: Columns, pairs: EligiblePairs, chosen: np.ndarray) ->
     )
 
 
+#: How the distance between a level's value and its bound reads, per level.
+_GAP_WORDS = {
+    "placed": "at most {gap:,} more people could be placed",
+    "waiting_days": "the placed clients' waiting days could add up to at most {gap:,} more",
+    "rank_sum": "their preference ranks could add up to at most {gap:,} less",
+}
+
+
+def gap_in_words(levels: list[LevelFacts]) -> str | None:
+    """The gap of the first level not proven optimal, as a coordinator would say it (later
+    levels only count once the earlier ones are settled)."""
+    for lv in levels:
+        if lv.status == "optimal":
+            continue
+        if lv.value is None or lv.bound is None:
+            return f"{lv.level}: no bound known"
+        gap = (
+            abs(math.floor(lv.bound + 1e-9) - lv.value)
+            if LEVEL_SENSE.get(lv.level) == "max"
+            else abs(lv.value - math.ceil(lv.bound - 1e-9))
+        )
+        words = _GAP_WORDS.get(lv.level, lv.level + " could improve by at most {gap:,}")
+        return "not proven optimal: " + words.format(gap=gap)
+    return None
+
+
 def build_model(cols: Columns, pairs: EligiblePairs) -> AllocationVars:
     """The CP-SAT model of every rule: eligibility made the variables; capacity rules add here."""
     variables = AllocationVars.create(cp_model.CpModel(), pairs.client, pairs.unit)
@@ -287,6 +313,9 @@ def solve(
         if any(p.path == "greedy" for p in parts):
             note = "time ran out: some parts keep the first-come-first-served allocation"
 
+    gap = gap_in_words(level_facts)
+    if gap:
+        note = f"{note}; {gap}" if note else gap
     log.info("eligibility: %d pairs in %.3fs", len(pairs), eligibility_seconds)
     log.info("build (%s): %.3fs; solve: %.3fs", method, build_seconds, solve_seconds)
     for lv in level_facts:

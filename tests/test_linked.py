@@ -71,6 +71,10 @@ def test_an_unproven_run_reports_bounds_no_better_allocation_passes() -> None:
     for limit in (0.05, 0.3):
         s = solve(instance, SolverSettings(linked_min_pairs=0, time_limit_seconds=limit))
         assert validate(instance, s.assignments) == []
+        placed = next(lv for lv in s.facts.levels if lv.level == "placed")
+        if placed.status != "optimal":
+            gap = int(placed.bound) - placed.value
+            assert f"at most {gap:,} more people could be placed" in s.facts.note
         for lv in s.facts.levels:
             assert lv.bound is not None, lv
             if lv.level in ("placed", "waiting_days"):
