@@ -54,7 +54,6 @@ from allocator.models import (
     SolverFacts,
 )
 from allocator.rules import one_to_one
-from allocator.rules.base import add_group_limits
 from allocator.validator import check_pinned
 from allocator.variables import AllocationVars, count_distinct
 
@@ -714,7 +713,11 @@ class _Part:
         )
         one_to_one.add(self.cols, variables)
         for cap in caps:
-            add_group_limits(variables, cap.unit_group, cap.left)
+            group = cap.of_pairs(variables.client, variables.unit)
+            for g, xs in variables.by(group):
+                limit = int(cap.left[g])
+                if 0 <= limit < len(xs):
+                    variables.model.add(cp_model.LinearExpr.sum(xs) <= limit)
         return variables
 
     def _reach_bounds(self, lp) -> np.ndarray | None:
