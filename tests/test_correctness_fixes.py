@@ -127,3 +127,54 @@ def test_a_level_without_a_solution_ends_the_lexicographic_sequence():
     )
     assert [lv.status for lv in facts] == ["not_solved"] * 3
     assert current is None
+
+
+def _triangle():
+    from tests.test_paths import triangle
+
+    return triangle()
+
+
+def _part(inst):
+    import numpy as np
+
+    from allocator.columns import build_columns
+    from allocator.decompose import settle_pinned
+    from allocator.eligibility import eligible_pairs
+    from allocator.solver import level_coefficients
+
+    cols = build_columns(inst)
+    pairs = eligible_pairs(cols)
+    caps = settle_pinned(cols, pairs).caps
+    coefficients = [level_coefficients(level, cols, pairs) for level in inst.policy.objective]
+    return np, pairs, caps, coefficients
+
+
+def test_an_lp_proof_is_refused_where_float64_cannot_tell_a_unit():
+    from allocator.lp import SAFE_TOTAL, solve_lp_combined
+
+    np, pairs, caps, _ = _part(_triangle())
+    # weights whose possible total is beyond 2^50: a bound below value + 1 proves nothing
+    weight = np.full(len(pairs), int(SAFE_TOTAL), dtype=np.int64)
+    outcome = solve_lp_combined(pairs.client, pairs.unit, caps, weight, time.perf_counter() + 10)
+    assert outcome.chosen is None and outcome.bound is None
+    # the same LP with small weights is solved and bounded
+    small = solve_lp_combined(
+        pairs.client, pairs.unit, caps, weight // int(SAFE_TOTAL), time.perf_counter() + 10
+    )
+    assert small.bound is not None and small.bound >= 1.5 - 1e-6
+
+
+def test_a_fractional_level_bound_is_rounded_inwards_and_held():
+    from allocator.lp import solve_lp_levels
+
+    np, pairs, caps, coefficients = _part(_triangle())
+    out = solve_lp_levels(
+        pairs.client, pairs.unit, caps, coefficients, [True, True, False], time.perf_counter() + 10
+    )
+    # the LP places 1.5 clients: no allocation places more than 1, and the chain goes on
+    assert out.bounds[0] >= 1.5 - 1e-6
+    assert out.values[0] == 1
+    assert len(out.values) == 3
+    assert out.chosen is not None  # held at 1, the next vertex is integral: proven
+    assert [int(c[out.chosen].sum()) for c in coefficients] == out.values
