@@ -147,6 +147,14 @@ _GAP_WORDS = {
 }
 
 
+def _no_solver_bound(client: np.ndarray, coefficients: np.ndarray, maximise: bool) -> float:
+    """A bound that needs no solver: every client at its best pair for a maximised level (a
+    client takes one unit), the smallest coefficient sum (0 or less) for a minimised one."""
+    if maximise:
+        return float(per_client_max(client, coefficients).sum())
+    return float(min(0, int(coefficients.min(initial=0))))
+
+
 def gap_in_words(levels: list[LevelFacts]) -> str | None:
     """The gap of the first level not proven optimal, as a coordinator would say it (later
     levels only count once the earlier ones are settled)."""
@@ -302,6 +310,22 @@ def solve(
         note = None
         if level_facts and all(lv.value is None for lv in level_facts):
             note = "no solver solution within the time limit: first-come-first-served allocation"
+        level_facts = [
+            lv
+            if lv.value is not None and lv.bound is not None
+            else _level_facts(
+                lv.level,
+                "feasible" if lv.status == "not_solved" else lv.status,
+                int(coefficients[j][chosen].sum()),
+                lv.bound
+                if lv.bound is not None
+                else _no_solver_bound(
+                    pairs.client, coefficients[j], LEVEL_SENSE[lv.level] == "max"
+                ),
+                lv.wall_seconds,
+            )
+            for j, lv in enumerate(level_facts)
+        ]
     else:
         t = time.perf_counter()
         chosen, level_facts, parts, build_seconds = _solve_by_parts(
@@ -670,11 +694,7 @@ class _Part:
         return self._fallback(lp_bounds)
 
     def _trivial_bound(self, j: int) -> float:
-        """A bound that needs no solver: every client at its best pair for a maximised level
-        (a client takes one unit), 0 for a minimised one (no coefficient is negative)."""
-        if self.maximise[j]:
-            return float(per_client_max(self.client, self.coefficients[j]).sum())
-        return float(min(0, int(self.coefficients[j].min(initial=0))))
+        return _no_solver_bound(self.client, self.coefficients[j], self.maximise[j])
 
     def _fallback(self, lp_bounds: list[float] | None) -> _PartOutcome:
         """Nothing better in time: today's practice for this part, with the LP's bounds."""

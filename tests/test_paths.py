@@ -105,6 +105,12 @@ def test_time_out_returns_the_best_found_marked_not_proven():
     proposal = make_proposal(inst, s)
     assert proposal.status == "feasible" and not proposal.proven
     assert proposal.objective.placed > 0
+    # a real bound on every level, never null, and never below the value of a maximised level
+    for lv in s.facts.levels:
+        assert lv.bound is not None and lv.value is not None
+        if lv.level != "rank_sum":
+            assert lv.bound >= lv.value
+    assert "not proven optimal" in s.facts.note
 
 
 def test_time_out_in_auto_keeps_todays_practice_for_unsolved_parts():
@@ -114,3 +120,4 @@ def test_time_out_in_auto_keeps_todays_practice_for_unsolved_parts():
     assert validate(inst, s.assignments) == []
     assert "greedy" in s.facts.paths
     assert s.objective.placed > 0
+    assert all(lv.bound is not None for lv in s.facts.levels)
