@@ -101,7 +101,9 @@ class Region:
             lefts[i][g] = b
         return [cap.with_left(left) for cap, left in zip(self.caps, lefts, strict=True)]
 
-    def solve(self, budget: np.ndarray, deadline: float) -> RegionAnswer:
+    def solve(self, budget: np.ndarray, deadline: float, quick: bool = False) -> RegionAnswer:
+        """The region under ``budget``. ``quick``: while budgets still move, a fractional LP
+        vertex gets only a short repair, else its rounding cut to the caps (unproven)."""
         caps = self.caps_with(budget)
         # the nested flow drops every other cap: when its answer meets them all it is optimal,
         # and its value bounds the region under any budget (prices 0)
@@ -123,6 +125,14 @@ class Region:
             answer = None
         x = None if answer is None else answer.x
         bound = None if answer is None else answer.bound
+        if quick and x is not None and bound is not None:
+            picked, proven = self.exact(self.members, caps, deadline, x, bound, self.weight, True)
+            if not proven:
+                rounded = within(caps, self.client, self.unit, np.flatnonzero(x > 0.5), self.weight)
+                picked = max(
+                    (picked, rounded), key=lambda c: int(self.weight[c].sum()) if len(c) else 0
+                )
+            return RegionAnswer(picked, proven, answer.bound, answer.prices, answer.ranges, x)
         picked, proven = self.exact(self.members, caps, deadline, x, bound, self.weight)
         if answer is None:
             return RegionAnswer(picked, proven)
@@ -198,9 +208,9 @@ def solve_linked(
     def fits() -> bool:
         return time.perf_counter() + slowest[0] < deadline
 
-    def solve_region(r: int, budget: np.ndarray) -> RegionAnswer:
+    def solve_region(r: int, budget: np.ndarray, quick: bool = True) -> RegionAnswer:
         started = time.perf_counter()
-        answer = regions[r].solve(budget, deadline)
+        answer = regions[r].solve(budget, deadline, quick)
         slowest[0] = max(slowest[0], time.perf_counter() - started)
         return answer
 
@@ -260,6 +270,7 @@ def solve_linked(
         value = sum(int(weight[members[r][a.chosen]].sum()) for r, a in enumerate(answers))
         if best is None or value > best[0]:
             best = (value, [a.chosen for a in answers], budgets.copy())
+            best_proven = [a.proven for a in answers]
             stalled = 0
         else:
             stalled += 1
@@ -288,7 +299,21 @@ def solve_linked(
         else:
             continue
         break
-    value, chosen_per_region, _ = best
+    # 4. the best split's regions that only got a quick repair: solved exactly while time lasts
+    value, chosen_per_region, split_ = best
+    if bound >= value + 1:
+        improved = False
+        for r in range(n_regions):
+            if best_proven[r] or not fits():
+                continue
+            answer = solve_region(r, split_[r], quick=False)
+            if int(weight[members[r][answer.chosen]].sum()) > int(
+                weight[members[r][chosen_per_region[r]]].sum()
+            ):
+                chosen_per_region[r] = answer.chosen
+                improved = True
+        if improved:
+            value = sum(int(weight[members[r][c]].sum()) for r, c in enumerate(chosen_per_region))
     chosen = np.sort(
         np.concatenate([members[r][c] for r, c in enumerate(chosen_per_region)])
     ).astype(np.int64)

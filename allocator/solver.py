@@ -615,6 +615,7 @@ class _Part:
         x: np.ndarray | None = None,
         bound: float | None = None,
         weight: np.ndarray | None = None,
+        quick: bool = False,
     ) -> tuple[np.ndarray, bool]:
         """A region of this part under its own caps, by the ordinary paths; what it returns
         always meets ``caps`` (a fallback that would not is trimmed)."""
@@ -635,9 +636,11 @@ class _Part:
         )
         if x is not None and bound is not None and weight is not None:
             # the region's LP vertex is fractional: repair it around the fractional pairs
-            picked = sub._reach_combined(LpVertex(x, bound), weight)
+            picked = sub._reach_combined(LpVertex(x, bound), weight, 0.5 if quick else 2.0)
             if picked is not None:
                 return picked, True
+            if quick:
+                return np.zeros(0, dtype=np.int64), False
         out = sub.solve()
         local = np.searchsorted(self.positions[pos], out.chosen)
         kept = within(caps, self.client[pos], self.unit[pos], local, self.coefficients[0][pos])
@@ -760,12 +763,12 @@ class _Part:
             | np.isin(self.unit, self.unit[fractional])
         )
 
-    def _reach_combined(self, combined, weight: np.ndarray) -> np.ndarray | None:
+    def _reach_combined(self, combined, weight: np.ndarray, seconds: float = 2.0):
         """The combined LP's vertex is fractional: an integer solution of combined weight
         floor(bound), found among the pairs around the fractional ones, is optimal."""
         target = math.floor(combined.bound)
         return self._reach_with(
-            combined.x, [(weight, target)], self._near_fractional(combined.x), 2.0
+            combined.x, [(weight, target)], self._near_fractional(combined.x), seconds
         )
 
     def _reach_with(
