@@ -667,6 +667,11 @@ class _Part:
             level_bound = (
                 math.floor(rest / weights[j]) if self.maximise[j] else math.ceil(-rest / weights[j])
             )
+            # the bound that needs no solver may be the tighter one
+            trivial = self._trivial_bound(j)
+            level_bound = (
+                min(level_bound, trivial) if self.maximise[j] else max(level_bound, trivial)
+            )
             status = (
                 "optimal"
                 if level_bound == values[j] and all(f.status == "optimal" for f in facts)
