@@ -32,6 +32,7 @@ lint: install
 bench: install
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python benchmarks/scaling.py
+	$(BIN)/python benchmarks/owned.py
 	$(BIN)/python benchmarks/simulation.py
 	$(BIN)/python benchmarks/outcomes.py
 	$(BIN)/python benchmarks/pages.py

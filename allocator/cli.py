@@ -436,12 +436,23 @@ def generate(
     out_path: Annotated[
         Path | None, typer.Option("--out", "-o", help=".json, .xlsx or a folder for CSV.")
     ] = None,
+    national_corporations: Annotated[
+        int | None,
+        typer.Option(
+            "--national-corporations",
+            min=0,
+            help="Owned-corporation family: two regional corporations per region own 85% of the "
+            "buildings, this many national ones the rest anywhere; 70% have a binding quota.",
+        ),
+    ] = None,
 ) -> None:
     """A seeded synthetic instance of any size (clearly synthetic data)."""
     from allocator.generator import generate as make
 
     with _progress("Generating"):
-        instance = make(clients, units, municipalities, seed)
+        instance = make(
+            clients, units, municipalities, seed, national_corporations=national_corporations
+        )
     if out_path is None:
         sys.stdout.write(instance.model_dump_json(indent=2) + "\n")
         return

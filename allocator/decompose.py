@@ -30,6 +30,14 @@ class GroupCaps:
     unit_group: np.ndarray
     left: np.ndarray  # -1: unlimited
 
+    def of_pairs(self, client: np.ndarray, unit: np.ndarray) -> np.ndarray:
+        """The group of each pair (client, unit): the one place that says which pairs a cap row
+        covers, so that every engine reads a cap the same way."""
+        return self.unit_group[unit]
+
+    def with_left(self, left: np.ndarray) -> GroupCaps:
+        return GroupCaps(self.rule, self.unit_group, left)
+
 
 @dataclass(frozen=True)
 class Reduced:
@@ -55,7 +63,10 @@ def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
             ]
         )
         is_fixed = np.isin(codes, wanted)
-    free = ~pinned_clients[pairs.client] & ~pinned_units[pairs.unit]
+    if not cols.instance.pinned:
+        free = np.ones(len(pairs), dtype=bool)
+    else:
+        free = ~pinned_clients[pairs.client] & ~pinned_units[pairs.unit]
     pinned_unit_list = np.flatnonzero(pinned_units)
     caps = []
     for rule in rules.GROUP_LIMITS:

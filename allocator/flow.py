@@ -16,30 +16,58 @@ from scipy.optimize import linear_sum_assignment
 
 from allocator.decompose import GroupCaps
 from allocator.rules import magic_mix, municipal_quota
-from allocator.variables import compact
+from allocator.variables import compact, count_distinct
 
 # The flow solver scales costs by the node count internally; stay well inside int64.
 _MAX_COST = 2**62
+
+
+def _run_starts(client: np.ndarray) -> np.ndarray | None:
+    """Where each client's run of pairs starts, when the pairs are sorted by client (else
+    None)."""
+    if len(client) and np.all(client[1:] >= client[:-1]):
+        return np.flatnonzero(np.r_[True, client[1:] != client[:-1]])
+    return None
+
+
+def per_client_max(
+    client: np.ndarray, value: np.ndarray, starts: np.ndarray | None = None
+) -> np.ndarray:
+    """The largest ``value`` of each client's pairs (never below 0). Pairs usually come sorted
+    by client: then one pass over runs (``starts``, from ``_run_starts``), no scatter."""
+    if len(client) == 0:
+        return np.zeros(0, dtype=np.int64)
+    starts = _run_starts(client) if starts is None else starts
+    if starts is not None:
+        return np.maximum(np.maximum.reduceat(value, starts), 0)
+    best = np.zeros(int(client.max()) + 1, dtype=np.int64)
+    np.maximum.at(best, client, value)
+    return best
+
+
+def lexicographic_scale(
+    coefficients: list[np.ndarray], client: np.ndarray
+) -> tuple[list[int], list[int]]:
+    """The weight of each level and the range [0, R] of each level's total.
+
+    R is the sum over clients of their largest coefficient; giving a level a weight above every
+    possible change of all lower levels makes it dominate them.
+    """
+    starts = _run_starts(client)
+    ranges = [int(per_client_max(client, coef, starts).sum()) for coef in coefficients]
+    weights = [1] * len(coefficients)
+    for level in range(len(coefficients) - 2, -1, -1):
+        weights[level] = 1 + sum(ranges[j] * weights[j] for j in range(level + 1, len(ranges)))
+    return weights, ranges
 
 
 def lexicographic_weights(
     coefficients: list[np.ndarray], maximise: list[bool], client: np.ndarray
 ) -> np.ndarray | None:
     """One integer weight per pair whose sum orders solutions like the levels do, or None when
-    the weights would not fit in int64.
-
-    Level totals lie in [0, R] with R the sum over clients of their largest coefficient; giving
-    a level a weight above every possible change of all lower levels makes it dominate them.
-    """
-    ranges = []
-    for coef in coefficients:
-        per_client = np.zeros(int(client.max()) + 1 if len(client) else 0, dtype=np.int64)
-        np.maximum.at(per_client, client, coef)
-        ranges.append(int(per_client.sum()))
-    weights = [1] * len(coefficients)
-    for level in range(len(coefficients) - 2, -1, -1):
-        weights[level] = 1 + sum(ranges[j] * weights[j] for j in range(level + 1, len(ranges)))
-    if sum(r * w for r, w in zip(ranges, weights, strict=True)) * (len(client) + 8) >= _MAX_COST:
+    the totals would not fit in int64 (the flow checks its own, scaled, range)."""
+    weights, ranges = lexicographic_scale(coefficients, client)
+    if sum(r * w for r, w in zip(ranges, weights, strict=True)) >= _MAX_COST // 16:
         return None
     total = np.zeros(len(client), dtype=np.int64)
     for coef, up, weight in zip(coefficients, maximise, weights, strict=True):
@@ -72,6 +100,11 @@ def solve_flow(
     unit_of_complex[x_local] = units
     munis, m_local = compact(muni_of[unit_of_complex])
     n_c, n_u, n_x, n_m = len(clients), len(units), len(complexes), len(munis)
+    # the flow solver scales costs by the node count: the largest total must stay in int64
+    best = np.zeros(n_c, dtype=np.int64)
+    np.maximum.at(best, c_local, np.abs(weight))
+    if float(best.sum()) * (n_c + n_u + n_x + n_m + 3) >= _MAX_COST:
+        return None
     source, sink = 0, 1
     c0, u0 = 2, 2 + n_c
     x0 = u0 + n_u
@@ -134,8 +167,8 @@ _DENSE_LIMIT = 4_000_000
 def caps_cannot_bind(client: np.ndarray, unit: np.ndarray, caps: list[GroupCaps]) -> bool:
     """True when no limited group could be filled: each takes at least as many placements as
     it has units here, or as there are clients here. Then only rule 1 is left."""
-    n_clients = len(compact(client)[0])
-    units = compact(unit)[0]
+    n_clients = count_distinct(client)
+    units = np.flatnonzero(np.bincount(unit)) if len(unit) else unit[:0]
     for cap in caps:
         counts = np.bincount(cap.unit_group[units])
         groups = np.flatnonzero(counts)
@@ -159,9 +192,14 @@ def solve_assignment(client: np.ndarray, unit: np.ndarray, weight: np.ndarray) -
     if float(positive.max(initial=0)) * min(len(clients), len(units)) >= 2.0**52:
         return None
     matrix = np.zeros((len(clients), len(units)))
-    matrix[c_local, u_local] = positive
+    code = c_local * len(units) + u_local
+    matrix.ravel()[code] = positive
     rows, cols = linear_sum_assignment(matrix, maximize=True)
-    taken = np.full((len(clients), len(units)), -1, dtype=np.int64)
-    taken[c_local, u_local] = np.arange(len(client))
-    picked = taken[rows, cols]
-    return np.sort(picked[(picked >= 0) & (positive[np.maximum(picked, 0)] > 0)])
+    taken = rows * len(units) + cols
+    taken = taken[matrix[rows, cols] > 0]  # a zero cell is no pair worth taking
+    # back to pair positions: the codes of the pairs, sorted, located by binary search
+    order = np.argsort(code, kind="stable") if np.any(code[1:] < code[:-1]) else None
+    sorted_code = code if order is None else code[order]
+    found = np.searchsorted(sorted_code, taken)
+    picked = found if order is None else order[found]
+    return np.sort(picked)

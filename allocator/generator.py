@@ -55,17 +55,25 @@ def generate(
     pinned: int = 0,
     region_size: int = REGION_SIZE,
     max_vulnerable_share: float = POLICY_SHARE,
+    national_corporations: int | None = None,
+    national_share: float = 1 - 0.85,
 ) -> Instance:
     """A synthetic region: ``clients`` ready clients, ``units`` vacancies, ``municipalities``
     municipalities in regions of about ``region_size``.
 
     ``corporations`` defaults to 1-3 per region; with fewer corporations than regions a
     corporation serves several regions. ``pinned`` pairs are accepted offers that pass every rule.
+    ``national_corporations`` switches to the owned-corporation family instead
+    (``owned_corporations``): two regional corporations per region and that many national ones
+    owning ``national_share`` of the buildings anywhere, whose quotas join the regions into one
+    problem (``national_share`` 1: every corporation national, the stress case).
     """
     if clients < 0 or units < 0 or municipalities < 1:
         raise ValueError("need clients >= 0, units >= 0 and municipalities >= 1")
     if corporations is not None and corporations < 1:
         raise ValueError("need corporations >= 1")
+    if national_corporations is not None and (national_corporations < 0 or corporations):
+        raise ValueError("national_corporations needs >= 0 and no corporations count")
     rng = np.random.default_rng(seed)
     k = municipalities
     region = region_of_municipality(k, region_size)
@@ -99,12 +107,19 @@ def generate(
 
     # A building has one owner; a corporation owns buildings across its region's municipalities,
     # which is why its quota cuts across the municipal ones.
-    owners_by_region = [np.flatnonzero([r in rs for rs in corp_regions]) for r in range(n_regions)]
     cx_region = region[cx_muni]
-    cx_corp = np.empty(n_cx, dtype=np.int64)
-    for r in range(n_regions):
-        here = np.flatnonzero(cx_region == r)
-        cx_corp[here] = rng.choice(owners_by_region[r], len(here))
+    if national_corporations is None:
+        owners_by_region = [
+            np.flatnonzero([r in rs for rs in corp_regions]) for r in range(n_regions)
+        ]
+        cx_corp = np.empty(n_cx, dtype=np.int64)
+        for r in range(n_regions):
+            here = np.flatnonzero(cx_region == r)
+            cx_corp[here] = rng.choice(owners_by_region[r], len(here))
+    else:
+        cx_corp, n_corps = owned_corporations(
+            rng, cx_region, n_regions, national_corporations, 1 - national_share
+        )
 
     cx_override = np.where(
         rng.random(n_cx) < 0.10, np.round(rng.uniform(0.25, 0.5, n_cx), 2), np.nan
@@ -122,6 +137,8 @@ def generate(
     corp_quota = np.floor(rng.uniform(0.6, 0.9, n_corps) * corp_vac * scarcity + 0.5).astype(
         np.int64
     )
+    if national_corporations is not None:
+        corp_quota = owned_quotas(rng, corp_vac, clients)
 
     # Clients come from a region roughly in proportion to its vacancies.
     region_units = np.bincount(region[unit_muni], minlength=n_regions).astype(float)
@@ -165,7 +182,7 @@ def generate(
             {
                 "id": ident("corp", c),
                 "name": f"Synthetic corporation {c + 1}",
-                "quota": int(corp_quota[c]),
+                **({} if corp_quota[c] < 0 else {"quota": int(corp_quota[c])}),
             }
             for c in range(n_corps)
         ],
@@ -215,6 +232,50 @@ def _corporation_regions(
         return [set(range(c, n_regions, corporations)) for c in range(corporations)]
     extra = rng.multinomial(corporations - n_regions, np.full(n_regions, 1 / n_regions))
     return [{r} for r in range(n_regions) for _ in range(1 + extra[r])]
+
+
+#: The owned-corporation family (``national_corporations``): regional corporations' share of the
+#: buildings, the corporations with a quota, and a quota's range as a share of the clients that
+#: the corporation's vacancies stand for.
+REGIONAL_PER_REGION = 2
+REGIONAL_SHARE = 0.85
+QUOTA_SHARE_OF_CORPORATIONS = 0.70
+QUOTA_RANGE = (0.3, 0.9)
+
+
+def owned_corporations(
+    rng: np.random.Generator,
+    cx_region: np.ndarray,
+    n_regions: int,
+    national: int,
+    regional_share: float = REGIONAL_SHARE,
+) -> tuple[np.ndarray, int]:
+    """The owner of every building, and how many corporations there are.
+
+    Each region has ``REGIONAL_PER_REGION`` corporations of its own (numbered region by region);
+    the last ``national`` corporations own the other buildings (1 - ``regional_share``)
+    anywhere in the country. With ``national`` 0 the regional ones own everything.
+    """
+    n_cx = len(cx_region)
+    regional = cx_region * REGIONAL_PER_REGION + rng.integers(0, REGIONAL_PER_REGION, n_cx)
+    n_regional = n_regions * REGIONAL_PER_REGION
+    if national == 0:
+        return regional, n_regional
+    is_national = rng.random(n_cx) >= regional_share
+    owner = np.where(is_national, n_regional + rng.integers(0, national, n_cx), regional)
+    return owner, n_regional + national
+
+
+def owned_quotas(
+    rng: np.random.Generator, corporation_vacancies: np.ndarray, clients: int
+) -> np.ndarray:
+    """A quota for ``QUOTA_SHARE_OF_CORPORATIONS`` of the corporations (-1: none): between
+    ``QUOTA_RANGE`` of the clients its share of the vacancies stands for, so quotas bind."""
+    n = len(corporation_vacancies)
+    share = corporation_vacancies / max(1, corporation_vacancies.sum())
+    quota = np.floor(rng.uniform(*QUOTA_RANGE, n) * share * clients + 0.5).astype(np.int64)
+    with_quota = rng.random(n) < QUOTA_SHARE_OF_CORPORATIONS
+    return np.where(with_quota, quota, -1)
 
 
 def vulnerable_residents(

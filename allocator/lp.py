@@ -7,8 +7,9 @@ out fractional, the caller hands that part to CP-SAT.
 
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
@@ -22,40 +23,68 @@ _INTEGRAL = 1e-6
 
 @dataclass
 class LpOutcome:
-    """``chosen`` is set when the LP optimum was integral at every level: then ``values`` are
-    proven optima. Otherwise ``values`` holds the LP bounds of the levels whose bound was a whole
-    number (each computed with the earlier levels held at their bounds), and ``free`` marks the
-    pairs with zero reduced cost in the last LP: a solution reaching every bound must leave the
-    others where the LP has them (complementary slackness), at ``x`` rounded."""
+    """``chosen`` is set when the LP optimum was integral at every level and reached every
+    bound: then ``values`` are proven optima. Otherwise ``values`` holds, per level solved, the
+    whole-number bound no integer allocation can pass (the LP's proven dual bound rounded
+    inwards, computed with the earlier levels held at their bounds), ``bounds`` the same before
+    rounding, and ``free`` marks the pairs with zero reduced cost in the last LP: a solution
+    reaching every bound must leave the others where the LP has them (complementary
+    slackness), at ``x`` rounded."""
 
     chosen: np.ndarray | None
     values: list[int]
     seconds: list[float]
     x: np.ndarray | None = None
     free: np.ndarray | None = None
+    bounds: list[float] = field(default_factory=list)
 
 
-def capacity_rows(client: np.ndarray, unit: np.ndarray, caps: list[GroupCaps]):
-    """A x <= b for rule 1 and every limited group of rules 8-10, over the given pairs."""
-    row_ix, col_ix, rhs = [], [], []
+@dataclass
+class CombinedOutcome:
+    """The one-LP attempt: ``chosen`` when its integral vertex is proven optimal; ``bound`` a
+    proven upper bound on the combined weight of any allocation (None: no LP answer)."""
+
+    chosen: np.ndarray | None
+    bound: float | None
+    x: np.ndarray | None = None
+
+
+#: Float64 represents the integers exactly up to 2^53; a proof compares totals to a unit, so
+#: weights whose possible total comes near that are not proven by one combined LP.
+SAFE_TOTAL = 2.0**50
+
+
+def capacity_rows(
+    client: np.ndarray,
+    unit: np.ndarray,
+    caps: list[GroupCaps],
+    keep: frozenset[tuple[int, int]] = frozenset(),
+):
+    """A x <= b for rule 1 and every limited group of the cap rows, over the given pairs; and
+    per row its key: (-2, client), (-1, unit) or (index into ``caps``, group). Rows that could
+    never bind are left out, except those named in ``keep`` (their limit will change)."""
+    row_ix, col_ix, rhs, keys = [], [], [], []
     row = 0
-    keys = [(client, None), (unit, None)] + [(cap.unit_group[unit], cap.left) for cap in caps]
-    for key, left in keys:
+    families = [(client, None, -2), (unit, None, -1)] + [
+        (cap.of_pairs(client, unit), cap.left, i) for i, cap in enumerate(caps)
+    ]
+    for key, left, family in families:
         for group, positions in groups_of(key):
             limit = 1 if left is None else int(left[group])
-            if limit < 0 or limit >= len(positions):
+            if (limit < 0 or limit >= len(positions)) and (family, group) not in keep:
                 continue  # this row could never bind
             row_ix.append(np.full(len(positions), row))
             col_ix.append(positions)
-            rhs.append(limit)
+            rhs.append(limit if limit >= 0 else len(positions))
+            keys.append((family, group))
             row += 1
     if row == 0:
-        return coo_matrix((0, len(client))).tocsr(), np.zeros(0)
+        return coo_matrix((0, len(client))).tocsr(), np.zeros(0), keys
     data = np.ones(sum(len(c) for c in col_ix))
     a = coo_matrix(
         (data, (np.concatenate(row_ix), np.concatenate(col_ix))), shape=(row, len(client))
     )
-    return a.tocsr(), np.array(rhs, dtype=float)
+    return a.tocsr(), np.array(rhs, dtype=float), keys
 
 
 class ColumnLp:
@@ -68,8 +97,14 @@ class ColumnLp:
     level row added at the current value keep the basis primal feasible, so every re-solve is warm.
     """
 
-    def __init__(self, client: np.ndarray, unit: np.ndarray, caps: list[GroupCaps]):
-        a, b = capacity_rows(client, unit, caps)
+    def __init__(
+        self,
+        client: np.ndarray,
+        unit: np.ndarray,
+        caps: list[GroupCaps],
+        keep: frozenset[tuple[int, int]] = frozenset(),
+    ):
+        a, b, self.row_keys = capacity_rows(client, unit, caps, keep)
         self.a = a.tocsc()
         self.b = b
         self.n, self.n_rows = len(client), a.shape[0]
@@ -90,6 +125,9 @@ class ColumnLp:
         self.in_model = np.full(self.n, -1, dtype=np.int64)  # HiGHS column of each pair
         self.columns: list[int] = []
         self.level_rows: list[np.ndarray] = []  # coefficients over all pairs of each level row
+        self.level_bounds: list[tuple[float, float]] = []
+        counts = np.diff(self.a.indptr)
+        self.max_column_rows = int(counts.max(initial=0))
         self.reduced = np.zeros(self.n)
 
     def seed(self, value: np.ndarray, start: np.ndarray | None, per_client: int) -> None:
@@ -139,7 +177,8 @@ class ColumnLp:
         """Minimise ``cost`` over all pairs; x over all pairs, or None (time-out, failure)."""
         ids = np.array(self.columns, dtype=np.int64)
         self.highs.changeColsCost(len(ids), np.arange(len(ids), dtype=np.int32), cost[ids])
-        tolerance = 1e-9 * max(1.0, float(np.abs(cost).max(initial=0.0)))
+        # columns left out add their reduced cost to the dual bound: keep that well under a unit
+        tolerance = max(1e-7, 1e-13 * float(np.abs(cost).max(initial=0.0)))
         while True:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
@@ -175,17 +214,91 @@ class ColumnLp:
             coefficient[ids].astype(float),
         )
         self.level_rows.append(coefficient.astype(float))
+        self.level_bounds.append((float(lower), float(upper)))
+
+    def lower_bound(self, cost: np.ndarray) -> float:
+        """A proven lower bound on min cost·x over every x in [0, 1] meeting the rows (so over
+        every integer allocation that meets them), from whatever duals HiGHS returned.
+
+        Weak duality holds for any multipliers of the right sign: ``pi·bound + sum(min(0,
+        cost - A'pi))``. The sums are taken in floating point, so the bound is lowered by a
+        rigorous bound on their rounding error (about 2^-52 of the magnitudes summed): on
+        totals near 2^52 that margin reaches a whole unit and the caller cannot prove a level.
+        """
+        duals = np.asarray(self.highs.getSolution().row_dual, dtype=float)
+        cap = np.minimum(duals[: self.n_rows], 0.0)  # rows sum <= b: dual <= 0 when minimising
+        level = duals[self.n_rows :]
+        rhs = [cap * self.b]
+        reduced = cost - self.a.T @ cap
+        magnitude = np.abs(cost) + self.a.T @ np.abs(cap)
+        for row, y, (lower, upper) in zip(self.level_rows, level, self.level_bounds, strict=True):
+            y = min(y, 0.0) if np.isinf(lower) else max(y, 0.0)  # the side that is finite
+            rhs.append(np.array([y * (upper if np.isinf(lower) else lower)]))
+            reduced -= row * y
+            magnitude += np.abs(row * y)
+        terms = np.concatenate(rhs)
+        negative = np.minimum(reduced, 0.0)
+        # per column at most (rows it is in + 2) roundings; columns clearly positive add 0
+        unit = 2.0**-52 * (self.max_column_rows + len(self.level_rows) + 2)
+        err = unit * magnitude
+        margin = float(err[reduced <= err].sum()) + 2.0**-52 * float(np.abs(terms).sum())
+        total = math.fsum(terms.tolist()) + math.fsum(negative[negative < 0].tolist())
+        return total - margin - 2.0**-52 * abs(total) * 4
+
+    def set_limit(self, key: tuple[int, int], limit: int) -> None:
+        """Change one cap row's limit (a row kept with ``keep``); the next solve is warm."""
+        if key not in self.row_keys:
+            return  # no pair of this group here
+        row = self.row_keys.index(key)
+        self.b[row] = limit
+        self.highs.changeRowBounds(row, -highspy.kHighsInf, float(limit))
+
+    def limit_ranges(
+        self, keys: list[tuple[int, int]]
+    ) -> dict[tuple[int, int], tuple[float, float]]:
+        """Per cap row, how far its limit can move down and up with its price unchanged
+        (HiGHS's ranging of the last solve): (0, 0) when ranging is not available, (limit, inf)
+        for a group without pairs here."""
+        status, ranging = self.highs.getRanging()
+        ok = status == highspy.HighsStatus.kOk and ranging.valid
+        out = {}
+        for key in keys:
+            if key not in self.row_keys:
+                out[key] = (math.inf, math.inf)
+                continue
+            if not ok:
+                out[key] = (0.0, 0.0)
+                continue
+            row = self.row_keys.index(key)
+            limit = float(self.b[row])
+            down = limit - float(ranging.row_bound_dn.value_[row])
+            up = float(ranging.row_bound_up.value_[row]) - limit
+            out[key] = (max(0.0, down), max(0.0, up))
+        return out
+
+    def cap_duals(self) -> dict[tuple[int, int], float]:
+        """The price (>= 0, in objective units per placement) of each binding cap row, by
+        (index into caps, group), as HiGHS returned it for the last solve."""
+        duals = np.asarray(self.highs.getSolution().row_dual, dtype=float)[: self.n_rows]
+        return {
+            key: float(-min(y, 0.0))
+            for key, y in zip(self.row_keys, duals.tolist(), strict=True)
+            if key[0] >= 0
+        }
 
     def upper_bound(self, weight: np.ndarray) -> float:
-        """A proven upper bound on max weight·x over the integer (and LP) allocations.
+        """A proven upper bound on max weight·x over the integer (and LP) allocations."""
+        return -self.lower_bound(-weight.astype(float))
 
-        Any duals y >= 0 of the capacity rows give one by weak duality: b·y plus, per pair, what
-        its weight exceeds the duals it uses (the bound x <= 1 pays for that). Valid for whatever
-        y HiGHS returns, so floating-point error in y can only loosen it, never make it false.
-        """
-        duals = np.maximum(0.0, -np.asarray(self.highs.getSolution().row_dual)[: self.n_rows])
-        excess = np.maximum(0.0, weight - self.a.T @ duals)
-        return float(self.b @ duals + excess.sum())
+
+def best_total(client: np.ndarray, weight: np.ndarray) -> float:
+    """The largest total weight any allocation could have: each client at its best pair (a
+    client takes one unit). Also a proven, if weak, upper bound."""
+    if len(client) == 0:
+        return 0.0
+    best = np.zeros(int(client.max()) + 1, dtype=np.int64)
+    np.maximum.at(best, client, np.maximum(weight, 0))
+    return float(best.sum())
 
 
 def solve_lp_combined(
@@ -196,23 +309,29 @@ def solve_lp_combined(
     deadline: float,
     start: np.ndarray | None = None,
     per_client: int = 6,
-) -> np.ndarray | None:
-    """One LP for all levels at once, with the flow's lexicographic integer weights. Returns the
-    chosen pairs when the LP vertex is integral and its dual bound proves it: then no allocation
-    has a larger weight, so it is the lexicographic optimum. None otherwise."""
+) -> CombinedOutcome:
+    """One LP for all levels at once, with the flow's lexicographic integer weights. ``chosen``
+    is set when the LP vertex is integral and its dual bound proves it: then no allocation has
+    a larger weight, so it is the lexicographic optimum.
+
+    Not tried (None, None) when the weights' possible total is beyond what float64 can prove
+    to a unit (``SAFE_TOTAL``)."""
     if len(client) == 0:
-        return np.zeros(0, dtype=np.int64)
+        return CombinedOutcome(np.zeros(0, dtype=np.int64), 0.0)
+    if best_total(client, weight) >= SAFE_TOTAL:
+        return CombinedOutcome(None, None)
     lp = ColumnLp(client, unit, caps)
     lp.seed(weight.astype(float), start, per_client)
     x = lp.solve(-weight.astype(float), deadline)
-    if x is None or np.abs(x - np.round(x)).max(initial=0.0) > _INTEGRAL:
-        return None
+    if x is None:
+        return CombinedOutcome(None, None)
+    bound = lp.upper_bound(weight.astype(float))
+    if np.abs(x - np.round(x)).max(initial=0.0) > _INTEGRAL:
+        return CombinedOutcome(None, bound, x)
     chosen = np.flatnonzero(x > 0.5)
     value = int(weight[chosen].sum())
     # integer allocations have integer weight: a bound below value + 1 leaves no better one
-    if lp.upper_bound(weight.astype(float)) < value + 0.5:
-        return chosen
-    return None
+    return CombinedOutcome(chosen if bound < value + 1 else None, bound, x)
 
 
 def solve_lp_levels(
@@ -225,7 +344,11 @@ def solve_lp_levels(
     start: np.ndarray | None = None,
     per_client: int = 6,
 ) -> LpOutcome:
-    """Level by level: each level optimised with the earlier ones held at their bounds."""
+    """Level by level: each level optimised with the earlier ones held at their bounds.
+
+    Each level's bound is the LP's proven dual bound (``ColumnLp.lower_bound``), rounded to the
+    whole number no integer allocation can pass; the level is then held there. An integral
+    vertex reaching every held bound is the lexicographic optimum."""
     lp = ColumnLp(client, unit, caps)
     # seed by the levels in order (a float tie-break is fine: this only picks first columns)
     value = np.zeros(len(client))
@@ -233,24 +356,27 @@ def solve_lp_levels(
         value = (coef if up else -coef) + 1e-6 * value
     lp.seed(value, start, per_client)
     values: list[int] = []
+    bounds: list[float] = []
     seconds: list[float] = []
     x = np.zeros(len(client))
     for coef, up in zip(coefficients, maximise, strict=True):
         started = time.perf_counter()
-        x = lp.solve((-coef if up else coef).astype(float), deadline)  # HiGHS minimises
+        cost = (-coef if up else coef).astype(float)  # HiGHS minimises
+        x = lp.solve(cost, deadline)
         seconds.append(time.perf_counter() - started)
         if x is None:
-            return LpOutcome(None, values, seconds)
-        value = float(coef @ x)
-        if abs(value - round(value)) > _INTEGRAL * max(1.0, abs(value)):
-            break  # a fractional bound: integer solutions fall short of it, the chain ends here
-        values.append(int(round(value)))
+            return LpOutcome(None, values, seconds, bounds=bounds)
+        low = lp.lower_bound(cost)
+        bounds.append(-low if up else low)
+        values.append(math.floor(-low) if up else math.ceil(low))
         lp.hold(coef, up, values[-1])
-    # An integral last vertex reaches every level's bound at once (the level rows hold it
-    # there), which proves each bound optimal, whatever the vertices on the way looked like.
-    integral = np.abs(x - np.round(x)).max(initial=0.0) <= _INTEGRAL
-    if integral and len(values) == len(coefficients):
-        return LpOutcome(np.flatnonzero(x > 0.5), values, seconds)
+    # An integral last vertex reaching every level's bound (the level rows hold it there)
+    # proves each bound optimal, whatever the vertices on the way looked like.
+    if np.abs(x - np.round(x)).max(initial=0.0) <= _INTEGRAL:
+        chosen = np.flatnonzero(x > 0.5)
+        reached = [int(c[chosen].sum()) for c in coefficients]
+        if reached == values:
+            return LpOutcome(chosen, values, seconds, bounds=bounds)
     d = lp.reduced
     scale = max(1.0, float(np.abs(d).max(initial=0.0)))
-    return LpOutcome(None, values, seconds, x=x, free=np.abs(d) <= 1e-9 * scale)
+    return LpOutcome(None, values, seconds, x=x, free=np.abs(d) <= 1e-9 * scale, bounds=bounds)

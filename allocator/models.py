@@ -9,7 +9,9 @@ fields; checks that span tables (unknown or duplicate ids) live in ``Instance`` 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter
+from fractions import Fraction
 from typing import Any, Literal
 
 import numpy as np
@@ -17,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_serializer,
@@ -39,15 +42,23 @@ LEVEL_SENSE: dict[str, str] = {
 
 Id = str
 
-# share × units_total in floating point can land just under an integer (0.29 × 100 =
-# 28.999999999999996); the tolerance keeps floor() at the value a person computes.
-_EPS = 1e-9
-
 
 def mix_cap(share, units_total):
     """The contract's Magic Mix cap, floor(share × units_total): the most vulnerable households
-    a complex may hold (elementwise for arrays). Rule 10 enforces it."""
-    cap = np.floor(np.asarray(share, dtype=float) * np.asarray(units_total) + _EPS).astype(np.int64)
+    a complex may hold (elementwise for arrays). Rule 10 enforces it.
+
+    Exact: the share is read as the decimal it was written as (``Fraction(str(share))``), so
+    0.29 × 100 is 29 and 0.2999999999 × 10 is 2, where float arithmetic gives 28.999... and a
+    tolerance would give 3.
+    """
+    shares, totals = np.broadcast_arrays(np.asarray(share, dtype=float), np.asarray(units_total))
+    cap = np.array(
+        [
+            math.floor(Fraction(repr(float(s))) * int(t))
+            for s, t in zip(shares.ravel().tolist(), totals.ravel().tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    ).reshape(shares.shape)
     return int(cap) if cap.ndim == 0 else cap
 
 
@@ -165,7 +176,8 @@ class Policy(BaseModel):
     objective: list[ObjectiveLevel] = Field(
         default_factory=lambda: list(DEFAULT_OBJECTIVE),
         description="Added: the lexicographic objective levels in order; levels may be reordered "
-        "or dropped.",
+        "or dropped, but at least one must reward placing clients (a maximised level such as "
+        "placed or waiting_days): with only minimised levels the optimum would place nobody.",
     )
 
     @field_validator("objective")
@@ -173,6 +185,11 @@ class Policy(BaseModel):
     def _levels_unique(cls, value: list[str]) -> list[str]:
         if len(set(value)) != len(value):
             raise ValueError("objective lists a level more than once")
+        if not any(LEVEL_SENSE.get(level) == "max" for level in value):
+            raise ValueError(
+                "objective needs a level that rewards placing clients (placed or waiting_days); "
+                f"with {value or 'no levels'} the optimum would place nobody"
+            )
         return value
 
 
@@ -223,6 +240,9 @@ class Instance(BaseModel):
         description="Added: estimated acceptance chance per (client, unit) pair, for the "
         "`expected_acceptance` objective level. A pair not listed counts as certain (1.0).",
     )
+    # "the day of the run" for an unset policy.reference_date, fixed at its first use so that
+    # a run across midnight counts every waiting time to one date
+    _run_date: dt.date | None = PrivateAttr(default=None)
 
     @model_validator(mode="after")
     def _references(self) -> Instance:
@@ -265,7 +285,13 @@ class Instance(BaseModel):
         return self.policy.max_vulnerable_share
 
     def reference_date(self) -> dt.date:
-        return self.policy.reference_date or dt.date.today()
+        """``policy.reference_date``, or else the day of the run: resolved once per instance
+        (and kept by ``with_changes``), never re-read from the clock."""
+        if self.policy.reference_date is not None:
+            return self.policy.reference_date
+        if self._run_date is None:
+            self._run_date = dt.date.today()
+        return self._run_date
 
     def waiting_days(self, client: Client) -> int:
         return max(0, (self.reference_date() - client.ready_since).days)
@@ -280,7 +306,9 @@ class Instance(BaseModel):
         """A validated copy with some top-level fields replaced (for what-if re-solves)."""
         data = {name: getattr(self, name) for name in type(self).model_fields}
         data.update(changes)
-        return Instance(**data)
+        changed = Instance(**data)
+        changed._run_date = self._run_date
+        return changed
 
 
 def _get(row: Any, field: str, default: Any = None) -> Any:
@@ -538,9 +566,10 @@ class PartFacts(_Out):
     clients: int
     units: int
     pairs: int
-    path: Literal["assignment", "flow", "lp", "cp-sat", "lp+cp-sat", "greedy"] = Field(
+    path: Literal["assignment", "flow", "regions", "lp", "cp-sat", "lp+cp-sat", "greedy"] = Field(
         description="assignment: no cap could bind, a plain assignment (Hungarian method); "
-        "flow: the nested min-cost flow met every corporation quota; lp: the LP "
+        "flow: the nested min-cost flow met every corporation quota; regions: region by region "
+        "with the caps that join them split into budgets (allocator.linked); lp: the LP "
         "relaxation was integral at every level; cp-sat: solved by CP-SAT (after a fractional LP "
         "level for lp+cp-sat); greedy: time ran out before this part was solved."
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,11 +36,14 @@ from allocator.decompose import GroupCaps, settle_pinned, split
 from allocator.eligibility import EligiblePairs, eligible_pairs
 from allocator.flow import (
     caps_cannot_bind,
+    lexicographic_scale,
     lexicographic_weights,
+    per_client_max,
     solve_assignment,
     solve_flow,
 )
 from allocator.greedy import first_come_first_served
+from allocator.linked import regions_and_links, solve_linked, within
 from allocator.lp import solve_lp_combined, solve_lp_levels
 from allocator.models import (
     LEVEL_SENSE,
@@ -49,14 +53,15 @@ from allocator.models import (
     PartFacts,
     SolverFacts,
 )
-from allocator.rules import corporation_quota, one_to_one
-from allocator.rules.base import add_group_limits
+from allocator.rules import one_to_one
 from allocator.validator import check_pinned
-from allocator.variables import AllocationVars, compact
+from allocator.variables import AllocationVars, count_distinct
 
 #: Told of each step: a message and, where known, how many of how many steps are done.
 Progress = Callable[..., None]
 log = logging.getLogger("allocator.solver")
+#: One CP-SAT model above this many pairs takes gigabytes and minutes: not built on a part.
+CPSAT_MAX_PAIRS = 400_000
 
 
 class SolverSettings(BaseModel):
@@ -77,6 +82,13 @@ class SolverSettings(BaseModel):
     # 60 × 200 instance in 10 minutes; level 2 puts the LP relaxation (near-integral for this
     # assignment structure) into the search and proves each level in about a second.
     linearization_level: int = Field(default=2, ge=0, le=2)
+    linked_min_pairs: int = Field(
+        default=600_000,
+        ge=0,
+        description="A part of at least this many pairs that falls into regions joined only by a "
+        "few caps (corporations across regions) is solved region by region with the caps split "
+        "into budgets (allocator.linked); smaller ones go straight to the LP.",
+    )
     presolve: bool = True
     log_search: bool = False
 
@@ -120,15 +132,50 @@ def level_coefficients(level: str, cols: Columns, pairs: EligiblePairs) -> np.nd
 
 
 def objective_values(cols: Columns, pairs: EligiblePairs, chosen: np.ndarray) -> ObjectiveValues:
+    taken = EligiblePairs(pairs.client[chosen], pairs.unit[chosen])
     return ObjectiveValues(
         **{
-            level: int(level_coefficients(level, cols, pairs)[chosen].sum())
+            level: int(level_coefficients(level, cols, taken).sum())
             for level in ("placed", "waiting_days", "rank_sum")
         },
         expected_acceptance=int(expected_acceptance.coefficients(cols, pairs)[chosen].sum())
         if expected_acceptance.LEVEL in cols.instance.policy.objective
         else None,
     )
+
+
+#: How the distance between a level's value and its bound reads, per level.
+_GAP_WORDS = {
+    "placed": "at most {gap:,} more people could be placed",
+    "waiting_days": "the placed clients' waiting days could add up to at most {gap:,} more",
+    "rank_sum": "their preference ranks could add up to at most {gap:,} less",
+}
+
+
+def _no_solver_bound(client: np.ndarray, coefficients: np.ndarray, maximise: bool) -> float:
+    """A bound that needs no solver: every client at its best pair for a maximised level (a
+    client takes one unit), the smallest coefficient sum (0 or less) for a minimised one."""
+    if maximise:
+        return float(per_client_max(client, coefficients).sum())
+    return float(min(0, int(coefficients.min(initial=0))))
+
+
+def gap_in_words(levels: list[LevelFacts]) -> str | None:
+    """The gap of the first level not proven optimal, as a coordinator would say it (later
+    levels only count once the earlier ones are settled)."""
+    for lv in levels:
+        if lv.status == "optimal":
+            continue
+        if lv.value is None or lv.bound is None:
+            return f"{lv.level}: no bound known"
+        gap = (
+            abs(math.floor(lv.bound + 1e-9) - lv.value)
+            if LEVEL_SENSE.get(lv.level) == "max"
+            else abs(lv.value - math.ceil(lv.bound - 1e-9))
+        )
+        words = _GAP_WORDS.get(lv.level, lv.level + " could improve by at most {gap:,}")
+        return "not proven optimal: " + words.format(gap=gap)
+    return None
 
 
 def build_model(cols: Columns, pairs: EligiblePairs) -> AllocationVars:
@@ -164,16 +211,20 @@ def cpsat_levels(
     deadline: float,
     hint: np.ndarray | None,
     say: Progress,
+    level_seconds: list[float] | None = None,
 ) -> tuple[np.ndarray | None, list[LevelFacts]]:
     """Optimise each level in turn, fixing it before the next (at its optimum, or after a
     time-out at least at its best value found). Returns the last solution (or None when the
-    solver found none) and the facts per level."""
+    solver found none) and the facts per level. A level that ends without a solution ends the
+    sequence: the later levels are reported not solved. ``level_seconds`` caps each level's
+    time (within the deadline)."""
     model = variables.model
     current = hint
     facts: list[LevelFacts] = []
     for level, coefficient in zip(levels, coefficients, strict=True):
         remaining = deadline - time.perf_counter()
-        if remaining <= 0:
+        if remaining <= 0 or (facts and facts[-1].status == "not_solved"):
+            # a level never optimised without the previous one held: the sequence stops
             facts.append(_level_facts(level, "not_solved"))
             continue
         say(f"CP-SAT level {level}")
@@ -187,6 +238,8 @@ def cpsat_levels(
         solver = cp_model.CpSolver()
         for key, value in _parameters(settings).items():
             setattr(solver.parameters, key, value)
+        if level_seconds is not None:
+            remaining = min(remaining, level_seconds[len(facts)])
         solver.parameters.max_time_in_seconds = remaining
         started = time.perf_counter()
         status = solver.solve(model)
@@ -228,9 +281,9 @@ def solve(
     """
     settings = settings or SolverSettings()
     say = progress or (lambda *_args, **_kw: None)
-    check_pinned(instance)
     started = time.perf_counter()
     deadline = started + settings.time_limit_seconds
+    check_pinned(instance)
 
     say("eligibility")
     cols = build_columns(instance)
@@ -262,6 +315,22 @@ def solve(
         note = None
         if level_facts and all(lv.value is None for lv in level_facts):
             note = "no solver solution within the time limit: first-come-first-served allocation"
+        level_facts = [
+            lv
+            if lv.value is not None and lv.bound is not None
+            else _level_facts(
+                lv.level,
+                "feasible" if lv.status == "not_solved" else lv.status,
+                int(coefficients[j][chosen].sum()),
+                lv.bound
+                if lv.bound is not None
+                else _no_solver_bound(
+                    pairs.client, coefficients[j], LEVEL_SENSE[lv.level] == "max"
+                ),
+                lv.wall_seconds,
+            )
+            for j, lv in enumerate(level_facts)
+        ]
     else:
         t = time.perf_counter()
         chosen, level_facts, parts, build_seconds = _solve_by_parts(
@@ -272,6 +341,9 @@ def solve(
         if any(p.path == "greedy" for p in parts):
             note = "time ran out: some parts keep the first-come-first-served allocation"
 
+    gap = gap_in_words(level_facts)
+    if gap:
+        note = f"{note}; {gap}" if note else gap
     log.info("eligibility: %d pairs in %.3fs", len(pairs), eligibility_seconds)
     log.info("build (%s): %.3fs; solve: %.3fs", method, build_seconds, solve_seconds)
     for lv in level_facts:
@@ -309,6 +381,12 @@ def solve(
 
 
 @dataclass
+class LpVertex:
+    x: np.ndarray
+    bound: float
+
+
+@dataclass
 class _PartOutcome:
     chosen: np.ndarray  # global pair positions
     levels: list[LevelFacts]
@@ -319,9 +397,13 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
     t = time.perf_counter()
     reduced = settle_pinned(cols, pairs)
     free = reduced.free
-    if settings.method == "auto" and caps_cannot_bind(
-        pairs.client[free], pairs.unit[free], reduced.caps
-    ):
+    whole = len(free) == len(pairs)
+    plain = settings.method == "auto" and caps_cannot_bind(
+        pairs.client if whole else pairs.client[free],
+        pairs.unit if whole else pairs.unit[free],
+        reduced.caps,
+    )
+    if plain:
         # a plain assignment as a whole: splitting it would cost more than it saves
         pieces = [free] if len(free) else []
     else:
@@ -343,11 +425,12 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
             reduced.caps,
             levels,
             maximise,
-            [c[positions] for c in coefficients],
+            coefficients if len(positions) == len(pairs) else [c[positions] for c in coefficients],
             settings,
             min(deadline, now + max(0.0, deadline - now) * share),
             greedy,
             say,
+            plain=plain,
         )
         outcomes.append(part.solve())
         pairs_left -= len(positions)
@@ -405,11 +488,14 @@ class _Part:
     deadline: float
     all_greedy: Callable[[], np.ndarray]  # today's practice (all pairs): hint and fallback
     say: Progress
+    allow_linked: bool = True
+    plain: bool = False  # already known: no cap can bind
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
-        self.client = self.pairs.client[self.positions]
-        self.unit = self.pairs.unit[self.positions]
+        whole = len(self.positions) == len(self.pairs)  # positions are then 0..n-1
+        self.client = self.pairs.client if whole else self.pairs.client[self.positions]
+        self.unit = self.pairs.unit if whole else self.pairs.unit[self.positions]
 
     @property
     def greedy(self) -> np.ndarray:
@@ -417,38 +503,42 @@ class _Part:
 
     def solve(self) -> _PartOutcome:
         method = self.settings.method
-        # 1. the nested flow, exact whenever its answer meets the corporation quotas
         weight = lexicographic_weights(self.coefficients, self.maximise, self.client)
         picked = None
         if (
             weight is not None
             and method == "auto"
-            and caps_cannot_bind(self.client, self.unit, self.caps)
+            and (self.plain or caps_cannot_bind(self.client, self.unit, self.caps))
         ):
             # 0. only rule 1 binds: a plain assignment
             picked = solve_assignment(self.client, self.unit, weight)
             if picked is not None:
-                spent = time.perf_counter() - self.started
-                return self._proven(picked, "assignment", [spent] + [0.0] * (len(self.levels) - 1))
+                return self._proven(picked, "assignment", [self._spent()])
+        # 1. a part that only a few caps hold together: region by region, budgets, bound
+        if weight is not None and method in ("auto", "lp") and self.linkable:
+            linked = self._linked(weight)
+            if linked is not None:
+                return linked
+        # 2. the nested flow, exact whenever its answer meets every other cap
         if weight is not None and method == "auto":
             picked = solve_flow(self.client, self.unit, weight, self.caps)
-            if picked is not None and _meets(
-                self.caps, self.unit[picked], corporation_quota.NUMBER
-            ):
-                spent = time.perf_counter() - self.started
-                return self._proven(picked, "flow", [spent] + [0.0] * (len(self.levels) - 1))
+            if picked is not None and _meets(self.caps, self.client[picked], self.unit[picked]):
+                return self._proven(picked, "flow", [self._spent()])
 
         if method == "parts":
             return self._cpsat()
-        # 2. the LP relaxation with every rule: first once with the lexicographic weights, proven
+        # 3. the LP relaxation with every rule: first once with the lexicographic weights, proven
         #    by its dual bound when the vertex is integral, else level by level
         if weight is not None:
-            chosen = solve_lp_combined(
+            combined = solve_lp_combined(
                 self.client, self.unit, self.caps, weight, self.deadline, start=picked
             )
-            if chosen is not None:
-                spent = time.perf_counter() - self.started
-                return self._proven(chosen, "lp", [spent] + [0.0] * (len(self.levels) - 1))
+            if combined.chosen is not None:
+                return self._proven(combined.chosen, "lp", [self._spent()])
+            if combined.x is not None and combined.bound is not None:
+                picked_combined = self._reach_combined(combined, weight)
+                if picked_combined is not None:
+                    return self._proven(picked_combined, "lp+cp-sat", [self._spent()])
         # (the flow's pairs, nearly optimal, are the LP's first columns)
         lp = solve_lp_levels(
             self.client,
@@ -460,19 +550,145 @@ class _Part:
             start=picked,
         )
         if lp.chosen is not None:
-            return self._proven(lp.chosen, "lp", lp.seconds)
+            return self._proven(lp.chosen, "lp", lp.seconds, lp.values)
 
-        # 3. whole-number bounds but a fractional vertex: an integer solution reaching every
+        # 4. whole-number bounds but a fractional vertex: an integer solution reaching every
         #    bound proves itself optimal; look for one among the pairs the LP leaves open
         if lp.free is not None and len(lp.values) == len(self.levels):
             picked = self._reach_bounds(lp)
             if picked is not None:
-                return self._proven(picked, "lp+cp-sat", lp.seconds)
+                return self._proven(picked, "lp+cp-sat", lp.seconds, lp.values)
 
-        # 4. CP-SAT on this part, level by level
-        return self._cpsat()
+        # 5. CP-SAT on this part, level by level, with the LP's bounds where it has none
+        return self._cpsat(lp.values)
 
-    def _cpsat(self) -> _PartOutcome:
+    @property
+    def linkable(self) -> bool:
+        return self.allow_linked and len(self.positions) >= self.settings.linked_min_pairs
+
+    def _spent(self) -> float:
+        return time.perf_counter() - self.started
+
+    def _linked(self, weight: np.ndarray) -> _PartOutcome | None:
+        """Regions joined only by a few caps: ``allocator.linked``. None when the part is one
+        region (or the weights are too large for a proof)."""
+        regions = split(self.cols, self.pairs, self.positions, [])
+        if len(regions) < 2:
+            return None
+        region_of_pair = np.empty(len(self.positions), dtype=np.int64)
+        for r, piece in enumerate(regions):
+            region_of_pair[np.searchsorted(self.positions, piece)] = r
+        links = regions_and_links(self.client, self.unit, region_of_pair, self.caps)
+        if not links:
+            return None
+        self.say(f"{len(regions)} regions joined by {len(links)} caps")
+        outcome = solve_linked(
+            self.client,
+            self.unit,
+            self.caps,
+            weight,
+            region_of_pair,
+            links,
+            self._exact_region,
+            self.deadline,
+            self.say,
+            flow=solve_flow,
+        )
+        log.info(
+            "linked: %d regions, %d linking caps, %d rounds, value %d, bound %.1f",
+            outcome.regions,
+            outcome.linking,
+            outcome.rounds,
+            outcome.value,
+            outcome.bound,
+        )
+        if outcome.proven:
+            return self._proven(outcome.chosen, "regions", [self._spent()])
+        if len(self.positions) <= CPSAT_MAX_PAIRS and time.perf_counter() < self.deadline:
+            return None  # small enough for the paths that prove a whole part
+        chosen, path = outcome.chosen, "regions"
+        fcfs = np.flatnonzero(self.greedy)
+        if int(weight[fcfs].sum()) > outcome.value:
+            chosen, path = fcfs, "greedy"  # today's practice did better in the time there was
+        return self._done(chosen, self._bounded(chosen, outcome.bound), path, False)
+
+    def _exact_region(
+        self,
+        pos: np.ndarray,
+        caps: list[GroupCaps],
+        deadline: float,
+        x: np.ndarray | None = None,
+        bound: float | None = None,
+        weight: np.ndarray | None = None,
+        quick: bool = False,
+    ) -> tuple[np.ndarray, bool]:
+        """A region of this part under its own caps, by the ordinary paths; what it returns
+        always meets ``caps`` (a fallback that would not is trimmed)."""
+        sub = _Part(
+            self.index,
+            self.positions[pos],
+            self.cols,
+            self.pairs,
+            caps,
+            self.levels,
+            self.maximise,
+            [c[pos] for c in self.coefficients],
+            self.settings,
+            deadline,
+            self.all_greedy,
+            self.say,
+            allow_linked=False,
+        )
+        if x is not None and bound is not None and weight is not None:
+            # the region's LP vertex is fractional: repair it around the fractional pairs
+            picked = sub._reach_combined(LpVertex(x, bound), weight, 0.5 if quick else 2.0)
+            if picked is not None:
+                return picked, True
+            if quick:
+                return np.zeros(0, dtype=np.int64), False
+        out = sub.solve()
+        local = np.searchsorted(self.positions[pos], out.chosen)
+        kept = within(caps, self.client[pos], self.unit[pos], local, self.coefficients[0][pos])
+        return kept, out.facts.proven and len(kept) == len(local)
+
+    def _bounded(self, picked: np.ndarray, bound: float) -> list[LevelFacts]:
+        """Level facts of an unproven allocation whose combined weight is at most ``bound``:
+        per level, the bound that follows with the earlier levels at the values found."""
+        weights, ranges = lexicographic_scale(self.coefficients, self.client)
+        values = [int(c[picked].sum()) for c in self.coefficients]
+        facts = []
+        for j, level in enumerate(self.levels):
+            rest = bound - sum(
+                (w if up else -w) * v
+                for w, up, v in zip(weights[:j], self.maximise[:j], values[:j], strict=True)
+            )
+            rest += sum(
+                w * r
+                for w, up, r in zip(
+                    weights[j + 1 :], self.maximise[j + 1 :], ranges[j + 1 :], strict=True
+                )
+                if not up
+            )
+            level_bound = (
+                math.floor(rest / weights[j]) if self.maximise[j] else math.ceil(-rest / weights[j])
+            )
+            # the bound that needs no solver may be the tighter one
+            trivial = self._trivial_bound(j)
+            level_bound = (
+                min(level_bound, trivial) if self.maximise[j] else max(level_bound, trivial)
+            )
+            status = (
+                "optimal"
+                if level_bound == values[j] and all(f.status == "optimal" for f in facts)
+                else "feasible"
+            )
+            facts.append(_level_facts(level, status, values[j], float(level_bound)))
+        return facts
+
+    def _cpsat(self, lp_bounds: list[float] | None = None) -> _PartOutcome:
+        if len(self.positions) > CPSAT_MAX_PAIRS:
+            # one CP-SAT model of this many pairs would not fit the memory or the time
+            return self._fallback(lp_bounds)
         if time.perf_counter() < self.deadline:
             variables = self._model(np.arange(len(self.positions)), self.caps)
             current, facts = cpsat_levels(
@@ -485,19 +701,44 @@ class _Part:
                 self.say,
             )
             if current is not None:
-                facts = [
-                    lv
-                    if lv.status != "not_solved"
-                    else _level_facts(
-                        lv.level, "feasible", int(self.coefficients[j][current].sum()), None
-                    )
-                    for j, lv in enumerate(facts)
-                ]
+                facts = self._with_lp_bounds(np.flatnonzero(current), facts, lp_bounds)
                 proven = all(lv.status == "optimal" for lv in facts)
                 return self._done(np.flatnonzero(current), facts, "cp-sat", proven)
-        # nothing found in time: today's practice for this part
+        return self._fallback(lp_bounds)
+
+    def _trivial_bound(self, j: int) -> float:
+        return _no_solver_bound(self.client, self.coefficients[j], self.maximise[j])
+
+    def _fallback(self, lp_bounds: list[float] | None) -> _PartOutcome:
+        """Nothing better in time: today's practice for this part, with the LP's bounds."""
+        picked = np.flatnonzero(self.greedy)
         facts = [_level_facts(level, "not_solved") for level in self.levels]
-        return self._done(np.flatnonzero(self.greedy), facts, "greedy", False)
+        return self._done(picked, self._with_lp_bounds(picked, facts, lp_bounds), "greedy", False)
+
+    def _with_lp_bounds(self, picked, facts, lp_bounds) -> list[LevelFacts]:
+        """Fill in values, and bounds from the LP where the solver has none (or a looser one).
+        The LP's bound of a level holds the earlier levels at their LP bounds, so it stands only
+        while every earlier level reached its bound."""
+        lp_bounds = lp_bounds or []
+        out = []
+        reached = True
+        for j, lv in enumerate(facts):
+            value = int(self.coefficients[j][picked].sum())
+            bound = lv.bound
+            if j < len(lp_bounds) and reached:
+                tighter = min if self.maximise[j] else max
+                bound = lp_bounds[j] if bound is None else tighter(bound, lp_bounds[j])
+            if bound is None:
+                bound = self._trivial_bound(j)
+            status = lv.status if lv.status != "not_solved" else "feasible"
+            out.append(_level_facts(lv.level, status, value, bound, lv.wall_seconds))
+            integral = (
+                None
+                if bound is None
+                else (math.floor(bound + 1e-9) if self.maximise[j] else math.ceil(bound - 1e-9))
+            )
+            reached = reached and integral == value
+        return out
 
     def _model(self, subset: np.ndarray, caps: list[GroupCaps]) -> AllocationVars:
         variables = AllocationVars.create(
@@ -505,43 +746,63 @@ class _Part:
         )
         one_to_one.add(self.cols, variables)
         for cap in caps:
-            add_group_limits(variables, cap.unit_group, cap.left)
+            group = cap.of_pairs(variables.client, variables.unit)
+            for g, xs in variables.by(group):
+                limit = int(cap.left[g])
+                if 0 <= limit < len(xs):
+                    variables.model.add(cp_model.LinearExpr.sum(xs) <= limit)
         return variables
 
     def _reach_bounds(self, lp) -> np.ndarray | None:
         """An integer solution reaching every LP bound, or None. First only the pairs around the
         fractional ones may move (everything else stays at the LP's value); then every pair with
         zero reduced cost."""
-        fractional = np.abs(lp.x - np.round(lp.x)) > 1e-6
-        near = (
-            fractional
-            | np.isin(self.client, self.client[fractional])
-            | np.isin(self.unit, self.unit[fractional])
-        )
-        stages = [(lp.free & near, 2.0), (lp.free, None)]
+        targets = list(zip(self.coefficients, lp.values, strict=True))
+        stages = [(lp.free & self._near_fractional(lp.x), 2.0), (lp.free, None)]
         for movable, seconds in stages:
-            picked = self._reach_with(lp, movable, seconds)
+            picked = self._reach_with(lp.x, targets, movable, seconds)
             if picked is not None:
                 return picked
         return None
 
-    def _reach_with(self, lp, movable: np.ndarray, seconds: float | None) -> np.ndarray | None:
-        ones = ~movable & (lp.x > 0.5)
+    def _near_fractional(self, x: np.ndarray) -> np.ndarray:
+        fractional = np.abs(x - np.round(x)) > 1e-6
+        return (
+            fractional
+            | np.isin(self.client, self.client[fractional])
+            | np.isin(self.unit, self.unit[fractional])
+        )
+
+    def _reach_combined(self, combined, weight: np.ndarray, seconds: float = 2.0):
+        """The combined LP's vertex is fractional: an integer solution of combined weight
+        floor(bound), found among the pairs around the fractional ones, is optimal."""
+        target = math.floor(combined.bound)
+        return self._reach_with(
+            combined.x, [(weight, target)], self._near_fractional(combined.x), seconds
+        )
+
+    def _reach_with(
+        self, x: np.ndarray, targets, movable: np.ndarray, seconds: float | None
+    ) -> np.ndarray | None:
+        """Pairs at 1 in ``x`` outside ``movable`` stay; CP-SAT looks among the movable ones
+        for a completion whose every ``(coefficients, target)`` total reaches its target."""
+        ones = ~movable & (x > 0.5)
         taken_clients = np.isin(self.client, self.client[ones])
         taken_units = np.isin(self.unit, self.unit[ones])
         open_ = np.flatnonzero(movable & ~ones & ~taken_clients & ~taken_units)
         caps = []
         for cap in self.caps:
-            used = np.bincount(cap.unit_group[self.unit[ones]], minlength=len(cap.left))
+            group = cap.of_pairs(self.client, self.unit)
+            used = np.bincount(group[ones], minlength=len(cap.left))
             limited = cap.left >= 0
             if np.any(limited & (cap.left < used)):
                 return None
-            caps.append(GroupCaps(cap.rule, cap.unit_group, np.where(limited, cap.left - used, -1)))
+            caps.append(cap.with_left(np.where(limited, cap.left - used, -1)))
         variables = self._model(open_, caps)
-        for coef, value in zip(self.coefficients, lp.values, strict=True):
-            variables.model.add(variables.total(coef[open_]) == value - int(coef[ones].sum()))
-        for x, value in zip(variables.x, (lp.x[open_] > 0.5).tolist(), strict=True):
-            variables.model.add_hint(x, value)
+        for coef, target in targets:
+            variables.model.add(variables.total(coef[open_]) == target - int(coef[ones].sum()))
+        for var, value in zip(variables.x, (x[open_] > 0.5).tolist(), strict=True):
+            variables.model.add_hint(var, value)
         solver = cp_model.CpSolver()
         for key, value in _parameters(self.settings).items():
             setattr(solver.parameters, key, value)
@@ -558,12 +819,22 @@ class _Part:
         found = np.asarray(list(solver.response_proto.solution), dtype=bool)[: len(open_)]
         return np.sort(np.concatenate([np.flatnonzero(ones), open_[found]]))
 
-    def _proven(self, picked: np.ndarray, path: str, seconds: list[float]) -> _PartOutcome:
+    def _proven(
+        self,
+        picked: np.ndarray,
+        path: str,
+        seconds: list[float],
+        bounds: list[float] | None = None,
+    ) -> _PartOutcome:
+        """A proven optimum. ``bounds``: the LP's dual bound of each level, as computed; without
+        them the proof is the relaxation's own optimum (flow, assignment) or a combined bound
+        below the next whole weight, and each level's bound is that optimum's value."""
         seconds = list(seconds) + [0.0] * (len(self.levels) - len(seconds))
         facts = []
         for j, level in enumerate(self.levels):
             value = int(self.coefficients[j][picked].sum())
-            facts.append(_level_facts(level, "optimal", value, float(value), seconds[j]))
+            bound = float(value) if bounds is None else bounds[j]
+            facts.append(_level_facts(level, "optimal", value, bound, seconds[j]))
         return self._done(picked, facts, path, True)
 
     def _done(self, picked, facts, path, proven) -> _PartOutcome:
@@ -572,8 +843,8 @@ class _Part:
             facts,
             PartFacts(
                 part=self.index,
-                clients=len(compact(self.client)[0]),
-                units=len(compact(self.unit)[0]),
+                clients=count_distinct(self.client),
+                units=count_distinct(self.unit),
                 pairs=len(self.positions),
                 path=path,
                 proven=proven,
@@ -582,9 +853,10 @@ class _Part:
         )
 
 
-def _meets(caps: list[GroupCaps], units: np.ndarray, rule_number: int) -> bool:
+def _meets(caps: list[GroupCaps], client: np.ndarray, unit: np.ndarray) -> bool:
+    """Whether the chosen pairs keep within every cap row."""
     for cap in caps:
-        if cap.rule == rule_number:
-            used = np.bincount(cap.unit_group[units], minlength=len(cap.left))
-            return bool(np.all((cap.left < 0) | (used <= cap.left)))
+        used = np.bincount(cap.of_pairs(client, unit), minlength=len(cap.left))
+        if np.any((cap.left >= 0) & (used > cap.left)):
+            return False
     return True

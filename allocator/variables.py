@@ -23,10 +23,22 @@ def groups_of(keys: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
             yield key, order[s:e]
 
 
+def count_distinct(values: np.ndarray) -> int:
+    """How many distinct non-negative values (without building the compact index)."""
+    if len(values) == 0:
+        return 0
+    if np.all(values[1:] >= values[:-1]):
+        return 1 + int(np.count_nonzero(values[1:] != values[:-1]))
+    return int(np.count_nonzero(np.bincount(values)))
+
+
 def compact(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(values, return_inverse=True)`` for non-negative indices, without sorting."""
     if len(values) == 0:
         return values[:0], values[:0]
+    if np.all(values[1:] >= values[:-1]):  # sorted (pairs come sorted by client): one pass
+        new = np.r_[True, values[1:] != values[:-1]]
+        return values[new], np.cumsum(new) - 1
     present = np.zeros(int(values.max()) + 1, dtype=bool)
     present[values] = True
     local = np.cumsum(present) - 1

@@ -126,3 +126,13 @@ def test_generate_is_seeded(tmp_path):
         )
         assert result.exit_code == 0, result.output
     assert a.read_text() == b.read_text()
+
+
+def test_generate_national_corporations(tmp_path):
+    path = tmp_path / "owned.json"
+    args = ["--clients", 200, "--units", 800, "--municipalities", 16, "--seed", 1]
+    result = run("generate", *args, "--national-corporations", 2, "--out", path)
+    assert result.exit_code == 0, result.output
+    corporations = json.loads(path.read_text())["corporations"]
+    assert len(corporations) == 2 * 2 + 2  # two regions of eight
+    assert any("quota" not in c for c in corporations)

@@ -156,3 +156,51 @@ def test_pinned_pairs_are_valid() -> None:
 def test_empty_sides() -> None:
     assert generate(0, 0, 1, seed=0).clients == []
     assert len(generate(5, 0, 3, seed=0).clients) == 5
+
+
+@pytest.fixture(scope="module")
+def owned() -> Instance:
+    return generate(1_500, 6_000, 40, seed=2, national_corporations=3)
+
+
+def test_owned_family_has_regional_and_national_corporations(owned: Instance) -> None:
+    muni_region = dict(
+        zip(
+            [m.id for m in owned.municipalities],
+            region_of_municipality(len(owned.municipalities)).tolist(),
+            strict=True,
+        )
+    )
+    regions_of = {c.id: set() for c in owned.corporations}
+    owners_of_complex: dict[str, set[str]] = {}
+    for u in owned.units:
+        cx = owned.complex(u.complex_id)
+        regions_of[u.corporation_id].add(muni_region[cx.municipality_id])
+        owners_of_complex.setdefault(cx.id, set()).add(u.corporation_id)
+    # each building has one owner
+    assert all(len(o) == 1 for o in owners_of_complex.values())
+    n_regions = len(set(muni_region.values()))
+    spread = sorted(len(r) for r in regions_of.values())
+    assert len(owned.corporations) == 2 * n_regions + 3
+    assert spread[-3:] == [n_regions] * 3  # the national ones own buildings everywhere
+    assert spread[:-3] == [1] * (2 * n_regions)
+    national = {c for c, r in regions_of.items() if len(r) > 1}
+    share_national = share(owned.units, lambda u: u.corporation_id in national)
+    assert 0.10 < share_national < 0.20
+
+
+def test_owned_family_quotas_bind(owned: Instance) -> None:
+    with_quota = [c for c in owned.corporations if c.quota is not None]
+    assert 0.5 < len(with_quota) / len(owned.corporations) < 0.9
+    units = Counter(u.corporation_id for u in owned.units)
+    clients_share = {c.id: units[c.id] / len(owned.units) * len(owned.clients) for c in with_quota}
+    assert all(
+        0.3 * clients_share[c.id] - 1 <= c.quota <= 0.9 * clients_share[c.id] + 1
+        for c in with_quota
+    )
+
+
+def test_owned_family_is_seeded_and_leaves_the_default_alone() -> None:
+    a = generate(300, 1200, 16, seed=5, national_corporations=2)
+    assert a == generate(300, 1200, 16, seed=5, national_corporations=2)
+    assert generate(300, 1200, 16, seed=5) != a

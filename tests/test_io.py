@@ -66,13 +66,13 @@ def test_round_trip(tmp_path: Path, instance: Instance, name: str) -> None:
 
 @pytest.mark.parametrize("name", ["instance.json", "csv", "instance.xlsx"])
 def test_round_trip_keeps_awkward_values(tmp_path: Path, instance: Instance, name: str) -> None:
-    # An empty objective differs from the default, an id with ";" cannot be ";"-joined and a name
+    # A one-level objective differs from the default, an id with ";" cannot be ";"-joined and a name
     # starting with "=" must not become a spreadsheet formula.
     municipalities = list(instance.municipalities)
     municipalities[0] = municipalities[0].model_copy(update={"name": '=Hoorn, "noord"'})
     odd = instance.with_changes(
         municipalities=municipalities,
-        policy=instance.policy.model_copy(update={"objective": []}),
+        policy=instance.policy.model_copy(update={"objective": ["waiting_days"]}),
         clients=[
             instance.clients[0].model_copy(update={"refused_units": ["gone;1", "gone 2"]}),
             *instance.clients[1:],

@@ -1,0 +1,167 @@
+"""Corporations across regions (issue 12): the region-by-region path (``allocator.linked``)
+against the independent HiGHS MIP and against brute force, and the bounds of unproven runs.
+
+``linked_min_pairs=0`` sends every part that falls into regions joined only by a few caps to the
+linked path, however small; the default sends only large parts there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import itertools
+import random
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
+
+from allocator.generator import generate
+from allocator.mip import MipResult, solve_mip
+from allocator.models import Instance
+from allocator.solver import SolverSettings, solve
+from allocator.validator import objective_of, validate
+
+LINKED = SolverSettings(linked_min_pairs=0, time_limit_seconds=120)
+SEEDS = range(20)
+
+
+@functools.cache
+def owned_case(seed: int) -> tuple[Instance, MipResult]:
+    """100 clients × 300 units in two regions of eight municipalities, 2-3 national
+    corporations with quotas that join the regions."""
+    instance = generate(100, 300, 16, seed, national_corporations=2 + seed % 2)
+    return instance, solve_mip(instance, time_limit_seconds=120)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_linked_path_matches_highs(seed: int) -> None:
+    instance, mip = owned_case(seed)
+    levels = instance.policy.objective
+    s = solve(instance, LINKED)
+    assert mip.proven and mip.objective is not None
+    assert s.proven, s.facts.paths
+    assert validate(instance, s.assignments) == []
+    assert s.objective == objective_of(instance, s.assignments)
+    assert s.objective.as_tuple(levels) == mip.objective.as_tuple(levels)
+    default = solve(instance)
+    assert default.proven and default.objective == s.objective
+    # every level's bound is a number, and a proof means it is reached
+    for lv in s.facts.levels:
+        assert lv.bound is not None and lv.status == "optimal" and lv.bound == lv.value
+
+
+def test_the_linked_path_is_taken_and_proves_most_cases() -> None:
+    proven_by_regions = 0
+    for seed in SEEDS:
+        instance, _ = owned_case(seed)
+        s = solve(instance, LINKED)
+        proven_by_regions += s.facts.paths.get("regions", 0) and s.proven
+    assert proven_by_regions >= len(SEEDS) // 2
+
+
+def test_an_unproven_run_reports_bounds_no_better_allocation_passes() -> None:
+    """Stopped early, every maximised level's bound is at least HiGHS's optimum (bounds of
+    later levels hold for allocations at least as good on the earlier ones, as the optimum is),
+    and a minimised level's bound is at most it."""
+    instance = generate(400, 1600, 24, 5, national_corporations=3)
+    mip = solve_mip(instance, time_limit_seconds=300)
+    assert mip.proven and mip.objective is not None
+    optimum = mip.objective.model_dump()
+    for limit in (0.05, 0.3):
+        s = solve(instance, SolverSettings(linked_min_pairs=0, time_limit_seconds=limit))
+        assert validate(instance, s.assignments) == []
+        placed = next(lv for lv in s.facts.levels if lv.level == "placed")
+        if placed.status != "optimal":
+            gap = int(placed.bound) - placed.value
+            assert f"at most {gap:,} more people could be placed" in s.facts.note
+        for lv in s.facts.levels:
+            assert lv.bound is not None, lv
+            if lv.level in ("placed", "waiting_days"):
+                assert lv.bound >= optimum[lv.level], (limit, lv)
+            else:
+                assert lv.bound <= optimum[lv.level], (limit, lv)
+
+
+# ----------------------------------------------------------------------------------------------
+# brute force: two or three one-municipality regions, clients who accept only their own, a
+# national corporation with units everywhere and a quota, regional corporations sometimes
+
+
+@st.composite
+def linked_instances(draw) -> Instance:
+    r = random.Random(draw(st.integers(0, 2**64 - 1)))
+    regions = r.randint(2, 3)
+    munis = [f"m{i}" for i in range(regions)]
+    corporations = [{"id": "nat", "name": "National", "quota": r.randint(0, 2)}]
+    complexes, units, clients = [], [], []
+    for i, m in enumerate(munis):
+        corporations.append(
+            {"id": f"reg{i}", "name": f"Regional {i}", "quota": r.choice([None, 1, 2])}
+        )
+        for x in range(r.randint(1, 2)):
+            owner = r.choice(["nat", f"reg{i}"])
+            cx = f"cx{i}{x}"
+            complexes.append(
+                {
+                    "id": cx,
+                    "municipality_id": m,
+                    "units_total": 10,
+                    "vulnerable_residents": r.choice([0, 0, 1, 2]),
+                }
+            )
+            units.append(
+                {
+                    "id": f"u{i}{x}",
+                    "complex_id": cx,
+                    "corporation_id": owner,
+                    "rooms": 2,
+                    "rent": 600.0,
+                    "accessible": True,
+                    "max_occupants": 4,
+                }
+            )
+        for c in range(r.randint(1, 2)):
+            clients.append(
+                {
+                    "id": f"c{i}{c}",
+                    "household_size": 1,
+                    "target_group": "BW",
+                    "ready_since": str(dt.date(2026, 1, 1) + dt.timedelta(days=r.randint(0, 300))),
+                    "preferred_municipalities": [m],
+                }
+            )
+    return Instance.model_validate(
+        {
+            "municipalities": [
+                {"id": m, "name": m.upper(), "quota": r.choice([1, 2, 3])} for m in munis
+            ],
+            "corporations": corporations,
+            "complexes": complexes,
+            "units": units,
+            "clients": clients,
+            "policy": {"reference_date": "2026-11-25"},
+        }
+    )
+
+
+def brute_force_best(instance: Instance) -> tuple[int, ...]:
+    levels = instance.policy.objective
+    options = [None, *(u.id for u in instance.units)]
+    best = None
+    for choice in itertools.product(options, repeat=len(instance.clients)):
+        pairs = [(c.id, u) for c, u in zip(instance.clients, choice, strict=True) if u is not None]
+        if not validate(instance, pairs):
+            value = objective_of(instance, pairs).as_tuple(levels)
+            best = value if best is None or value > best else best
+    return best
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instance=linked_instances())
+def test_linked_path_matches_brute_force(instance: Instance) -> None:
+    s = solve(instance, SolverSettings(linked_min_pairs=0, time_limit_seconds=30))
+    event(f"paths {sorted(s.facts.paths)}")
+    assert s.proven
+    assert validate(instance, s.assignments) == []
+    assert s.objective.as_tuple(instance.policy.objective) == brute_force_best(instance)
