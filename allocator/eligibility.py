@@ -38,7 +38,7 @@ class EligiblePairs:
 def allowed(cols: Columns, ci: np.ndarray, ui: np.ndarray) -> np.ndarray:
     """True for each pair that every eligibility rule allows."""
     ok = np.ones(len(ci), dtype=bool)
-    for rule in rules.ELIGIBILITY:
+    for rule in rules.eligibility():
         if not ok.any():
             break
         ok &= rule.mask(cols, ci, ui)
@@ -66,8 +66,25 @@ def eligible_pairs(cols: Columns) -> EligiblePairs:
     return EligiblePairs(client[order], unit[order])
 
 
-def removed_by_rule(cols: Columns, client: int) -> dict[str, int]:
-    """For one client: how many of all units each rule, on its own, rules out."""
+def _removals(cols: Columns, client: int) -> tuple[list[str], np.ndarray]:
+    """Rule labels and a rules × units matrix: True where the rule removes the unit."""
     ui = np.arange(cols.n_units)
     ci = np.full(cols.n_units, client)
-    return {rule.label: int((~rule.mask(cols, ci, ui)).sum()) for rule in rules.ELIGIBILITY}
+    found = rules.eligibility()
+    return [r.label for r in found], np.array(
+        [~r.mask(cols, ci, ui) for r in found], dtype=bool
+    ).reshape(len(found), cols.n_units)
+
+
+def removed_by_rule(cols: Columns, client: int) -> dict[str, int]:
+    """For one client: per rule, the units it removes on its own (no other rule does)."""
+    labels, removed = _removals(cols, client)
+    alone = removed & (removed.sum(axis=0) == 1)
+    return {label: int(n) for label, n in zip(labels, alone.sum(axis=1), strict=True) if n}
+
+
+def removed_with_others(cols: Columns, client: int) -> dict[str, int]:
+    """For one client: per rule, the units it removes that at least one other rule removes too."""
+    labels, removed = _removals(cols, client)
+    shared = removed & (removed.sum(axis=0) > 1)
+    return {label: int(n) for label, n in zip(labels, shared.sum(axis=1), strict=True) if n}

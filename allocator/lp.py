@@ -36,10 +36,10 @@ class LpOutcome:
 
 
 def capacity_rows(client: np.ndarray, unit: np.ndarray, caps: list[GroupCaps]):
-    """A x <= b for rule 1 and every limited group of rules 8-10, over the given pairs."""
+    """A x <= b for rule 1 and every limited group of the group limits, over the given pairs."""
     row_ix, col_ix, rhs = [], [], []
     row = 0
-    keys = [(client, None), (unit, None)] + [(cap.unit_group[unit], cap.left) for cap in caps]
+    keys = [(client, None), (unit, None)] + [(cap.of(client, unit), cap.left) for cap in caps]
     for key, left in keys:
         for group, positions in groups_of(key):
             limit = 1 if left is None else int(left[group])

@@ -16,6 +16,7 @@ the time limit leaves unsolved, so a time-out returns the best allocation found,
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import time
@@ -49,8 +50,7 @@ from allocator.models import (
     PartFacts,
     SolverFacts,
 )
-from allocator.rules import corporation_quota, one_to_one
-from allocator.rules.base import add_group_limits
+from allocator.rules import one_to_one
 from allocator.validator import check_pinned
 from allocator.variables import AllocationVars, compact
 
@@ -412,7 +412,7 @@ class _Part:
 
     def solve(self) -> _PartOutcome:
         method = self.settings.method
-        # 1. the nested flow, exact whenever its answer meets the corporation quotas
+        # 1. the nested flow (rules 1, 8, 10), exact whenever its answer meets every other cap
         weight = lexicographic_weights(self.coefficients, self.maximise, self.client)
         picked = None
         if (
@@ -427,9 +427,7 @@ class _Part:
                 return self._proven(picked, "assignment", [spent] + [0.0] * (len(self.levels) - 1))
         if weight is not None and method == "auto":
             picked = solve_flow(self.client, self.unit, weight, self.caps)
-            if picked is not None and _meets(
-                self.caps, self.unit[picked], corporation_quota.NUMBER
-            ):
+            if picked is not None and _meets(self.caps, self.client[picked], self.unit[picked]):
                 spent = time.perf_counter() - self.started
                 return self._proven(picked, "flow", [spent] + [0.0] * (len(self.levels) - 1))
 
@@ -500,7 +498,7 @@ class _Part:
         )
         one_to_one.add(self.cols, variables)
         for cap in caps:
-            add_group_limits(variables, cap.unit_group, cap.left)
+            variables.add_limits(cap.of(variables.client, variables.unit), cap.left)
         return variables
 
     def _reach_bounds(self, lp) -> np.ndarray | None:
@@ -527,11 +525,11 @@ class _Part:
         open_ = np.flatnonzero(movable & ~ones & ~taken_clients & ~taken_units)
         caps = []
         for cap in self.caps:
-            used = np.bincount(cap.unit_group[self.unit[ones]], minlength=len(cap.left))
+            used = np.bincount(cap.of(self.client[ones], self.unit[ones]), minlength=len(cap.left))
             limited = cap.left >= 0
             if np.any(limited & (cap.left < used)):
                 return None
-            caps.append(GroupCaps(cap.rule, cap.unit_group, np.where(limited, cap.left - used, -1)))
+            caps.append(dataclasses.replace(cap, left=np.where(limited, cap.left - used, -1)))
         variables = self._model(open_, caps)
         for coef, value in zip(self.coefficients, lp.values, strict=True):
             variables.model.add(variables.total(coef[open_]) == value - int(coef[ones].sum()))
@@ -577,9 +575,10 @@ class _Part:
         )
 
 
-def _meets(caps: list[GroupCaps], units: np.ndarray, rule_number: int) -> bool:
+def _meets(caps: list[GroupCaps], client: np.ndarray, unit: np.ndarray) -> bool:
+    """True when the pairs keep every group limit (a relaxation's answer that does is optimal)."""
     for cap in caps:
-        if cap.rule == rule_number:
-            used = np.bincount(cap.unit_group[units], minlength=len(cap.left))
-            return bool(np.all((cap.left < 0) | (used <= cap.left)))
+        used = np.bincount(cap.of(client, unit), minlength=len(cap.left))
+        if not np.all((cap.left < 0) | (used <= cap.left)):
+            return False
     return True
