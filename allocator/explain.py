@@ -235,7 +235,7 @@ def _unplaced_all(instance: Instance, solution: Solution) -> list[Unplaced]:
             first = next(r for r in reasons if r.code == "closed_before_run")
             first.code = "cannot_be_placed"
             first.message = (
-                "Cannot be placed in this run: " + first.message[0].lower() + first.message[1:]
+                "Cannot be placed in this run: all " + first.message
             )
         order = {code: k for k, code in enumerate(_FIRST)}
         order.update({code: 1000 + k for k, code in enumerate(_LAST)})

@@ -2,11 +2,15 @@
 
 The tables of a CSV folder or a workbook are the contract's tables, one file or sheet each
 (``municipalities``, ``corporations``, ``complexes``, ``units``, ``clients``; optional ``policy``
-with one row and ``pinned``). In a cell, empty means "not given" (the contract's default applies),
-lists are separated by ``;`` (a JSON list is accepted too) and yes/no values may be written
-true/false, yes/no, ja/nee or 1/0. Every problem with the input becomes an ``InstanceError`` whose
-issues name table, row and field; rows are labelled with their id and spreadsheet line
-(``units[u17 (line 5)].rent``), the header being line 1.
+with one row, ``pinned``, and for rules 14-15 ``neighbourhoods`` and ``support_providers``). In
+a cell, empty means "not given" (the contract's default applies), lists are separated by ``;``
+(a JSON list is accepted too) and yes/no values may be written true/false, yes/no, ja/nee or
+1/0. Map fields (``group_max_share``, ``group_residents``, ``staircase_vulnerable_residents``)
+are ``key=value`` pairs separated by ``;`` (``BW=0.25;jeugd=0.25``) or a JSON object; a support
+provider's ``capacity`` is written the same way, municipality=places (``hoorn=3;enkhuizen=2``).
+Every problem with the input becomes an ``InstanceError`` whose issues name table, row and field;
+rows are labelled with their id and spreadsheet line (``units[u17 (line 5)].rent``), the header
+being line 1.
 """
 
 from __future__ import annotations
@@ -37,11 +41,15 @@ from allocator.models import (
     Corporation,
     CorporationSummary,
     Instance,
+    LimitSummary,
     Municipality,
     MunicipalitySummary,
+    Neighbourhood,
     PinnedPair,
     Policy,
     Proposal,
+    SupportPlaces,
+    SupportProvider,
     Unit,
     parse_instance,
 )
@@ -55,8 +63,10 @@ ROW_MODELS: dict[str, type[BaseModel]] = {
     "units": Unit,
     "clients": Client,
     "pinned": PinnedPair,
+    "neighbourhoods": Neighbourhood,
+    "support_providers": SupportProvider,
 }
-OPTIONAL_TABLES = ("policy", "pinned")
+OPTIONAL_TABLES = ("policy", "pinned", "neighbourhoods", "support_providers")
 _FILE_TABLE = "instance"  # the table named by problems with the file as a whole
 
 _TRUE = {"true", "yes", "ja", "1", "y", "j", "waar"}
@@ -64,7 +74,7 @@ _FALSE = {"false", "no", "nee", "0", "n", "onwaar"}
 _WHOLE_FLOAT = re.compile(r"^[+-]?\d+\.0*$")
 _MIDNIGHT = re.compile(r"^(\d{4}-\d{2}-\d{2})[ T]00:00(:00(\.0+)?)?$")
 
-Kind = Literal["str", "int", "float", "bool", "date", "list"]
+Kind = Literal["str", "int", "float", "bool", "date", "list", "map", "places"]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -112,7 +122,7 @@ RawTable = tuple[list[str], list[tuple[int, dict[str, str]]]]
 
 
 def _csv_tables(folder: Path) -> Iterator[tuple[str, RawTable | None, str | None]]:
-    for table in (*TABLES, *OPTIONAL_TABLES):
+    for table in dict.fromkeys((*TABLES, *OPTIONAL_TABLES)):
         file = folder / f"{table}.csv"
         if not file.is_file():
             yield table, None, f"missing file {file.name}"
@@ -154,7 +164,7 @@ def _xlsx_tables(path: Path) -> Iterator[tuple[str, RawTable | None, str | None]
     except Exception as exc:  # openpyxl raises many kinds for a damaged workbook
         raise _file_error(f"cannot read workbook {path.name}: {exc}") from None
     names = {str(name).strip().lower(): name for name in sheets}
-    for table in (*TABLES, *OPTIONAL_TABLES):
+    for table in dict.fromkeys((*TABLES, *OPTIONAL_TABLES)):
         if table not in names:
             yield table, None, f"missing sheet {table!r}"
             continue
@@ -310,6 +320,11 @@ def _parse_cell(kind: Kind, text: str) -> Any:
                 raise ValueError(f"expected a list of values, got {text!r}")
             return [str(x).strip() for x in items]
         return [item.strip() for item in text.split(";") if item.strip()]
+    if kind in ("map", "places"):
+        pairs = _parse_map(text)
+        if kind == "places":  # a support provider's capacity: municipality=places
+            return [{"municipality_id": k, "places": v} for k, v in pairs.items()]
+        return pairs
     if kind == "int" and _WHOLE_FLOAT.match(text):
         return text.split(".")[0]  # Excel may store 12 as 12.0
     if kind == "date" and (m := _MIDNIGHT.match(text)):
@@ -317,9 +332,37 @@ def _parse_cell(kind: Kind, text: str) -> Any:
     return text
 
 
+def _parse_map(text: str) -> dict[str, str]:
+    """A map cell: ``key=value`` pairs separated by ``;`` (``BW=0.25;jeugd=0.25``), or a JSON
+    object. Values stay text; the model reads them as numbers."""
+    if text.startswith("{"):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"malformed JSON object {text!r}: {exc.msg}") from None
+        if not isinstance(items, dict):
+            raise ValueError(f"expected key=value pairs, got {text!r}")
+        return {str(k).strip(): str(v).strip() for k, v in items.items()}
+    out: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(";")):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"expected key=value pairs separated by ';', got {item!r}")
+        if key.strip() in out:
+            raise ValueError(f"key {key.strip()!r} given twice")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def _kind(annotation: Any) -> Kind:
     if get_origin(annotation) in (Union, types.UnionType):
         annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is dict:
+        return "map"
+    if get_origin(annotation) is list and get_args(annotation) == (SupportPlaces,):
+        return "places"
     if get_origin(annotation) is list:
         return "list"
     for kind, typ in (("bool", bool), ("int", int), ("float", float), ("date", dt.date)):
@@ -356,7 +399,11 @@ def _instance_tables(instance: Instance) -> dict[str, tuple[list[str], list[list
     """Every table with every field as a column, so a written file doubles as a template."""
     tables = {}
     for table, model, rows in (
-        *((t, ROW_MODELS[t], getattr(instance, t)) for t in (*TABLES, "pinned")),
+        *(
+            (t, ROW_MODELS[t], getattr(instance, t))
+            for t in dict.fromkeys((*TABLES, "pinned"))
+            if t not in ("neighbourhoods", "support_providers") or getattr(instance, t)
+        ),
         ("policy", Policy, [instance.policy]),
     ):
         fields = model.model_fields
@@ -371,7 +418,14 @@ def _instance_tables(instance: Instance) -> dict[str, tuple[list[str], list[list
 
 
 def _out(value: Any, empty: str | None) -> Any:
-    """Lists as text: items joined by ";", or a JSON list when an item contains ";"."""
+    """Lists as text: items joined by ";", or a JSON list when an item contains ";". Maps (and
+    a provider's capacity) as ``key=value`` pairs joined by ";", or a JSON object."""
+    if isinstance(value, list) and value and isinstance(value[0], SupportPlaces):
+        value = {p.municipality_id: p.places for p in value}
+    if isinstance(value, dict):
+        if any(";" in str(k) or "=" in str(k) for k in value):
+            return json.dumps(value)
+        return ";".join(f"{k}={v}" for k, v in value.items()) if value else None
     if isinstance(value, list):
         if not value:
             return empty
@@ -401,6 +455,7 @@ _SUMMARY_MODELS: dict[str, type[BaseModel]] = {
     "municipalities": MunicipalitySummary,
     "corporations": CorporationSummary,
     "complexes": ComplexSummary,
+    "limits": LimitSummary,
 }
 
 
@@ -430,7 +485,7 @@ def proposal_tables(proposal: Proposal) -> dict[str, pd.DataFrame]:
         ),
     }
     if proposal.summaries is not None:
-        for name in ("municipalities", "corporations", "complexes"):
+        for name in ("municipalities", "corporations", "complexes", "limits"):
             cols = list(_SUMMARY_MODELS[name].model_fields)
             rows = [r.model_dump() for r in getattr(proposal.summaries, name)]
             tables[name] = pd.DataFrame(rows, columns=cols)
