@@ -234,9 +234,7 @@ def _unplaced_all(instance: Instance, solution: Solution) -> list[Unplaced]:
         if n_closed and n_closed == eligible[i]:
             first = next(r for r in reasons if r.code == "closed_before_run")
             first.code = "cannot_be_placed"
-            first.message = (
-                "Cannot be placed in this run: all " + first.message
-            )
+            first.message = "Cannot be placed in this run: all " + first.message
         order = {code: k for k, code in enumerate(_FIRST)}
         order.update({code: 1000 + k for k, code in enumerate(_LAST)})
         reasons.sort(key=lambda r: (order.get(r.code, 500), -r.count))
