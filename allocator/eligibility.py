@@ -66,25 +66,19 @@ def eligible_pairs(cols: Columns) -> EligiblePairs:
     return EligiblePairs(client[order], unit[order])
 
 
-def _removals(cols: Columns, client: int) -> tuple[list[str], np.ndarray]:
-    """Rule labels and a rules × units matrix: True where the rule removes the unit."""
+def removals(cols: Columns, client: int) -> tuple[dict[str, int], dict[str, int]]:
+    """For one client, out of all units: per eligibility rule, the units it removes on its own
+    (no other rule removes them), and the units it removes that other rules remove too."""
     ui = np.arange(cols.n_units)
     ci = np.full(cols.n_units, client)
     found = rules.eligibility()
-    return [r.label for r in found], np.array(
-        [~r.mask(cols, ci, ui) for r in found], dtype=bool
-    ).reshape(len(found), cols.n_units)
-
-
-def removed_by_rule(cols: Columns, client: int) -> dict[str, int]:
-    """For one client: per rule, the units it removes on its own (no other rule does)."""
-    labels, removed = _removals(cols, client)
-    alone = removed & (removed.sum(axis=0) == 1)
-    return {label: int(n) for label, n in zip(labels, alone.sum(axis=1), strict=True) if n}
-
-
-def removed_with_others(cols: Columns, client: int) -> dict[str, int]:
-    """For one client: per rule, the units it removes that at least one other rule removes too."""
-    labels, removed = _removals(cols, client)
-    shared = removed & (removed.sum(axis=0) > 1)
-    return {label: int(n) for label, n in zip(labels, shared.sum(axis=1), strict=True) if n}
+    removed = np.array([~r.mask(cols, ci, ui) for r in found], dtype=bool).reshape(
+        len(found), cols.n_units
+    )
+    several = removed.sum(axis=0) > 1
+    alone = (removed & ~several).sum(axis=1)
+    shared = (removed & several).sum(axis=1)
+    return (
+        {r.label: int(n) for r, n in zip(found, alone, strict=True) if n},
+        {r.label: int(n) for r, n in zip(found, shared, strict=True) if n},
+    )

@@ -19,7 +19,7 @@ import numpy as np
 from allocator import rules
 from allocator.alternatives import alternatives
 from allocator.columns import Columns, build_columns
-from allocator.eligibility import removed_by_rule, removed_with_others
+from allocator.eligibility import removals
 from allocator.models import (
     Assignment,
     ComplexSummary,
@@ -221,15 +221,17 @@ def _unplaced_all(instance: Instance, solution: Solution) -> list[Unplaced]:
 
     per_client = {code: _by_client(client[mask], unit[mask]) for code, mask in classes.items()}
     eligible = pairs.per_client(cols.n_clients)
+    # ``client`` is sorted (pairs run client by client): each client's pairs are one slice
+    starts = np.searchsorted(client, np.arange(cols.n_clients + 1))
     out = []
     for i in np.flatnonzero(~placed).tolist():
         if eligible[i] == 0:
             out.append(_no_eligible_unit(instance, cols, i))
             continue
-        mine_i = client == i
-        closed_why = _closed_why(instance, limits, classes["closed_before_run"] & mine_i)
+        mine_i = slice(starts[i], starts[i + 1])
+        closed_why = _closed_why(instance, limits, mine_i, classes["closed_before_run"][mine_i])
         reasons = _class_reasons(cols, per_client, holder, i, closed_why)
-        reasons += _limit_reasons(instance, cols, limits, mine_i, alone, classes, i)
+        reasons += _limit_reasons(instance, limits, mine_i, alone, classes)
         n_closed = len(per_client["closed_before_run"].get(i, []))
         if n_closed and n_closed == eligible[i]:
             first = next(r for r in reasons if r.code == "closed_before_run")
@@ -243,8 +245,7 @@ def _unplaced_all(instance: Instance, solution: Solution) -> list[Unplaced]:
                 client_id=cols.client_ids[i],
                 waiting_days=int(waited[i]),
                 eligible_units=int(eligible[i]),
-                removed_by_rule=removed_by_rule(cols, i),
-                removed_with_others=removed_with_others(cols, i),
+                **_removed(cols, i),
                 reasons=reasons,
             )
         )
@@ -301,27 +302,32 @@ def _class_reasons(cols, per_client, holder, i, closed_why) -> list[UnplacedReas
     return reasons
 
 
-def _closed_why(instance: Instance, limits: list[_Limit], mask: np.ndarray) -> set[str]:
+def _closed_why(
+    instance: Instance, limits: list[_Limit], mine: slice, mask: np.ndarray
+) -> set[str]:
     """The limits that leave these pairs without room before the run, in words."""
     why = set()
+    if not mask.any():
+        return why
     for lim in limits:
-        for g in np.unique(lim.group[mask & lim.closed]).tolist():
+        for g in np.unique(lim.group[mine][mask & lim.closed[mine]]).tolist():
             why.add(lim.rule.groups.full_text(instance, lim.keys[g], 0))
     return why
 
 
-def _limit_reasons(instance, cols, limits, mine_i, alone, classes, i) -> list[UnplacedReason]:
+def _limit_reasons(instance, limits, mine, alone, classes) -> list[UnplacedReason]:
     """One reason per full limit of this client's units, ranked by the units raising that limit
     alone would open; limits that decide only together with others are said to."""
-    together = classes["blocked_together"] & mine_i
+    together = classes["blocked_together"][mine]
+    alone = alone[mine]
     reasons = []
     for lim in limits:
-        on_its_own = alone & mine_i & lim.full
-        with_others = together & lim.full
-        groups = np.unique(np.r_[lim.group[on_its_own], lim.group[with_others]])
-        for g in groups.tolist():
-            n_alone = int(np.sum(on_its_own & (lim.group == g)))
-            n_with = int(np.sum(with_others & (lim.group == g)))
+        full, group = lim.full[mine], lim.group[mine]
+        on_its_own = alone & full
+        with_others = together & full
+        for g in np.unique(group[on_its_own | with_others]).tolist():
+            n_alone = int(np.sum(on_its_own & (group == g)))
+            n_with = int(np.sum(with_others & (group == g)))
             text = lim.rule.groups.full_text(instance, lim.keys[g], int(lim.used[g]))
             if n_alone:
                 text += f". It alone blocks {n_alone} eligible unit(s): raising it would open them"
@@ -356,10 +362,14 @@ def _limit_reasons(instance, cols, limits, mine_i, alone, classes, i) -> list[Un
     return reasons
 
 
+def _removed(cols: Columns, i: int) -> dict[str, dict[str, int]]:
+    alone, others = removals(cols, i)
+    return {"removed_by_rule": alone, "removed_with_others": others}
+
+
 def _no_eligible_unit(instance: Instance, cols: Columns, i: int) -> Unplaced:
     client = instance.clients[i]
-    alone = removed_by_rule(cols, i)
-    others = removed_with_others(cols, i)
+    alone, others = removals(cols, i)
     total = cols.n_units
     parts = []
     for label in dict.fromkeys([*alone, *others]):
