@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allocator import rules
-from allocator.alternatives import alternatives
+from allocator.alternatives import alternatives, change_in_words
 from allocator.columns import Columns, build_columns
 from allocator.eligibility import removals
 from allocator.models import (
@@ -522,10 +522,9 @@ def forced_cost(
         "",
     )
     d = cost.delta()
-    parts = [f"{level} {d[level]:+d}" for level in instance.policy.objective if d[level]]
     message = (
-        f"Placing {client_id} (best in unit {choice.unit_id}) changes the proposal by: "
-        + (", ".join(parts) if parts else "nothing on any level")
+        f"Placing {client_id} (best in unit {choice.unit_id}) changes the proposal: "
+        + change_in_words(d, instance.policy.objective)
         + "."
     )
     return ForcedCost(**{**cost.__dict__, "message": message})
