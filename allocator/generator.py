@@ -219,10 +219,10 @@ def add_rules_12_15(
     - about one building in six is a Magic Mix project agreeing shares per group (BW and jeugd
       at 25% each, sometimes MO at 15%), with today's residents of each group near their cap;
     - buildings of 20 dwellings or more have staircases (portieken) of about eight; in half of
-      them the corporation spreads, at most one vulnerable household per staircase, some of which
-      already have one;
+      them the corporation spreads, at most one vulnerable household per staircase, one in five
+      of which already has one;
     - municipalities with three buildings or more have two or three neighbourhoods, each with a
-      quota of about half its share of the municipal quota;
+      quota of 60-100% of its even share of the municipal quota;
     - two support providers per region list most of its municipalities with a few places each,
       and two clients in three have one of them (one that works where they want to live).
     """
@@ -252,7 +252,7 @@ def add_rules_12_15(
             if rng.random() < 0.5:
                 cx["max_vulnerable_per_staircase"] = 1
                 used = sorted({u["staircase_id"] for u in mine})
-                cx["staircase_vulnerable_residents"] = {st: int(rng.random() < 0.3) for st in used}
+                cx["staircase_vulnerable_residents"] = {st: int(rng.random() < 0.2) for st in used}
     neighbourhoods = []
     quota = {m["id"]: m["quota"] for m in data["municipalities"]}
     for muni in data["municipalities"]:
@@ -266,7 +266,7 @@ def add_rules_12_15(
                 {
                     "id": nb_id,
                     "municipality_id": muni["id"],
-                    "quota": int(math.ceil(quota[muni["id"]] / n_nb * rng.uniform(0.4, 0.7))),
+                    "quota": int(math.ceil(quota[muni["id"]] / n_nb * rng.uniform(0.6, 1.0))),
                     "name": f"Synthetic neighbourhood {k + 1} of {muni['name']}",
                 }
             )
@@ -285,7 +285,7 @@ def add_rules_12_15(
                     "capacity": [
                         {
                             "municipality_id": m,
-                            "places": int(max(1, math.ceil(quota[m] * rng.uniform(0.2, 0.45)))),
+                            "places": int(max(1, math.ceil(quota[m] * rng.uniform(0.3, 0.6)))),
                         }
                         for m in listed
                     ],
