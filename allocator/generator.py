@@ -559,12 +559,15 @@ def pinnable_pairs(instance: Instance, count: int, rng: np.random.Generator) -> 
             for j in np.flatnonzero(ok)
             if reserved[j] is None or client.target_group in reserved[j]
         ]
-        # rules 12-15 (and any other registered rule): the validator judges each candidate
-        candidates = [int(j) for j in rng.permutation(candidates)[:20]]
+        if not candidates:
+            continue
+        # rules 12-15 (and any other registered rule): the validator judges the candidate, and
+        # a few others in turn when it fails (the draw is the same as without them)
+        first = int(rng.choice(candidates))
         j = next(
             (
                 j
-                for j in candidates
+                for j in [first, *(c for c in candidates if c != first)][:10]
                 if not pinned_issues(
                     instance.with_changes(
                         pinned=[*pairs, PinnedPair(client_id=client.id, unit_id=units[j].id)]

@@ -97,8 +97,8 @@ class Complex(_Row):
     )
     staircase_vulnerable_residents: dict[str, Count] | None = Field(
         default=None,
-        description="Rule 13: staircase id → vulnerable households there now. Each staircase "
-        "must be the staircase_id of a unit of this complex.",
+        description="Rule 13: staircase id (a unit's staircase_id in this complex) → vulnerable "
+        "households there now. Staircases without a vacancy may be listed.",
     )
     neighbourhood_id: Id | None = Field(
         default=None, description="Rule 14: the neighbourhood (in this complex's municipality)."
@@ -439,8 +439,9 @@ def reference_issues(source: Instance | dict[str, Any]) -> list[InputIssue]:
 
 
 def _rule_12_15_issues(source: Any, ids) -> list[InputIssue]:
-    """Unknown ids in the fields of rules 12-15, a neighbourhood in another municipality than its
-    complex, and a staircase that is no unit's staircase in its complex."""
+    """Unknown ids in the fields of rules 12-15, and a neighbourhood in another municipality than
+    its complex. (A staircase is named by its units; ``staircase_vulnerable_residents`` may name
+    staircases without a vacancy in this run.)"""
     issues: list[InputIssue] = []
     neighbourhoods = {
         _get(n, "id"): _get(n, "municipality_id") for n in _rows(source, "neighbourhoods")
@@ -457,10 +458,6 @@ def _rule_12_15_issues(source: Any, ids) -> list[InputIssue]:
                     f"unknown municipality id {value!r}",
                 )
             )
-    staircases: dict[Any, set[Any]] = {}
-    for unit in _rows(source, "units"):
-        if _get(unit, "staircase_id") is not None:
-            staircases.setdefault(_get(unit, "complex_id"), set()).add(_get(unit, "staircase_id"))
     for cx in _rows(source, "complexes"):
         row, nb = _get(cx, "id"), _get(cx, "neighbourhood_id")
         if isinstance(nb, str) and ids("neighbourhoods") is not None:
@@ -478,17 +475,6 @@ def _rule_12_15_issues(source: Any, ids) -> list[InputIssue]:
                         "neighbourhood_id",
                         f"neighbourhood {nb!r} lies in municipality {neighbourhoods[nb]!r}, "
                         f"not in the complex's {_get(cx, 'municipality_id')!r}",
-                    )
-                )
-        residents = _get(cx, "staircase_vulnerable_residents") or {}
-        for s in residents if isinstance(residents, dict) else []:
-            if s not in staircases.get(row, set()):
-                issues.append(
-                    InputIssue(
-                        "complexes",
-                        row,
-                        "staircase_vulnerable_residents",
-                        f"staircase {s!r} is no unit's staircase_id in this complex",
                     )
                 )
     for client in _rows(source, "clients"):

@@ -19,7 +19,7 @@ NUMBER, NAME = 14, "neighbourhood quota"
 
 def _title(inst: Instance, key: str) -> str:
     nb = inst.neighbourhood(key)
-    return f"neighbourhood {nb.name or nb.id} ({inst.municipality(nb.municipality_id).name})"
+    return nb.name or f"neighbourhood {nb.id} ({inst.municipality(nb.municipality_id).name})"
 
 
 def _capacities(cols: Columns) -> Capacities:
