@@ -111,12 +111,6 @@ class Complex(_Row):
                 f"vulnerable_residents ({self.vulnerable_residents}) exceeds "
                 f"units_total ({self.units_total})"
             )
-        unknown = sorted(set(self.group_residents or {}) - set(self.group_max_share or {}))
-        if unknown:
-            raise ValueError(
-                f"group_residents names group(s) {unknown} that group_max_share does not cap "
-                "(unknown group)"
-            )
         return self
 
 
@@ -475,6 +469,17 @@ def _rule_12_15_issues(source: Any, ids) -> list[InputIssue]:
                         "neighbourhood_id",
                         f"neighbourhood {nb!r} lies in municipality {neighbourhoods[nb]!r}, "
                         f"not in the complex's {_get(cx, 'municipality_id')!r}",
+                    )
+                )
+        residents, shares = _get(cx, "group_residents"), _get(cx, "group_max_share") or {}
+        if isinstance(residents, dict) and isinstance(shares, dict):
+            for group in sorted(set(residents) - set(shares)):
+                issues.append(
+                    InputIssue(
+                        "complexes",
+                        row,
+                        "group_residents",
+                        f"unknown group {group!r}: group_max_share does not cap it",
                     )
                 )
     for client in _rows(source, "clients"):
