@@ -436,12 +436,19 @@ def generate(
     out_path: Annotated[
         Path | None, typer.Option("--out", "-o", help=".json, .xlsx or a folder for CSV.")
     ] = None,
+    rules_12_15: Annotated[
+        bool,
+        typer.Option(
+            "--rules-12-15",
+            help="Add group shares, staircases, neighbourhoods and support providers.",
+        ),
+    ] = False,
 ) -> None:
     """A seeded synthetic instance of any size (clearly synthetic data)."""
     from allocator.generator import generate as make
 
     with _progress("Generating"):
-        instance = make(clients, units, municipalities, seed)
+        instance = make(clients, units, municipalities, seed, rules_12_15=rules_12_15)
     if out_path is None:
         sys.stdout.write(instance.model_dump_json(indent=2) + "\n")
         return
