@@ -97,3 +97,17 @@ def test_a_registered_unit_mask_and_street_cap_are_enforced_checked_and_explaine
         assert any(s.code == "street_cap" and s.used == 1 for s in proposal.summaries.limits)
     # unregistered again: nothing of it is left behind
     assert propose(inst).objective.placed == 3
+
+
+def test_the_validator_and_the_rules_import_no_solver():
+    """The solver-free check stays solver-free: importing the validator (and every rule module
+    through the registry) loads nothing of OR-Tools."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, allocator.validator, allocator.rules\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'ortools')\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
