@@ -7,7 +7,7 @@ Two methods give the same optimum:
   ``policy.objective`` optimised with the earlier levels fixed at their optimum. The reference.
 - ``auto`` (default): pinned pairs are settled first, the rest splits into independent parts
   (``decompose``), and each part takes the cheapest path that still proves optimality: the
-  nested min-cost flow when its answer meets every corporation quota (``flow``), else the LP
+  nested min-cost flow when its answer meets every other cap (``flow``), else the LP
   relaxation when it is integral at every level (``lp``), else CP-SAT on that part alone.
 
 Either way the first-come-first-served allocation seeds the search and stands in for any part
