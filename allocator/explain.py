@@ -88,7 +88,7 @@ def make_proposal(instance: Instance, solution: Solution) -> Proposal:
         unplaced=unplaced,
         objective=solution.objective,
         solver=solution.facts,
-        summaries=summaries(instance, solution.assignments),
+        summaries=summaries(instance, solution.assignments, solution.columns),
     )
 
 
@@ -398,7 +398,9 @@ def _no_eligible_unit(instance: Instance, cols: Columns, i: int) -> Unplaced:
     )
 
 
-def summaries(instance: Instance, assignments: list[tuple[str, str]]) -> Summaries:
+def summaries(
+    instance: Instance, assignments: list[tuple[str, str]], cols: Columns | None = None
+) -> Summaries:
     used = _usage(instance, assignments)
     return Summaries(
         municipalities=[
@@ -432,7 +434,7 @@ def summaries(instance: Instance, assignments: list[tuple[str, str]]) -> Summari
             )
             for cx in instance.complexes
         ],
-        limits=_limit_summaries(instance, used),
+        limits=_limit_summaries(instance, used, cols or build_columns(instance)),
     )
 
 
@@ -440,12 +442,13 @@ def summaries(instance: Instance, assignments: list[tuple[str, str]]) -> Summari
 _OWN_SUMMARY = (municipal_quota.NUMBER, corporation_quota.NUMBER, magic_mix.NUMBER)
 
 
-def _limit_summaries(instance: Instance, used: dict[int, Counter]) -> list[LimitSummary]:
+def _limit_summaries(
+    instance: Instance, used: dict[int, Counter], cols: Columns
+) -> list[LimitSummary]:
     """Every other group limit's groups: room at the start of the run, used, left. Groups a
     rule covers come from the instance (every capped group share, staircase, neighbourhood and
     support place), so an unused group shows too."""
     out = []
-    cols = build_columns(instance)
     for rule in rules.group_limits():
         if rule.number in _OWN_SUMMARY:
             continue
