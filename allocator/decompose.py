@@ -79,6 +79,8 @@ def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
         used = np.bincount(c.of(pairs.client[fixed], pairs.unit[fixed]), minlength=len(c.limit))
         left = np.where(c.limit < 0, -1, c.limit - used)
         caps.append(GroupCaps(rule.number, c.unit_group, left, c.client_group, c.width))
+        # a pair in a group without room can never be chosen: no path need see it
+        free &= left[c.of(pairs.client, pairs.unit)] != 0
     return Reduced(fixed, np.flatnonzero(free), caps)
 
 
