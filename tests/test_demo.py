@@ -76,5 +76,8 @@ def test_rules_12_to_15_are_in_play_and_bind(demo: Instance) -> None:
     assert sum(1 for c in demo.clients if c.support_provider_id) >= 40
     proposal = propose(demo)
     codes = {r.code for u in proposal.unplaced for r in u.reasons}
-    assert {"group_share", "staircase", "neighbourhood_quota", "support_places"} <= codes
+    assert {"staircase", "neighbourhood_quota", "support_places"} <= codes
+    # the Magic Mix project's BW share is full before the run: BW clients are told so
+    texts = " ".join(r.message for u in proposal.unplaced for r in u.reasons)
+    assert "the share of group BW in Hoorn, Magic Mix project is full: 10 of 10" in texts
     assert {s.rule for s in proposal.summaries.limits} == {12, 13, 14, 15}

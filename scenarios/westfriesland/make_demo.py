@@ -79,7 +79,7 @@ COMPLEXES = [
 COMPOSITION = {
     "cx-hoorn-mm": (
         {"BW": 0.25, "jeugd": 0.25},
-        {"BW": 9, "jeugd": 7},
+        {"BW": 10, "jeugd": 6},
         4,
         {"p1": 4, "p2": 3, "p3": 3, "p4": 3, "p5": 3},
         ["p1", "p2", "p3", "p3"],
