@@ -31,6 +31,7 @@ lint: install
 
 bench: install
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --scales region,province --rules-12-15 --out benchmarks/RESULTS-rules-12-15.md
 	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/owned.py
 	$(BIN)/python benchmarks/simulation.py

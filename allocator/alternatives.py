@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from allocator.models import Instance, ObjectiveValues, PinnedPair, Unit
 from allocator.solver import Progress, Solution, SolverSettings, solve
-from allocator.validator import pinned_issues
+from allocator.validator import validate
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,39 @@ class Alternative:
     proven: bool
     same_as: list[str] = field(default_factory=list)
     blocked_by: str | None = None
+    #: Set when the client holds an accepted offer of another unit: choosing this one withdraws it.
+    withdraws: str | None = None
+
+    @property
+    def change(self) -> str:
+        """The change against the proposal, level by level, in words."""
+        return change_in_words(self.delta)
+
+
+_WORDS = {
+    # level: (noun, what "more" means for the proposal)
+    "placed": ("client(s) housed", "better"),
+    "waiting_days": ("waiting days of the clients housed", "better"),
+    "rank_sum": ("preference rank sum (further from first choices)", "worse"),
+}
+
+
+def change_in_words(delta: dict[str, int], levels=("placed", "waiting_days", "rank_sum")) -> str:
+    """``{"waiting_days": -1, "rank_sum": -1}`` → "1 fewer waiting days of the clients housed
+    (worse); 1 lower preference rank sum ... (better)": a direction for every level."""
+    parts = []
+    for level in levels:
+        d = delta.get(level, 0)
+        if not d:
+            continue
+        noun, more = _WORDS[level]
+        less = "worse" if more == "better" else "better"
+        if level == "rank_sum":
+            amount = f"{abs(d)} {'higher' if d > 0 else 'lower'}"
+        else:
+            amount = f"{abs(d)} {'more' if d > 0 else 'fewer'}"
+        parts.append(f"{amount} {noun} ({more if d > 0 else less})")
+    return "; ".join(parts) if parts else "equally good on every level"
 
 
 def _unit_class(instance: Instance, unit: Unit, refusers: dict[str, frozenset[str]]) -> tuple:
@@ -38,6 +71,7 @@ def _unit_class(instance: Instance, unit: Unit, refusers: dict[str, frozenset[st
         unit.min_occupants,
         unit.max_occupants,
         tuple(sorted(unit.allowed_groups or ())),
+        unit.staircase_id,  # rule 13: units in different staircases are not interchangeable
         refusers.get(unit.id, frozenset()),
     )
 
@@ -72,17 +106,28 @@ def alternatives(
 
     found = []
     levels = instance.policy.objective
+    own_offer = next((p.unit_id for p in instance.pinned if p.client_id == client_id), None)
     for i, units in enumerate(classes.values()):
         if progress:
             progress(f"candidate {i + 1}/{len(classes)}")
         unit = instance.unit(units[0])
         muni = instance.unit_municipality_id(unit)
         rank = instance.preference_rank(instance.client(client_id), muni)
+        # a trial placement: the unit held for this client while the region is re-solved
         trial = instance.with_changes(
             pinned=[*others_pinned, PinnedPair(client_id=client_id, unit_id=unit.id)]
         )
-        issues = pinned_issues(trial)
-        if issues:
+        withdraws = (
+            f"choosing this withdraws {client_id}'s accepted offer of unit {own_offer}"
+            if own_offer is not None and own_offer not in units
+            else None
+        )
+        broken = [
+            v
+            for v in validate(instance, [(p.client_id, p.unit_id) for p in trial.pinned])
+            if v.rule != 11
+        ]
+        if broken:
             found.append(
                 Alternative(
                     unit.id,
@@ -92,7 +137,9 @@ def alternatives(
                     {},
                     True,
                     units[1:],
-                    blocked_by="; ".join(i.message for i in issues),
+                    blocked_by="placing the client here would break "
+                    + "; ".join(f"rule {v.rule} ({v.name}): {v.message}" for v in broken),
+                    withdraws=withdraws,
                 )
             )
             continue
@@ -102,7 +149,16 @@ def alternatives(
             for level in ("placed", "waiting_days", "rank_sum")
         }
         found.append(
-            Alternative(unit.id, muni, rank, result.objective, delta, result.proven, units[1:])
+            Alternative(
+                unit.id,
+                muni,
+                rank,
+                result.objective,
+                delta,
+                result.proven,
+                units[1:],
+                withdraws=withdraws,
+            )
         )
 
     def key(a: Alternative):

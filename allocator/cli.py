@@ -396,17 +396,17 @@ def alternatives(
         f"proposal objective {base.objective}."
     )
     table = Table(title=f"Best {k} units for {client}")
-    for col in ("unit", "municipality", "rank", "placed Δ", "waiting Δ", "rank Δ", "also", "note"):
+    for col in ("unit", "municipality", "rank", "change against the proposal", "also", "note"):
         table.add_column(col, overflow="fold")
     for a in found:
-        d = a.delta
+        note = a.blocked_by or ("" if a.proven else "not proven (time limit)")
         table.add_row(
             a.unit_id,
             a.municipality_id,
             str(a.preference_rank),
-            *(f"{d[x]:+d}" if d else "—" for x in ("placed", "waiting_days", "rank_sum")),
+            a.change if a.delta else "—",
             ", ".join(a.same_as[:5]) + (" …" if len(a.same_as) > 5 else ""),
-            a.blocked_by or ("" if a.proven else "not proven (time limit)"),
+            "; ".join(x for x in (a.withdraws, note) if x),
         )
     out.print(table)
     if not found:
@@ -445,13 +445,25 @@ def generate(
             "buildings, this many national ones the rest anywhere; 70% have a binding quota.",
         ),
     ] = None,
+    rules_12_15: Annotated[
+        bool,
+        typer.Option(
+            "--rules-12-15",
+            help="Add group shares, staircases, neighbourhoods and support providers.",
+        ),
+    ] = False,
 ) -> None:
     """A seeded synthetic instance of any size (clearly synthetic data)."""
     from allocator.generator import generate as make
 
     with _progress("Generating"):
         instance = make(
-            clients, units, municipalities, seed, national_corporations=national_corporations
+            clients,
+            units,
+            municipalities,
+            seed,
+            national_corporations=national_corporations,
+            rules_12_15=rules_12_15,
         )
     if out_path is None:
         sys.stdout.write(instance.model_dump_json(indent=2) + "\n")

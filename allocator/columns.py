@@ -6,7 +6,9 @@ exclusion) become small dense matrices: with K municipalities that is N × K, ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +45,14 @@ class Columns:
     unit_groups: np.ndarray  # M × G: True where the unit admits that group
     # refusals as sorted pair codes client * M + unit
     refused_codes: np.ndarray
+    #: Arrays a rule derives from the instance once per run (see ``cached``).
+    derived: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def cached(self, key: str, build: Callable[[Columns], Any]) -> Any:
+        """``build(self)``, computed once: rules keep their own columns here."""
+        if key not in self.derived:
+            self.derived[key] = build(self)
+        return self.derived[key]
 
     @property
     def n_clients(self) -> int:

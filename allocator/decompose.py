@@ -24,19 +24,33 @@ from allocator.eligibility import EligiblePairs
 
 @dataclass(frozen=True)
 class GroupCaps:
-    """One of rules 8-10 after pinned pairs: each unit's group and the room left per group."""
+    """One group limit (rules 8-10, 12-15) after pinned pairs: each pair's group and the room
+    left per group. A group of units when ``client_group`` is None; else a pair's group is
+    ``client_group[client] * width + unit_group[unit]`` (a cap on a group of clients)."""
 
     rule: int
     unit_group: np.ndarray
     left: np.ndarray  # -1: unlimited
+    client_group: np.ndarray | None = None
+    width: int = 0
+
+    @property
+    def on_clients(self) -> bool:
+        return self.client_group is not None
+
+    def of(self, client: np.ndarray, unit: np.ndarray) -> np.ndarray:
+        """The group of each pair."""
+        if self.client_group is None:
+            return self.unit_group[unit]
+        return self.client_group[client] * self.width + self.unit_group[unit]
 
     def of_pairs(self, client: np.ndarray, unit: np.ndarray) -> np.ndarray:
         """The group of each pair (client, unit): the one place that says which pairs a cap row
         covers, so that every engine reads a cap the same way."""
-        return self.unit_group[unit]
+        return self.of(client, unit)
 
     def with_left(self, left: np.ndarray) -> GroupCaps:
-        return GroupCaps(self.rule, self.unit_group, left)
+        return GroupCaps(self.rule, self.unit_group, left, self.client_group, self.width)
 
 
 @dataclass(frozen=True)
@@ -63,17 +77,19 @@ def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
             ]
         )
         is_fixed = np.isin(codes, wanted)
-    if not cols.instance.pinned:
-        free = np.ones(len(pairs), dtype=bool)
-    else:
-        free = ~pinned_clients[pairs.client] & ~pinned_units[pairs.unit]
-    pinned_unit_list = np.flatnonzero(pinned_units)
+    free = ~pinned_clients[pairs.client] & ~pinned_units[pairs.unit]
+    fixed = np.flatnonzero(is_fixed)
     caps = []
-    for rule in rules.GROUP_LIMITS:
-        group, limit = rule.unit_group(cols), rule.group_limit(cols)
-        used = np.bincount(group[pinned_unit_list], minlength=len(limit))
-        caps.append(GroupCaps(rule.number, group, np.where(limit < 0, -1, limit - used)))
-    return Reduced(np.flatnonzero(is_fixed), np.flatnonzero(free), caps)
+    for rule in rules.group_limits():
+        c = rule.capacities(cols)
+        if not np.any(c.limit >= 0):
+            continue  # a rule this instance does not use costs nothing
+        used = np.bincount(c.of(pairs.client[fixed], pairs.unit[fixed]), minlength=len(c.limit))
+        left = np.where(c.limit < 0, -1, c.limit - used)
+        caps.append(GroupCaps(rule.number, c.unit_group, left, c.client_group, c.width))
+        # a pair in a group without room can never be chosen: no path need see it
+        free &= left[c.of(pairs.client, pairs.unit)] != 0
+    return Reduced(fixed, np.flatnonzero(free), caps)
 
 
 def split(
@@ -95,9 +111,15 @@ def split(
     rows, cols_ = [codes // k], [n + codes % k]
     offset = n + k
     for cap in caps:
-        limited = np.flatnonzero(cap.left[cap.unit_group] >= 0)
-        rows.append(n + muni_of_unit[limited])
-        cols_.append(offset + cap.unit_group[limited])
+        if cap.on_clients:  # link the municipality of each pair to the pair's limited group
+            group = cap.of(pairs.client[positions], pairs.unit[positions])
+            limited = cap.left[group] >= 0
+            rows.append(n + muni_of_unit[pairs.unit[positions][limited]])
+            cols_.append(offset + group[limited])
+        else:
+            limited = np.flatnonzero(cap.left[cap.unit_group] >= 0)
+            rows.append(n + muni_of_unit[limited])
+            cols_.append(offset + cap.unit_group[limited])
         offset += len(cap.left)
     r, c = np.concatenate(rows), np.concatenate(cols_)
     graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(offset, offset))

@@ -38,7 +38,7 @@ class EligiblePairs:
 def allowed(cols: Columns, ci: np.ndarray, ui: np.ndarray) -> np.ndarray:
     """True for each pair that every eligibility rule allows."""
     ok = np.ones(len(ci), dtype=bool)
-    for rule in rules.ELIGIBILITY:
+    for rule in rules.eligibility():
         if not ok.any():
             break
         ok &= rule.mask(cols, ci, ui)
@@ -66,8 +66,19 @@ def eligible_pairs(cols: Columns) -> EligiblePairs:
     return EligiblePairs(client[order], unit[order])
 
 
-def removed_by_rule(cols: Columns, client: int) -> dict[str, int]:
-    """For one client: how many of all units each rule, on its own, rules out."""
+def removals(cols: Columns, client: int) -> tuple[dict[str, int], dict[str, int]]:
+    """For one client, out of all units: per eligibility rule, the units it removes on its own
+    (no other rule removes them), and the units it removes that other rules remove too."""
     ui = np.arange(cols.n_units)
     ci = np.full(cols.n_units, client)
-    return {rule.label: int((~rule.mask(cols, ci, ui)).sum()) for rule in rules.ELIGIBILITY}
+    found = rules.eligibility()
+    removed = np.array([~r.mask(cols, ci, ui) for r in found], dtype=bool).reshape(
+        len(found), cols.n_units
+    )
+    several = removed.sum(axis=0) > 1
+    alone = (removed & ~several).sum(axis=1)
+    shared = (removed & several).sum(axis=1)
+    return (
+        {r.label: int(n) for r, n in zip(found, alone, strict=True) if n},
+        {r.label: int(n) for r, n in zip(found, shared, strict=True) if n},
+    )

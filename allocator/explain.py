@@ -13,24 +13,23 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import get_args
 
 import numpy as np
 
 from allocator import rules
-from allocator.alternatives import alternatives
-from allocator.columns import Columns
-from allocator.eligibility import removed_by_rule
+from allocator.alternatives import alternatives, change_in_words
+from allocator.columns import Columns, build_columns
+from allocator.eligibility import removals
 from allocator.fairness import proposal_fairness
 from allocator.models import (
     Assignment,
     ComplexSummary,
     CorporationSummary,
     Instance,
+    LimitSummary,
     MunicipalitySummary,
     ObjectiveValues,
     Proposal,
-    ReasonCode,
     Summaries,
     Unplaced,
     UnplacedReason,
@@ -38,11 +37,6 @@ from allocator.models import (
 from allocator.rules import corporation_quota, magic_mix, municipal_quota
 from allocator.solver import Progress, Solution, SolverSettings, solve
 
-_LIMIT_CODES = {
-    municipal_quota.NUMBER: "municipality_quota",
-    corporation_quota.NUMBER: "corporation_quota",
-    magic_mix.NUMBER: "mix_cap",
-}
 _MAX_NAMES = 10
 
 
@@ -95,17 +89,18 @@ def make_proposal(instance: Instance, solution: Solution) -> Proposal:
         unplaced=unplaced,
         objective=solution.objective,
         solver=solution.facts,
-        summaries=summaries(instance, solution.assignments),
+        summaries=summaries(instance, solution.assignments, solution.columns),
         fairness=proposal_fairness(cols, pairs, solution.assignments),
     )
 
 
 def _usage(instance: Instance, assignments: list[tuple[str, str]]) -> dict[int, Counter]:
-    """Placements per group, for each rule with named groups (8-10)."""
+    """Placements per group, for each group limit."""
     used: dict[int, Counter] = {}
-    for rule in rules.GROUP_LIMITS:
+    for rule in rules.group_limits():
         used[rule.number] = Counter(
-            rule.groups.group_of(instance, instance.unit(unit_id)) for _, unit_id in assignments
+            rule.groups.group_of(instance, instance.client(c), instance.unit(u))
+            for c, u in assignments
         )
     return used
 
@@ -131,26 +126,66 @@ def _placed_text(instance, client, muni_id, rank, n_eligible, is_pinned) -> str:
 _TEXTS = {
     "taken_by_pinned": "{n} eligible unit(s) hold an accepted offer (pinned)",
     "taken_by_longer_waiting": "{n} eligible unit(s) went to clients who waited at least as long",
+    "equally_good": "an equally good proposal could place you instead of {who} "
+    "(same waiting time and preference rank; the tie was broken against you)",
     "taken_to_place_more": "{n} eligible unit(s) went to clients who waited less but had fewer "
     "options, so that more people could be housed",
     "not_chosen": "{n} eligible unit(s) had room but were not chosen by the objective levels in "
     "use (or the search stopped at its time limit)",
 }
-_ORDER = list(get_args(ReasonCode))
+#: The order of the reasons that are not a limit; limits come between them, ranked.
+_FIRST = ("cannot_be_placed", "closed_before_run", "taken_by_pinned", "equally_good")
+_LAST = ("taken_by_longer_waiting", "taken_to_place_more", "blocked_together", "not_chosen")
+
+
+@dataclass
+class _Limit:
+    """One registered group limit in columns, against the final allocation."""
+
+    rule: object
+    group: np.ndarray  # group of each unplaced client's eligible pair
+    closed: np.ndarray  # per pair: the group had no room before the run
+    full: np.ndarray  # per pair: the group is full in the proposal
+    used: np.ndarray  # placements of the run per group
+    keys: list
+
+
+def _limits(cols: Columns, pairs, chosen, client, unit) -> list[_Limit]:
+    out = []
+    for rule in rules.group_limits():
+        c = rule.capacities(cols)
+        used = np.bincount(c.of(pairs.client[chosen], pairs.unit[chosen]), minlength=len(c.limit))
+        group = c.of(client, unit)
+        limited = c.limit[group] >= 0
+        out.append(
+            _Limit(
+                rule,
+                group,
+                limited & (c.limit[group] == 0),
+                limited & (used[group] >= c.limit[group]),
+                used,
+                c.keys,
+            )
+        )
+    return out
 
 
 def _unplaced_all(instance: Instance, solution: Solution) -> list[Unplaced]:
     """Why each client is not placed, judged on whole columns of eligible pairs.
 
-    For every eligible unit of an unplaced client: if someone holds it, who (an accepted offer,
-    someone who waited at least as long, or someone whose placement housed more people);
-    otherwise which named limit (municipal quota, corporation quota, Magic Mix cap) is used up.
+    Every eligible unit of an unplaced client falls in exactly one class, so the counts add up to
+    the eligible units: closed before the run (a limit without room from the start); held by
+    someone (an accepted offer, someone an equally good proposal could swap with this client,
+    someone who waited at least as long, someone whose placement housed more people); blocked by
+    one full limit alone (raising that limit alone opens the unit); blocked by several full
+    limits together (raising one alone opens nothing); or not chosen.
     """
     cols, pairs = solution.columns, solution.pairs
+    chosen = solution.chosen
     placed = np.zeros(cols.n_clients, dtype=bool)
     holder = np.full(cols.n_units, -1, dtype=np.int64)
-    placed[pairs.client[solution.chosen]] = True
-    holder[pairs.unit[solution.chosen]] = pairs.client[solution.chosen]
+    placed[pairs.client[chosen]] = True
+    holder[pairs.unit[chosen]] = pairs.client[chosen]
     pinned_unit = np.zeros(cols.n_units, dtype=bool)
     unit_ix = cols.unit_index()
     for p in instance.pinned:
@@ -158,141 +193,216 @@ def _unplaced_all(instance: Instance, solution: Solution) -> list[Unplaced]:
 
     mine = ~placed[pairs.client]
     client, unit = pairs.client[mine], pairs.unit[mine]
+    limits = _limits(cols, pairs, chosen, client, unit)
+    closed = np.zeros(len(client), dtype=bool)
+    n_full = np.zeros(len(client), dtype=np.int64)
+    for lim in limits:
+        closed |= lim.closed
+        n_full += lim.full
     who = holder[unit]
-    taken = who >= 0
+    taken = (who >= 0) & ~closed
+    holder_ = np.maximum(who, 0)
     waited = cols.waiting_days
-    categories = {
+    tie = taken & ~pinned_unit[unit] & _swappable(instance, cols, limits, client, unit, holder_)
+    classes = {
+        "closed_before_run": closed,
         "taken_by_pinned": taken & pinned_unit[unit],
+        "equally_good": tie,
         "taken_by_longer_waiting": taken
         & ~pinned_unit[unit]
-        & (waited[np.maximum(who, 0)] >= waited[client]),
+        & ~tie
+        & (waited[holder_] >= waited[client]),
     }
-    categories["taken_to_place_more"] = (
-        taken & ~categories["taken_by_pinned"] & ~categories["taken_by_longer_waiting"]
+    classes["taken_to_place_more"] = (
+        taken & ~pinned_unit[unit] & ~tie & (waited[holder_] < waited[client])
     )
-    blocked_any = np.zeros(len(client), dtype=bool)
-    limits = []  # (code, rule, blocked mask, group of each pair)
-    for rule in rules.GROUP_LIMITS:
-        group_of_unit, limit = rule.unit_group(cols), rule.group_limit(cols)
-        used = np.bincount(group_of_unit[pairs.unit[solution.chosen]], minlength=len(limit))
-        full = (limit >= 0) & (used >= limit)
-        group = group_of_unit[unit]
-        blocked = ~taken & full[group]
-        blocked_any |= blocked
-        limits.append((_LIMIT_CODES[rule.number], rule, blocked, group))
-    categories["not_chosen"] = ~taken & ~blocked_any
+    open_ = ~closed & ~taken
+    classes["blocked_together"] = open_ & (n_full >= 2)
+    classes["not_chosen"] = open_ & (n_full == 0)
+    alone = open_ & (n_full == 1)
 
-    counts = {
-        code: np.bincount(client[mask], minlength=cols.n_clients)
-        for code, mask in categories.items()
-    }
-    examples = {code: _first_units(client[mask], unit[mask]) for code, mask in categories.items()}
-    limit_counts = {}
-    limit_names: dict[str, dict[int, list[int]]] = {}
-    for code, _rule, blocked, group in limits:
-        limit_counts[code] = np.bincount(client[blocked], minlength=cols.n_clients)
-        named = np.unique(np.stack([client[blocked], group[blocked]]), axis=1)
-        by_client: dict[int, list[int]] = defaultdict(list)
-        for c, g in named.T.tolist():
-            by_client[c].append(g)
-        limit_names[code] = by_client
-    group_ids = {
-        "municipality_quota": cols.municipality_ids,
-        "corporation_quota": cols.corporation_ids,
-        "mix_cap": cols.complex_ids,
-    }
+    per_client = {code: _by_client(client[mask], unit[mask]) for code, mask in classes.items()}
     eligible = pairs.per_client(cols.n_clients)
-
+    # ``client`` is sorted (pairs run client by client): each client's pairs are one slice
+    starts = np.searchsorted(client, np.arange(cols.n_clients + 1))
     out = []
     for i in np.flatnonzero(~placed).tolist():
-        client_ = instance.clients[i]
         if eligible[i] == 0:
             out.append(_no_eligible_unit(instance, cols, i))
             continue
-        reasons = [
-            UnplacedReason(
-                code=code,
-                message=_TEXTS[code].format(n=int(counts[code][i])) + ".",
-                count=int(counts[code][i]),
-                names=[cols.unit_ids[u] for u in examples[code].get(i, [])],
-            )
-            for code in categories
-            if counts[code][i]
-        ]
-        for code, _rule, _blocked, _group in limits:
-            if limit_counts[code][i]:
-                names = [group_ids[code][g] for g in limit_names[code][i]]
-                n_units = int(limit_counts[code][i])
-                reasons.append(
-                    UnplacedReason(
-                        code=code,
-                        message=_limit_text(instance, code, names, n_units),
-                        count=n_units,
-                        names=names,
-                    )
-                )
-        reasons.sort(key=lambda r: (_ORDER.index(r.code), -r.count))
+        mine_i = slice(starts[i], starts[i + 1])
+        closed_why = _closed_why(instance, limits, mine_i, classes["closed_before_run"][mine_i])
+        reasons = _class_reasons(cols, per_client, holder, i, closed_why)
+        reasons += _limit_reasons(instance, limits, mine_i, alone, classes)
+        n_closed = len(per_client["closed_before_run"].get(i, []))
+        if n_closed and n_closed == eligible[i]:
+            first = next(r for r in reasons if r.code == "closed_before_run")
+            first.code = "cannot_be_placed"
+            first.message = "Cannot be placed in this run: all " + first.message
+        order = {code: k for k, code in enumerate(_FIRST)}
+        order.update({code: 1000 + k for k, code in enumerate(_LAST)})
+        reasons.sort(key=lambda r: (order.get(r.code, 500), -r.count))
         out.append(
             Unplaced(
-                client_id=client_.id,
+                client_id=cols.client_ids[i],
                 waiting_days=int(waited[i]),
                 eligible_units=int(eligible[i]),
+                **_removed(cols, i),
                 reasons=reasons,
             )
         )
     return out
 
 
-def _first_units(client: np.ndarray, unit: np.ndarray) -> dict[int, list[int]]:
-    """Up to ``_MAX_NAMES`` example units per client, as unit indices."""
-    order = np.argsort(client, kind="stable")
-    c = client[order]
-    run_start = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if len(c) else np.zeros(0, int)
-    rank = np.arange(len(c)) - np.repeat(run_start, np.diff(np.r_[run_start, len(c)]))
-    keep = order[rank < _MAX_NAMES]
+def _swappable(instance, cols, limits, client, unit, other) -> np.ndarray:
+    """Per pair: giving the unit to this client instead of its holder changes no objective level
+    in use and keeps every limit (a cap on a group of clients may not have room for this one)."""
+    same = np.ones(len(client), dtype=bool)
+    for level in instance.policy.objective:
+        if level == "waiting_days":
+            same &= cols.waiting_days[client] == cols.waiting_days[other]
+        elif level == "rank_sum":
+            same &= cols.rank_of(client, unit) == cols.rank_of(other, unit)
+    for lim in limits:
+        c = lim.rule.capacities(cols)
+        theirs = c.of(other, unit)
+        room = (c.limit[lim.group] < 0) | (lim.used[lim.group] < c.limit[lim.group])
+        same &= (lim.group == theirs) | room
+    return same
+
+
+def _by_client(client: np.ndarray, unit: np.ndarray) -> dict[int, list[int]]:
     out: dict[int, list[int]] = defaultdict(list)
-    for ci, ui in zip(client[keep].tolist(), unit[keep].tolist(), strict=True):
+    for ci, ui in zip(client.tolist(), unit.tolist(), strict=True):
         out[ci].append(ui)
     return out
 
 
+def _class_reasons(cols, per_client, holder, i, closed_why) -> list[UnplacedReason]:
+    reasons = []
+    for code, by_client in per_client.items():
+        units = by_client.get(i, [])
+        if not units or code == "blocked_together":
+            continue
+        names = [cols.unit_ids[u] for u in units[:_MAX_NAMES]]
+        if code == "closed_before_run":
+            message = (
+                f"{len(units)} eligible unit(s) have no room from the start of this run: "
+                + "; ".join(sorted(closed_why))
+                + "."
+            )
+        elif code == "equally_good":
+            who = ", ".join(
+                f"{cols.client_ids[holder[u]]} (unit {cols.unit_ids[u]})"
+                for u in units[:_MAX_NAMES]
+            )
+            message = _TEXTS[code].format(who=who) + "."
+            message = message[0].upper() + message[1:]
+        else:
+            message = _TEXTS[code].format(n=len(units)) + "."
+        reasons.append(UnplacedReason(code=code, message=message, count=len(units), names=names))
+    return reasons
+
+
+def _closed_why(
+    instance: Instance, limits: list[_Limit], mine: slice, mask: np.ndarray
+) -> set[str]:
+    """The limits that leave these pairs without room before the run, in words."""
+    why = set()
+    if not mask.any():
+        return why
+    for lim in limits:
+        for g in np.unique(lim.group[mine][mask & lim.closed[mine]]).tolist():
+            why.add(lim.rule.groups.full_text(instance, lim.keys[g], 0))
+    return why
+
+
+def _limit_reasons(instance, limits, mine, alone, classes) -> list[UnplacedReason]:
+    """One reason per full limit of this client's units, ranked by the units raising that limit
+    alone would open; limits that decide only together with others are said to."""
+    together = classes["blocked_together"][mine]
+    alone = alone[mine]
+    reasons = []
+    for lim in limits:
+        full, group = lim.full[mine], lim.group[mine]
+        on_its_own = alone & full
+        with_others = together & full
+        for g in np.unique(group[on_its_own | with_others]).tolist():
+            n_alone = int(np.sum(on_its_own & (group == g)))
+            n_with = int(np.sum(with_others & (group == g)))
+            text = lim.rule.groups.full_text(instance, lim.keys[g], int(lim.used[g]))
+            if n_alone:
+                text += f". It alone blocks {n_alone} eligible unit(s): raising it would open them"
+                if n_with:
+                    text += f"; it blocks {n_with} more only together with other limits"
+            else:
+                text += (
+                    f". Raising it alone opens no unit: it blocks {n_with} eligible unit(s) "
+                    "only together with other limits"
+                )
+            reasons.append(
+                UnplacedReason(
+                    code=lim.rule.groups.code,
+                    message=text[0].upper() + text[1:] + ".",
+                    count=n_alone,
+                    together=n_with,
+                    names=[lim.rule.groups.label(lim.keys[g])],
+                )
+            )
+    n_together = int(together.sum())
+    if n_together:
+        reasons.append(
+            UnplacedReason(
+                code="blocked_together",
+                message=f"{n_together} eligible unit(s) are blocked by several full limits at "
+                "once: raising any one of them alone opens none of these.",
+                count=n_together,
+                names=[],
+            )
+        )
+    reasons.sort(key=lambda r: (-r.count, -r.together))
+    return reasons
+
+
+def _removed(cols: Columns, i: int) -> dict[str, dict[str, int]]:
+    alone, others = removals(cols, i)
+    return {"removed_by_rule": alone, "removed_with_others": others}
+
+
 def _no_eligible_unit(instance: Instance, cols: Columns, i: int) -> Unplaced:
     client = instance.clients[i]
-    removed = {label: n for label, n in removed_by_rule(cols, i).items() if n}
+    alone, others = removals(cols, i)
     total = cols.n_units
-    detail = "; ".join(f"{label}: {n} of {total}" for label, n in removed.items())
+    parts = []
+    for label in dict.fromkeys([*alone, *others]):
+        parts.append(
+            f"{label}: {alone.get(label, 0)} on its own, {others.get(label, 0)} "
+            "together with other rules"
+        )
+    detail = "; ".join(parts)
     return Unplaced(
         client_id=client.id,
         waiting_days=int(cols.waiting_days[i]),
         eligible_units=0,
-        removed_by_rule=removed,
+        removed_by_rule=alone,
+        removed_with_others=others,
         reasons=[
             UnplacedReason(
                 code="no_eligible_unit",
-                message=f"No eligible unit at all ({detail or 'no units in the instance'}).",
+                message=(
+                    f"No eligible unit among the {total}. Units each rule removes: {detail}."
+                    if total
+                    else "No eligible unit at all (no units in the instance)."
+                ),
                 count=total,
             )
         ],
     )
 
 
-def _limit_text(instance: Instance, code: str, names: list[str], n_units: int) -> str:
-    if code == "municipality_quota":
-        what = ", ".join(
-            f"{instance.municipality(m).name} (quota {instance.municipality(m).quota})"
-            for m in names
-        )
-        return f"Municipal quota used up in {what}: blocks {n_units} eligible unit(s)."
-    if code == "corporation_quota":
-        what = ", ".join(
-            f"{instance.corporation(c).name} (quota {instance.corporation(c).quota})" for c in names
-        )
-        return f"Corporation quota used up for {what}: blocks {n_units} eligible unit(s)."
-    what = ", ".join(names)
-    return f"Magic Mix cap reached in complex {what}: blocks {n_units} eligible unit(s)."
-
-
-def summaries(instance: Instance, assignments: list[tuple[str, str]]) -> Summaries:
+def summaries(
+    instance: Instance, assignments: list[tuple[str, str]], cols: Columns | None = None
+) -> Summaries:
     used = _usage(instance, assignments)
     return Summaries(
         municipalities=[
@@ -326,7 +436,41 @@ def summaries(instance: Instance, assignments: list[tuple[str, str]]) -> Summari
             )
             for cx in instance.complexes
         ],
+        limits=_limit_summaries(instance, used, cols or build_columns(instance)),
     )
+
+
+#: Rules 8-10 have summaries of their own above.
+_OWN_SUMMARY = (municipal_quota.NUMBER, corporation_quota.NUMBER, magic_mix.NUMBER)
+
+
+def _limit_summaries(
+    instance: Instance, used: dict[int, Counter], cols: Columns
+) -> list[LimitSummary]:
+    """Every other group limit's groups: room at the start of the run, used, left. Groups a
+    rule covers come from the instance (every capped group share, staircase, neighbourhood and
+    support place), so an unused group shows too."""
+    out = []
+    for rule in rules.group_limits():
+        if rule.number in _OWN_SUMMARY:
+            continue
+        c = rule.capacities(cols)
+        for g, key in enumerate(c.keys):
+            if key is None or c.limit[g] < 0:
+                continue
+            n = used[rule.number].get(key, 0)
+            out.append(
+                LimitSummary(
+                    rule=rule.number,
+                    code=rule.groups.code,
+                    group=rule.groups.label(key),
+                    title=rule.groups.title(instance, key),
+                    room=int(c.limit[g]),
+                    used=n,
+                    left=int(c.limit[g]) - n,
+                )
+            )
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -383,10 +527,9 @@ def forced_cost(
         "",
     )
     d = cost.delta()
-    parts = [f"{level} {d[level]:+d}" for level in instance.policy.objective if d[level]]
     message = (
-        f"Placing {client_id} (best in unit {choice.unit_id}) changes the proposal by: "
-        + (", ".join(parts) if parts else "nothing on any level")
+        f"Placing {client_id} (best in unit {choice.unit_id}) changes the proposal: "
+        + change_in_words(d, instance.policy.objective)
         + "."
     )
     return ForcedCost(**{**cost.__dict__, "message": message})

@@ -1,11 +1,12 @@
-"""The nested relaxation as a min-cost flow: rules 1, 8 and 10 without corporation quotas.
+"""The nested relaxation as a min-cost flow: rules 1, 8 and 10 without the other group limits.
 
 A unit lies in one complex and a complex in one municipality, so units, Magic Mix rooms and
 municipal quotas form a tree and the allocation is a flow: source → client (1) → unit (1) →
 complex (room left) → municipality (quota left) → sink. The lexicographic objective becomes one
 integer cost per pair with weights large enough that a level never trades against a lower one,
 so the flow optimum is the lexicographic optimum of the relaxation. When it also respects every
-corporation quota it is optimal for the whole contract, proven.
+other group limit (corporation quotas, rules 12-15: caps on groups that do not nest in this tree,
+or that depend on the client) it is optimal for the whole contract, proven.
 """
 
 from __future__ import annotations
@@ -170,12 +171,30 @@ def caps_cannot_bind(client: np.ndarray, unit: np.ndarray, caps: list[GroupCaps]
     n_clients = count_distinct(client)
     units = np.flatnonzero(np.bincount(unit)) if len(unit) else unit[:0]
     for cap in caps:
+        if cap.on_clients:
+            if not _pair_caps_cannot_bind(client, unit, cap):
+                return False
+            continue
         counts = np.bincount(cap.unit_group[units])
         groups = np.flatnonzero(counts)
         counts, left = counts[groups], cap.left[groups]
         if np.any((left >= 0) & (left < np.minimum(counts, n_clients))):
             return False
     return True
+
+
+def _pair_caps_cannot_bind(client: np.ndarray, unit: np.ndarray, cap: GroupCaps) -> bool:
+    """For a cap on groups of clients: each group takes as many placements as it has distinct
+    clients or distinct units here."""
+    group = cap.of(client, unit)
+    limited = cap.left[group] >= 0
+    group, client, unit = group[limited], client[limited], unit[limited]
+    if len(group) == 0:
+        return True
+    groups, g_local = compact(group)
+    n_clients = np.bincount(np.unique(np.stack([g_local, client]), axis=1)[0])
+    n_units = np.bincount(np.unique(np.stack([g_local, unit]), axis=1)[0])
+    return not np.any(cap.left[groups] < np.minimum(n_clients, n_units))
 
 
 def solve_assignment(client: np.ndarray, unit: np.ndarray, weight: np.ndarray) -> np.ndarray | None:

@@ -57,6 +57,7 @@ def generate(
     max_vulnerable_share: float = POLICY_SHARE,
     national_corporations: int | None = None,
     national_share: float = 1 - 0.85,
+    rules_12_15: bool = False,
 ) -> Instance:
     """A synthetic region: ``clients`` ready clients, ``units`` vacancies, ``municipalities``
     municipalities in regions of about ``region_size``.
@@ -67,6 +68,9 @@ def generate(
     (``owned_corporations``): two regional corporations per region and that many national ones
     owning ``national_share`` of the buildings anywhere, whose quotas join the regions into one
     problem (``national_share`` 1: every corporation national, the stress case).
+    ``rules_12_15`` adds group shares, staircases, neighbourhoods with quotas and support
+    providers (``add_rules_12_15``), drawn from a stream of their own: the rest of the instance is
+    the same with or without them.
     """
     if clients < 0 or units < 0 or municipalities < 1:
         raise ValueError("need clients >= 0, units >= 0 and municipalities >= 1")
@@ -216,10 +220,109 @@ def generate(
         ),
         "policy": {"max_vulnerable_share": max_vulnerable_share, "reference_date": reference_date},
     }
+    if rules_12_15:
+        add_rules_12_15(np.random.default_rng([seed, 12_15]), data, region, client_region)
     instance = parse_instance(data)
     if pinned:
         instance = instance.with_changes(pinned=pinnable_pairs(instance, pinned, rng))
     return instance
+
+
+def add_rules_12_15(
+    rng: np.random.Generator, data: dict, region_of: np.ndarray, client_region: np.ndarray
+) -> None:
+    """Rules 12-15 on the rows of a generated region, in the shape the region's agreements take:
+
+    - about one building in six is a Magic Mix project agreeing shares per group (BW and jeugd
+      at 25% each, sometimes MO at 15%), with today's residents of each group near their cap;
+    - buildings of 20 dwellings or more have staircases (portieken) of about eight; in half of
+      them the corporation spreads, at most one vulnerable household per staircase, one in five
+      of which already has one;
+    - municipalities with three buildings or more have two or three neighbourhoods, each with a
+      quota of 60-100% of its even share of the municipal quota;
+    - two support providers per region list most of its municipalities with a few places each,
+      and two clients in three have one of them (one that works where they want to live).
+    """
+    complexes, units, clients = data["complexes"], data["units"], data["clients"]
+    ids = [m["id"] for m in data["municipalities"]]
+    by_complex: dict[str, list[dict]] = {}
+    for u in units:
+        by_complex.setdefault(u["complex_id"], []).append(u)
+    for cx in complexes:
+        total, vulnerable = cx["units_total"], cx["vulnerable_residents"]
+        if rng.random() < 1 / 6:
+            shares = {"BW": 0.25, "jeugd": 0.25} | ({"MO": 0.15} if rng.random() < 0.4 else {})
+            cx["group_max_share"] = shares
+            left = vulnerable
+            residents = {}
+            for group, share in shares.items():
+                near = max(0, mix_cap(share, total) - int(rng.integers(0, 3)))
+                residents[group] = min(left, near)
+                left -= residents[group]
+            cx["group_residents"] = residents
+        mine = by_complex.get(cx["id"], [])
+        if total >= 20 and mine:
+            n_stairs = max(2, total // 8)
+            stairs = [f"p{k + 1}" for k in range(n_stairs)]
+            for u in mine:
+                u["staircase_id"] = stairs[int(rng.integers(0, n_stairs))]
+            if rng.random() < 0.5:
+                cx["max_vulnerable_per_staircase"] = 1
+                used = sorted({u["staircase_id"] for u in mine})
+                cx["staircase_vulnerable_residents"] = {st: int(rng.random() < 0.2) for st in used}
+    neighbourhoods = []
+    quota = {m["id"]: m["quota"] for m in data["municipalities"]}
+    for muni in data["municipalities"]:
+        here = [cx for cx in complexes if cx["municipality_id"] == muni["id"]]
+        if len(here) < 3:
+            continue
+        n_nb = int(rng.integers(2, 4))
+        for k in range(n_nb):
+            nb_id = f"{muni['id']}-nb{k + 1}"
+            neighbourhoods.append(
+                {
+                    "id": nb_id,
+                    "municipality_id": muni["id"],
+                    "quota": int(math.ceil(quota[muni["id"]] / n_nb * rng.uniform(0.6, 1.0))),
+                    "name": f"Synthetic neighbourhood {k + 1} of {muni['name']}",
+                }
+            )
+        for cx in here:
+            cx["neighbourhood_id"] = f"{muni['id']}-nb{int(rng.integers(0, n_nb)) + 1}"
+    providers = []
+    provider_region = []
+    for r in range(int(region_of.max()) + 1):
+        munis = [ids[i] for i in np.flatnonzero(region_of == r)]
+        for p in range(2):
+            listed = [m for m in munis if rng.random() < 0.8] or [munis[0]]
+            providers.append(
+                {
+                    "id": f"sp{r + 1}-{p + 1}",
+                    "name": f"Synthetic support provider {p + 1} (region {r + 1})",
+                    "capacity": [
+                        {
+                            "municipality_id": m,
+                            "places": int(max(1, math.ceil(quota[m] * rng.uniform(0.3, 0.6)))),
+                        }
+                        for m in listed
+                    ],
+                }
+            )
+            provider_region.append(r)
+    for c, r in zip(clients, client_region.tolist(), strict=True):
+        if rng.random() >= 2 / 3:
+            continue
+        wanted = c["preferred_municipalities"][:1]
+        fits = [
+            p
+            for p, pr in zip(providers, provider_region, strict=True)
+            if pr == r
+            and (not wanted or any(place["municipality_id"] in wanted for place in p["capacity"]))
+        ]
+        if fits:
+            c["support_provider_id"] = fits[int(rng.integers(0, len(fits)))]["id"]
+    data["neighbourhoods"] = neighbourhoods
+    data["support_providers"] = providers
 
 
 def _corporation_regions(
@@ -519,7 +622,23 @@ def pinnable_pairs(instance: Instance, count: int, rng: np.random.Generator) -> 
         ]
         if not candidates:
             continue
-        j = int(rng.choice(candidates))
+        # rules 12-15 (and any other registered rule): the validator judges the candidate, and
+        # a few others in turn when it fails (the draw is the same as without them)
+        first = int(rng.choice(candidates))
+        j = next(
+            (
+                j
+                for j in [first, *(c for c in candidates if c != first)][:10]
+                if not pinned_issues(
+                    instance.with_changes(
+                        pinned=[*pairs, PinnedPair(client_id=client.id, unit_id=units[j].id)]
+                    )
+                )
+            ),
+            None,
+        )
+        if j is None:
+            continue
         free[j] = False
         muni_left[unit_muni[j]] -= 1
         corp_left[unit_corp[j]] -= 1

@@ -18,11 +18,11 @@ def first_come_first_served(cols: Columns, pairs: EligiblePairs) -> np.ndarray:
     """Positions (into ``pairs``) of the chosen pairs."""
     inst = cols.instance
     unlimited = np.iinfo(np.int64).max
-    # (group of each unit, room left per group) for rules 8-10
+    # (group of each pair, room left per group) for every group limit
     caps = [
-        (rule.unit_group(cols), np.where(limit < 0, unlimited, limit))
-        for rule in rules.GROUP_LIMITS
-        for limit in [rule.group_limit(cols)]
+        (c.of(pairs.client, pairs.unit), np.where(c.limit < 0, unlimited, c.limit))
+        for rule in rules.group_limits()
+        for c in [rule.capacities(cols)]
     ]
     unit_free = np.ones(cols.n_units, dtype=bool)
     client_done = np.zeros(cols.n_clients, dtype=bool)
@@ -34,7 +34,7 @@ def first_come_first_served(cols: Columns, pairs: EligiblePairs) -> np.ndarray:
         unit_free[u] = False
         client_done[c] = True
         for group, left in caps:
-            left[group[u]] -= 1
+            left[group[position]] -= 1
 
     if inst.pinned:
         client_ix, unit_ix = cols.client_index(), cols.unit_index()
@@ -53,7 +53,7 @@ def first_come_first_served(cols: Columns, pairs: EligiblePairs) -> np.ndarray:
             continue
         for position in order[starts[c] : starts[c + 1]]:
             u = pairs.unit[position]
-            if unit_free[u] and all(left[group[u]] > 0 for group, left in caps):
+            if unit_free[u] and all(left[group[position]] > 0 for group, left in caps):
                 take(int(position))
                 break
     return np.array(sorted(chosen), dtype=np.int64)

@@ -2,12 +2,16 @@
 
 The tables of a CSV folder or a workbook are the contract's tables, one file or sheet each
 (``municipalities``, ``corporations``, ``complexes``, ``units``, ``clients``; optional ``policy``
-with one row and ``pinned``). In a cell, empty means "not given" (the contract's default applies),
-lists are separated by ``;`` (a JSON list is accepted too); what a Dutch Excel writes is read
-too (``;`` between fields, ``566,58``, ``26-11-2026``, WAAR/ONWAAR, Dutch column names: see
-``allocator.spreadsheet``). Every problem with the input becomes an ``InstanceError`` whose
-issues name table, row and field; rows are labelled with their id and spreadsheet line
-(``units[u17 (line 5)].rent``), the header being line 1.
+with one row, ``pinned``, and for rules 14-15 ``neighbourhoods`` and ``support_providers``). In
+a cell, empty means "not given" (the contract's default applies), lists are separated by ``;``
+(a JSON list is accepted too); what a Dutch Excel writes is read too (``;`` between fields,
+``566,58``, ``26-11-2026``, WAAR/ONWAAR, ja/nee, Dutch column names: see
+``allocator.spreadsheet``). Map fields (``group_max_share``, ``group_residents``,
+``staircase_vulnerable_residents``) are ``key=value`` pairs separated by ``;``
+(``BW=0.25;jeugd=0.25``) or a JSON object; a support provider's ``capacity`` is written the same
+way, municipality=places (``hoorn=3;enkhuizen=2``). Every problem with the input becomes an
+``InstanceError`` whose issues name table, row and field; rows are labelled with their id and
+spreadsheet line (``units[u17 (line 5)].rent``), the header being line 1.
 """
 
 from __future__ import annotations
@@ -37,11 +41,15 @@ from allocator.models import (
     Corporation,
     CorporationSummary,
     Instance,
+    LimitSummary,
     Municipality,
     MunicipalitySummary,
+    Neighbourhood,
     PinnedPair,
     Policy,
     Proposal,
+    SupportPlaces,
+    SupportProvider,
     Unit,
     parse_instance,
 )
@@ -66,8 +74,10 @@ ROW_MODELS: dict[str, type[BaseModel]] = {
     "units": Unit,
     "clients": Client,
     "pinned": PinnedPair,
+    "neighbourhoods": Neighbourhood,
+    "support_providers": SupportProvider,
 }
-OPTIONAL_TABLES = ("policy", "pinned")
+OPTIONAL_TABLES = ("policy", "pinned", "neighbourhoods", "support_providers")
 _FILE_TABLE = "instance"  # the table named by problems with the file as a whole
 
 
@@ -112,7 +122,7 @@ def _read_json(path: Path) -> Instance:
 
 
 def _csv_tables(folder: Path) -> Iterator[tuple[str, RawTable | None, str | None]]:
-    for table in (*TABLES, *OPTIONAL_TABLES):
+    for table in dict.fromkeys((*TABLES, *OPTIONAL_TABLES)):
         file = folder / f"{table}.csv"
         if not file.is_file():
             yield table, None, f"missing file {file.name}"
@@ -134,7 +144,7 @@ def _xlsx_tables(path: Path) -> Iterator[tuple[str, RawTable | None, str | None]
     except ValueError as exc:
         raise _file_error(f"{path.name}: {exc}") from None
     names = {str(name).strip().lower(): name for name in sheets}
-    for table in (*TABLES, *OPTIONAL_TABLES):
+    for table in dict.fromkeys((*TABLES, *OPTIONAL_TABLES)):
         if table not in names:
             yield table, None, f"missing sheet {table!r}"
             continue
@@ -328,7 +338,11 @@ def _instance_tables(instance: Instance) -> dict[str, tuple[list[str], list[list
     """Every table with every field as a column, so a written file doubles as a template."""
     tables = {}
     for table, model, rows in (
-        *((t, ROW_MODELS[t], getattr(instance, t)) for t in (*TABLES, "pinned")),
+        *(
+            (t, ROW_MODELS[t], getattr(instance, t))
+            for t in dict.fromkeys((*TABLES, "pinned"))
+            if t not in ("neighbourhoods", "support_providers") or getattr(instance, t)
+        ),
         ("policy", Policy, [instance.policy]),
     ):
         fields = model.model_fields
@@ -343,7 +357,14 @@ def _instance_tables(instance: Instance) -> dict[str, tuple[list[str], list[list
 
 
 def _out(value: Any, empty: str | None) -> Any:
-    """Lists as text: items joined by ";", or a JSON list when an item contains ";"."""
+    """Lists as text: items joined by ";", or a JSON list when an item contains ";". Maps (and
+    a provider's capacity) as ``key=value`` pairs joined by ";", or a JSON object."""
+    if isinstance(value, list) and value and isinstance(value[0], SupportPlaces):
+        value = {p.municipality_id: p.places for p in value}
+    if isinstance(value, dict):
+        if any(";" in str(k) or "=" in str(k) for k in value):
+            return json.dumps(value)
+        return ";".join(f"{k}={v}" for k, v in value.items()) if value else None
     if isinstance(value, list):
         if not value:
             return empty
@@ -373,6 +394,7 @@ _SUMMARY_MODELS: dict[str, type[BaseModel]] = {
     "municipalities": MunicipalitySummary,
     "corporations": CorporationSummary,
     "complexes": ComplexSummary,
+    "limits": LimitSummary,
 }
 
 
@@ -402,7 +424,7 @@ def proposal_tables(proposal: Proposal) -> dict[str, pd.DataFrame]:
         ),
     }
     if proposal.summaries is not None:
-        for name in ("municipalities", "corporations", "complexes"):
+        for name in ("municipalities", "corporations", "complexes", "limits"):
             cols = list(_SUMMARY_MODELS[name].model_fields)
             rows = [r.model_dump() for r in getattr(proposal.summaries, name)]
             tables[name] = pd.DataFrame(rows, columns=cols)

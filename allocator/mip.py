@@ -12,7 +12,15 @@ the contract in DOMAIN.md rather than from the rule modules' CP-SAT code:
 - rule 9: placements per corporation <= its quota, where set;
 - rule 10: placements per complex <= its room,
   max(0, floor(share × units_total + 1e-9) − vulnerable_residents);
-- rule 11: pinned pairs are fixed to 1.
+- rule 11: pinned pairs are fixed to 1;
+- rule 12: per complex and capped target group g, placements of g-clients <=
+  max(0, floor(share_g × units_total + 1e-9) − group_residents[g]);
+- rule 13: per staircase of a complex with max_vulnerable_per_staircase, placements <=
+  max(0, max − staircase_vulnerable_residents[s]); units without a staircase are free;
+- rule 14: placements in the complexes of a neighbourhood <= its quota;
+- rule 15: a client with a support provider only in the provider's municipalities (tested per
+  pair here, beside rules 2-7), and per provider and municipality, its clients there <= places.
+Rules 12-15 are written here from DOMAIN.md, sharing no code with the rule modules.
 
 The objective is lexicographic over ``instance.policy.objective``: each level is optimised with
 the earlier levels held at their value (an equality when that level was proven optimal, a one-sided
@@ -86,13 +94,106 @@ class MipInfeasible(Exception):
 
 
 def plain_eligible_pairs(instance: Instance) -> list[Pair]:
-    """Every (client, unit) pair that all eligibility rules (2-7) allow, tested one by one."""
+    """Every (client, unit) pair that rules 2-7 and 15 allow, tested one by one."""
+    old_rules = [r for r in rules.eligibility() if r.number <= 7]
     return [
         (client.id, unit.id)
         for client in instance.clients
         for unit in instance.units
-        if all(rule.allows(instance, client, unit) for rule in rules.ELIGIBILITY)
+        if all(rule.allows(instance, client, unit) for rule in old_rules)
+        and _support_allows(instance, client.support_provider_id, unit)
     ]
+
+
+def _support_allows(instance: Instance, provider_id: str | None, unit) -> bool:
+    """Rule 15, first half: only in a municipality the client's provider lists."""
+    if provider_id is None:
+        return True
+    provider = next(p for p in instance.support_providers if p.id == provider_id)
+    municipality = instance.complex(unit.complex_id).municipality_id
+    return any(c.municipality_id == municipality for c in provider.capacity)
+
+
+def _floor_share(share: float, units_total: int) -> int:
+    return math.floor(share * units_total + _MIX_EPS)
+
+
+def _rules_12_to_15(instance: Instance, pairs: list[Pair]) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Rules 12-15 as (group of each pair, limit per group; inf = no limit), from the contract."""
+    inf = math.inf
+    families = []
+    # rule 12: (complex, target group)
+    keys12: dict[tuple[str, str], int] = {}
+    limits12: list[float] = []
+    group12 = []
+    for client_id, unit_id in pairs:
+        cx = instance.complex(instance.unit(unit_id).complex_id)
+        g = instance.client(client_id).target_group
+        shares = cx.group_max_share or {}
+        if g not in shares:
+            group12.append(len(pairs) + 10**9)  # placeholder, replaced below
+            continue
+        key = (cx.id, g)
+        if key not in keys12:
+            keys12[key] = len(limits12)
+            before = (cx.group_residents or {}).get(g, 0)
+            limits12.append(float(max(0, _floor_share(shares[g], cx.units_total) - before)))
+        group12.append(keys12[key])
+    free = len(limits12)
+    families.append(
+        (
+            np.array([g if g < free else free for g in group12], dtype=np.int64),
+            np.array([*limits12, inf]),
+        )
+    )
+    # rule 13: (complex, staircase)
+    keys13: dict[tuple[str, str], int] = {}
+    limits13: list[float] = []
+    units13 = []
+    for _, unit_id in pairs:
+        unit = instance.unit(unit_id)
+        cx = instance.complex(unit.complex_id)
+        if cx.max_vulnerable_per_staircase is None or unit.staircase_id is None:
+            units13.append(None)
+            continue
+        key = (cx.id, unit.staircase_id)
+        if key not in keys13:
+            keys13[key] = len(limits13)
+            before = (cx.staircase_vulnerable_residents or {}).get(unit.staircase_id, 0)
+            limits13.append(float(max(0, cx.max_vulnerable_per_staircase - before)))
+        units13.append(keys13[key])
+    families.append(
+        (
+            np.array([len(limits13) if k is None else k for k in units13], dtype=np.int64),
+            np.array([*limits13, inf]),
+        )
+    )
+    # rule 14: neighbourhood of the unit's complex
+    nbs = {nb.id: k for k, nb in enumerate(instance.neighbourhoods)}
+    group14 = [
+        nbs.get(instance.complex(instance.unit(u).complex_id).neighbourhood_id, len(nbs))
+        for _, u in pairs
+    ]
+    families.append(
+        (
+            np.array(group14, dtype=np.int64),
+            np.array([float(nb.quota) for nb in instance.neighbourhoods] + [inf]),
+        )
+    )
+    # rule 15, second half: (provider, municipality)
+    keys15: dict[tuple[str, str], int] = {}
+    limits15: list[float] = []
+    for provider in instance.support_providers:
+        for c in provider.capacity:
+            keys15[(provider.id, c.municipality_id)] = len(limits15)
+            limits15.append(float(c.places))
+    group15 = []
+    for client_id, unit_id in pairs:
+        provider_id = instance.client(client_id).support_provider_id
+        municipality = instance.complex(instance.unit(unit_id).complex_id).municipality_id
+        group15.append(keys15.get((provider_id, municipality), len(limits15)))
+    families.append((np.array(group15, dtype=np.int64), np.array([*limits15, inf])))
+    return families
 
 
 def mix_room(instance: Instance, complex_id: str) -> int:
@@ -151,6 +252,8 @@ def _build(instance: Instance, pairs: list[Pair]) -> _Structure:
         ),
         # rule 10
         (unit_cx[unit_of], np.array([float(mix_room(instance, c.id)) for c in instance.complexes])),
+        # rules 12-15
+        *_rules_12_to_15(instance, pairs),
     ]
     row_upper: list[float] = []
     rows_parts, cols_parts = [], []

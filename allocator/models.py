@@ -12,7 +12,7 @@ import datetime as dt
 import math
 from collections import Counter
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import (
@@ -41,6 +41,9 @@ LEVEL_SENSE: dict[str, str] = {
 }
 
 Id = str
+#: A share in [0, 1] (rules 10, 12) and a count of households (>= 0), for map fields.
+Share = Annotated[float, Field(ge=0, le=1)]
+Count = Annotated[int, Field(ge=0)]
 
 
 def mix_cap(share, units_total):
@@ -98,6 +101,27 @@ class Complex(_Row):
         default=None, ge=0, le=1, description="Override of policy.max_vulnerable_share."
     )
     name: str | None = Field(default=None, description="Added: a readable name for reports.")
+    # rules 12-14 (all optional: a complex without them means what it meant before)
+    group_max_share: dict[str, Share] | None = Field(
+        default=None,
+        description="Rule 12: target group → its largest share of units_total (composition).",
+    )
+    group_residents: dict[str, Count] | None = Field(
+        default=None,
+        description="Rule 12: target group → households of that group living there now. "
+        "Every group named must also be in group_max_share.",
+    )
+    max_vulnerable_per_staircase: int | None = Field(
+        default=None, ge=0, description="Rule 13: vulnerable households allowed per staircase."
+    )
+    staircase_vulnerable_residents: dict[str, Count] | None = Field(
+        default=None,
+        description="Rule 13: staircase id (a unit's staircase_id in this complex) → vulnerable "
+        "households there now. Staircases without a vacancy may be listed.",
+    )
+    neighbourhood_id: Id | None = Field(
+        default=None, description="Rule 14: the neighbourhood (in this complex's municipality)."
+    )
 
     @model_validator(mode="after")
     def _residents_fit(self) -> Complex:
@@ -120,6 +144,12 @@ class Unit(_Row):
     allowed_groups: list[str] | None = Field(
         default=None,
         description="Target groups the unit is reserved for. Unset or empty: no reservation.",
+    )
+
+    staircase_id: Id | None = Field(
+        default=None,
+        description="Rule 13: the staircase (portiek, gallery, floor: any part of its complex). "
+        "Unset: not limited by rule 13.",
     )
 
     @field_validator("allowed_groups")
@@ -152,6 +182,10 @@ class Client(_Row):
         default_factory=list,
         description="Units this client refused. May name units that are no longer vacant.",
     )
+    support_provider_id: Id | None = Field(
+        default=None,
+        description="Rule 15: the provider of ambulant support (begeleiding) after the move.",
+    )
 
     @model_validator(mode="after")
     def _preferences_consistent(self) -> Client:
@@ -161,6 +195,37 @@ class Client(_Row):
         both = sorted(set(self.preferred_municipalities) & set(self.excluded_municipalities))
         if both:
             raise ValueError(f"municipalities {both} are both preferred and excluded")
+        return self
+
+
+class Neighbourhood(_Row):
+    """Rule 14: a part of a municipality with its own quota."""
+
+    municipality_id: Id
+    quota: int = Field(ge=0, description="Placements allowed in its complexes in this run.")
+    name: str | None = Field(default=None, description="Added: a readable name for reports.")
+
+
+class SupportPlaces(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    municipality_id: Id
+    places: int = Field(ge=0, description="New clients it can support from this run there.")
+
+
+class SupportProvider(_Row):
+    """Rule 15: a provider of ambulant support (begeleiding) and its places per municipality."""
+
+    name: str = Field(min_length=1)
+    capacity: list[SupportPlaces] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _municipalities_once(self) -> SupportProvider:
+        repeated = [
+            m for m, n in Counter(c.municipality_id for c in self.capacity).items() if n > 1
+        ]
+        if repeated:
+            raise ValueError(f"capacity lists municipalities {repeated} more than once")
         return self
 
 
@@ -211,6 +276,19 @@ class AcceptanceEstimate(BaseModel):
 
 
 TABLES = ("municipalities", "corporations", "complexes", "units", "clients")
+TABLES = (
+    "municipalities",
+    "corporations",
+    "complexes",
+    "units",
+    "clients",
+    "neighbourhoods",
+    "support_providers",
+)
+
+
+#: Tables an instance may leave out (rules 14-15).
+OPTIONAL_TABLES = ("neighbourhoods", "support_providers")
 
 
 def contract_row(model: type[BaseModel], source: Any) -> dict[str, Any]:
@@ -243,6 +321,12 @@ class Instance(BaseModel):
     # "the day of the run" for an unset policy.reference_date, fixed at its first use so that
     # a run across midnight counts every waiting time to one date
     _run_date: dt.date | None = PrivateAttr(default=None)
+    neighbourhoods: list[Neighbourhood] = Field(
+        default_factory=list, description="Rule 14 (optional table)."
+    )
+    support_providers: list[SupportProvider] = Field(
+        default_factory=list, description="Rule 15 (optional table)."
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Instance:
@@ -272,6 +356,12 @@ class Instance(BaseModel):
 
     def client(self, id_: Id) -> Client:
         return self._index("clients")[id_]
+
+    def neighbourhood(self, id_: Id) -> Neighbourhood:
+        return self._index("neighbourhoods")[id_]
+
+    def support_provider(self, id_: Id) -> SupportProvider:
+        return self._index("support_providers")[id_]
 
     def has(self, table: str, id_: Id) -> bool:
         return id_ in self._index(table)
@@ -337,7 +427,8 @@ def reference_issues(source: Instance | dict[str, Any]) -> list[InputIssue]:
     def ids(table: str) -> set[str] | None:
         # a table that is missing altogether is reported on its own; do not echo it per row
         if isinstance(source, dict) and not isinstance(source.get(table), list):
-            return None
+            # an optional table left out is empty; a required one is reported on its own
+            return set() if table in OPTIONAL_TABLES and table not in source else None
         return {_get(r, "id") for r in _rows(source, table)}
 
     for table in TABLES:
@@ -370,6 +461,7 @@ def reference_issues(source: Instance | dict[str, Any]) -> list[InputIssue]:
                             "clients", _get(client, "id"), field, f"unknown municipality id {m!r}"
                         )
                     )
+    issues += _rule_12_15_issues(source, ids)
     pinned_clients: set[str] = set()
     pinned_units: set[str] = set()
     for i, pair in enumerate(_rows(source, "pinned")):
@@ -411,6 +503,87 @@ def _acceptance_issues(instance: Instance) -> list[InputIssue]:
         if key in seen:
             issues.append(InputIssue("acceptance", f"#{i}", "unit_id", "pair listed twice"))
         seen.add(key)
+    return issues
+
+
+def _rule_12_15_issues(source: Any, ids) -> list[InputIssue]:
+    """Unknown ids in the fields of rules 12-15, and a neighbourhood in another municipality than
+    its complex. (A staircase is named by its units; ``staircase_vulnerable_residents`` may name
+    staircases without a vacancy in this run.)"""
+    issues: list[InputIssue] = []
+    neighbourhoods = {
+        _get(n, "id"): _get(n, "municipality_id") for n in _rows(source, "neighbourhoods")
+    }
+    municipalities, providers = ids("municipalities"), ids("support_providers")
+    for nb in _rows(source, "neighbourhoods"):
+        value = _get(nb, "municipality_id")
+        if municipalities is not None and isinstance(value, str) and value not in municipalities:
+            issues.append(
+                InputIssue(
+                    "neighbourhoods",
+                    _get(nb, "id"),
+                    "municipality_id",
+                    f"unknown municipality id {value!r}",
+                )
+            )
+    for cx in _rows(source, "complexes"):
+        row, nb = _get(cx, "id"), _get(cx, "neighbourhood_id")
+        if isinstance(nb, str) and ids("neighbourhoods") is not None:
+            if nb not in neighbourhoods:
+                issues.append(
+                    InputIssue(
+                        "complexes", row, "neighbourhood_id", f"unknown neighbourhood id {nb!r}"
+                    )
+                )
+            elif neighbourhoods[nb] != _get(cx, "municipality_id"):
+                issues.append(
+                    InputIssue(
+                        "complexes",
+                        row,
+                        "neighbourhood_id",
+                        f"neighbourhood {nb!r} lies in municipality {neighbourhoods[nb]!r}, "
+                        f"not in the complex's {_get(cx, 'municipality_id')!r}",
+                    )
+                )
+        residents, shares = _get(cx, "group_residents"), _get(cx, "group_max_share") or {}
+        if isinstance(residents, dict) and isinstance(shares, dict):
+            for group in sorted(set(residents) - set(shares)):
+                issues.append(
+                    InputIssue(
+                        "complexes",
+                        row,
+                        "group_residents",
+                        f"unknown group {group!r}: group_max_share does not cap it",
+                    )
+                )
+    for client in _rows(source, "clients"):
+        value = _get(client, "support_provider_id")
+        if providers is not None and isinstance(value, str) and value not in providers:
+            issues.append(
+                InputIssue(
+                    "clients",
+                    _get(client, "id"),
+                    "support_provider_id",
+                    f"unknown support provider id {value!r}",
+                )
+            )
+    for provider in _rows(source, "support_providers"):
+        capacity = _get(provider, "capacity") or []
+        for i, place in enumerate(capacity if isinstance(capacity, list) else []):
+            value = _get(place, "municipality_id")
+            if (
+                municipalities is not None
+                and isinstance(value, str)
+                and value not in municipalities
+            ):
+                issues.append(
+                    InputIssue(
+                        "support_providers",
+                        _get(provider, "id"),
+                        f"capacity.{i}.municipality_id",
+                        f"unknown municipality id {value!r}",
+                    )
+                )
     return issues
 
 
@@ -483,27 +656,48 @@ class Assignment(_Out):
     explanation: str
 
 
-#: Why a client is not placed, in the order reasons are listed.
-ReasonCode = Literal[
+#: Why a client is not placed. Besides these, each registered group limit has its own code
+#: (``municipality_quota``, ``corporation_quota``, ``mix_cap``, ``group_share``, ``staircase``,
+#: ``neighbourhood_quota``, ``support_places``).
+REASON_CODES = (
     "no_eligible_unit",
+    "cannot_be_placed",
+    "closed_before_run",
+    "taken_by_pinned",
+    "equally_good",
     "taken_by_longer_waiting",
     "taken_to_place_more",
-    "taken_by_pinned",
-    "municipality_quota",
-    "corporation_quota",
-    "mix_cap",
+    "blocked_together",
     "not_chosen",
-]
+)
+ReasonCode = str
 
 
 class UnplacedReason(_Out):
-    code: ReasonCode
+    code: ReasonCode = Field(
+        description="cannot_be_placed: every eligible unit is without room from the start of "
+        "this run; closed_before_run: some are; taken_by_pinned, equally_good (an equally good "
+        "proposal could place this client instead of the holder), taken_by_longer_waiting, "
+        "taken_to_place_more: held by someone; a limit's code (municipality_quota, "
+        "corporation_quota, mix_cap, group_share, staircase, neighbourhood_quota, "
+        "support_places): that full limit alone blocks `count` units; blocked_together: "
+        "several full limits block the same units; not_chosen; no_eligible_unit."
+    )
     message: str
-    count: int = Field(description="Units this reason applies to.")
+    count: int = Field(
+        description="Units this reason applies to. Over all reasons but a limit's `together`, "
+        "each eligible unit is counted once: the counts add up to eligible_units."
+    )
+    together: int = Field(
+        default=0,
+        description="For a limit: units it blocks only together with other full limits "
+        "(counted in blocked_together).",
+    )
     names: list[str] = Field(
         default_factory=list,
-        description="The rule rows that bind: municipality, corporation or "
-        "complex ids, or for taken units the ids of the units.",
+        description="The rule rows that bind (a municipality, corporation, complex, "
+        "complex/group, complex/staircase, neighbourhood or provider/municipality), or for "
+        "taken units the ids of the units.",
     )
 
 
@@ -513,8 +707,12 @@ class Unplaced(_Out):
     eligible_units: int
     removed_by_rule: dict[str, int] = Field(
         default_factory=dict,
-        description="For clients without any eligible unit: per rule, how many units it excludes "
-        "on its own (a unit may be excluded by several rules).",
+        description="Per eligibility rule: the units it removes on its own (no other rule "
+        "removes them), out of all units.",
+    )
+    removed_with_others: dict[str, int] = Field(
+        default_factory=dict,
+        description="Per eligibility rule: the units it removes that other rules remove too.",
     )
     reasons: list[UnplacedReason]
 
@@ -617,10 +815,33 @@ class ComplexSummary(_Out):
     vulnerable_after: int
 
 
+class LimitSummary(_Out):
+    """One group of rules 12-15 (and any other registered group limit): its room at the start of
+    this run, and how much of it the proposal uses."""
+
+    rule: int
+    code: str = Field(
+        description="group_share (rule 12), staircase (13), neighbourhood_quota (14), "
+        "support_places (15)."
+    )
+    group: str = Field(
+        description="complex/group, complex/staircase, neighbourhood, provider/municipality."
+    )
+    title: str
+    room: int = Field(description="Placements the group could take in this run.")
+    used: int
+    left: int
+
+
 class Summaries(_Out):
     municipalities: list[MunicipalitySummary]
     corporations: list[CorporationSummary]
     complexes: list[ComplexSummary]
+    limits: list[LimitSummary] = Field(
+        default_factory=list,
+        description="Group shares per building, staircases, neighbourhood quotas and support "
+        "places: room, used, left.",
+    )
 
 
 class ProposalFairness(_Out):

@@ -7,7 +7,7 @@ Two methods give the same optimum:
   ``policy.objective`` optimised with the earlier levels fixed at their optimum. The reference.
 - ``auto`` (default): pinned pairs are settled first, the rest splits into independent parts
   (``decompose``), and each part takes the cheapest path that still proves optimality: the
-  nested min-cost flow when its answer meets every corporation quota (``flow``), else the LP
+  nested min-cost flow when its answer meets every other cap (``flow``), else the LP
   relaxation when it is integral at every level (``lp``), else CP-SAT on that part alone.
 
 Either way the first-come-first-served allocation seeds the search and stands in for any part
@@ -503,6 +503,7 @@ class _Part:
 
     def solve(self) -> _PartOutcome:
         method = self.settings.method
+        # 1. the nested flow (rules 1, 8, 10), exact whenever its answer meets every other cap
         weight = lexicographic_weights(self.coefficients, self.maximise, self.client)
         picked = None
         if (
@@ -746,11 +747,7 @@ class _Part:
         )
         one_to_one.add(self.cols, variables)
         for cap in caps:
-            group = cap.of_pairs(variables.client, variables.unit)
-            for g, xs in variables.by(group):
-                limit = int(cap.left[g])
-                if 0 <= limit < len(xs):
-                    variables.model.add(cp_model.LinearExpr.sum(xs) <= limit)
+            variables.add_limits(cap.of(variables.client, variables.unit), cap.left)
         return variables
 
     def _reach_bounds(self, lp) -> np.ndarray | None:

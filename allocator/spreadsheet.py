@@ -11,6 +11,7 @@ Both the forms an English tool writes and the forms a Dutch Excel writes are rea
 | dates | ``2026-11-26`` | ``26-11-2026``, ``26/11/2026``, ``26.11.2026`` (day first) |
 | yes / no | true/false, yes/no, y/n, 1/0 | WAAR/ONWAAR, ja/nee, j/n |
 | columns | the contract's names (``rent``) | Dutch names (``huur``), see ``DUTCH_HEADERS`` |
+| maps (rules 12-15) | ``BW=0.25;jeugd=0.25`` or a JSON object | ``BW=0,25;jeugd=0,25`` |
 
 A number with a comma reads the comma as the decimal sign (dots before it group thousands);
 a number with only dots reads a single dot as the decimal point, so ``1.234`` is one and a bit,
@@ -29,7 +30,7 @@ import types
 import unicodedata
 from typing import Any, Literal, Union, get_args, get_origin
 
-Kind = Literal["str", "int", "float", "bool", "date", "list"]
+Kind = Literal["str", "int", "float", "bool", "date", "list", "map", "places"]
 
 # A table as read: its column names and its rows as (spreadsheet line, {column: text}); the
 # header is line 1. Blank rows are left out; empty cells are left out of their row.
@@ -59,6 +60,11 @@ DUTCH_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
         "vulnerable_residents": ("kwetsbare_bewoners",),
         "max_vulnerable_share": ("max_aandeel_kwetsbaar",),
         "name": ("naam",),
+        "group_max_share": ("max_aandeel_per_groep",),
+        "group_residents": ("bewoners_per_groep",),
+        "max_vulnerable_per_staircase": ("max_kwetsbaar_per_portiek",),
+        "staircase_vulnerable_residents": ("kwetsbare_bewoners_per_portiek",),
+        "neighbourhood_id": ("wijk",),
     },
     "units": {
         "id": ("code", "woning"),
@@ -70,6 +76,7 @@ DUTCH_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
         "min_occupants": ("min_bewoners",),
         "max_occupants": ("max_bewoners",),
         "allowed_groups": ("doelgroepen",),
+        "staircase_id": ("portiek",),
     },
     "clients": {
         "id": ("code", "pseudoniem"),
@@ -81,6 +88,7 @@ DUTCH_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
         "target_group": ("doelgroep",),
         "ready_since": ("uitstroomklaar_sinds",),
         "refused_units": ("geweigerde_woningen",),
+        "support_provider_id": ("begeleider", "zorgaanbieder"),
     },
     "policy": {
         "max_vulnerable_share": ("max_aandeel_kwetsbaar",),
@@ -90,6 +98,17 @@ DUTCH_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
     "pinned": {
         "client_id": ("cliënt",),
         "unit_id": ("woning",),
+    },
+    "neighbourhoods": {
+        "id": ("code",),
+        "municipality_id": ("gemeente",),
+        "quota": ("contingent",),
+        "name": ("naam",),
+    },
+    "support_providers": {
+        "id": ("code",),
+        "name": ("naam",),
+        "capacity": ("plaatsen", "capaciteit"),
     },
 }
 #: The service's vacancy uploads are the contract's units.
@@ -248,6 +267,12 @@ def parse_cell(kind: Kind, text: str) -> Any:
         raise ValueError(f"expected yes or no (true/false, ja/nee, WAAR/ONWAAR, 1/0), got {text!r}")
     if kind == "list":
         return _list(text)
+    if kind == "map":  # shares and counts per group or staircase
+        return {key: _number(value) for key, value in _map(text).items()}
+    if kind == "places":  # a support provider's capacity: municipality=places
+        return [
+            {"municipality_id": key, "places": _whole(value)} for key, value in _map(text).items()
+        ]
     if kind == "int":
         return _whole(text)
     if kind == "float":
@@ -267,6 +292,30 @@ def _list(text: str) -> list[str]:
             raise ValueError(f"expected a list of values, got {text!r}")
         return [str(x).strip() for x in items]
     return [item.strip() for item in text.split(";") if item.strip()]
+
+
+def _map(text: str) -> dict[str, str]:
+    """A map cell: ``key=value`` pairs separated by ``;`` (``BW=0.25;jeugd=0.25``), or a JSON
+    object. Values stay text for the number readers and the model."""
+    if text.startswith("{"):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"malformed JSON object {text!r}: {exc.msg}") from None
+        if not isinstance(items, dict):
+            raise ValueError(f"expected key=value pairs, got {text!r}")
+        return {str(k).strip(): str(v).strip() for k, v in items.items()}
+    out: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(";")):
+        if not item:
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise ValueError(f"expected key=value pairs separated by ';', got {item!r}")
+        if key.strip() in out:
+            raise ValueError(f"key {key.strip()!r} given twice")
+        out[key.strip()] = value.strip()
+    return out
 
 
 def _whole(text: str) -> str:
@@ -305,8 +354,12 @@ def kind_of(annotation: Any) -> Kind:
     """A model field's annotation as the kind of cell that holds it."""
     if get_origin(annotation) in (Union, types.UnionType):
         annotation = next(a for a in get_args(annotation) if a is not type(None))
+    if get_origin(annotation) is dict:
+        return "map"
     if get_origin(annotation) is list:
-        return "list"
+        (item,) = get_args(annotation) or (str,)
+        # a list of rows (a support provider's capacity) is written as a map
+        return "places" if isinstance(item, type) and hasattr(item, "model_fields") else "list"
     for kind, typ in (("bool", bool), ("int", int), ("float", float), ("date", dt.date)):
         if annotation is typ:
             return kind  # type: ignore[return-value]

@@ -15,7 +15,7 @@ from allocator.rules import Pair, Violation
 
 
 def validate(instance: Instance, pairs: Iterable[Pair]) -> list[Violation]:
-    """Every violation of rules 1-11 in the proposal's (client_id, unit_id) pairs."""
+    """Every violation of every registered rule (1-15) in the proposal's pairs."""
     pairs = list(pairs)
     found: list[Violation] = []
     known = []
@@ -29,7 +29,7 @@ def validate(instance: Instance, pairs: Iterable[Pair]) -> list[Violation]:
             found.append(Violation(0, "known ids", "; ".join(missing), client_id, unit_id))
         else:
             known.append((client_id, unit_id))
-    for rule in rules.ALL:
+    for rule in rules.all_rules():
         found.extend(rule.check(instance, known))
     return found
 
@@ -58,7 +58,7 @@ def pinned_issues(instance: Instance) -> list[InputIssue]:
     issues = []
     rows = {(p.client_id, p.unit_id): f"#{i}" for i, p in enumerate(instance.pinned)}
     pairs = list(rows)
-    for rule in rules.ELIGIBILITY:
+    for rule in rules.eligibility():
         for v in rule.check(instance, pairs):
             issues.append(
                 InputIssue(
@@ -68,7 +68,7 @@ def pinned_issues(instance: Instance) -> list[InputIssue]:
                     f"breaks rule {v.rule} ({v.name}): {v.message}",
                 )
             )
-    for rule in rules.GROUP_LIMITS:
+    for rule in rules.group_limits():
         for v in rule.check(instance, pairs):
             issues.append(
                 InputIssue(

@@ -88,3 +88,13 @@ class AllocationVars:
         if coefficients is None:
             return cp_model.LinearExpr.sum(self.x)
         return cp_model.LinearExpr.weighted_sum(self.x, [int(c) for c in coefficients])
+
+    def add_limits(self, group_per_pair: np.ndarray, limits: np.ndarray) -> None:
+        """sum of x over the pairs in each group <= its limit (a negative limit: unlimited).
+
+        A group with no more pairs than its limit needs no constraint.
+        """
+        for group, xs in self.by(group_per_pair):
+            limit = int(limits[group])
+            if 0 <= limit < len(xs):
+                self.model.add(cp_model.LinearExpr.sum(xs) <= limit)

@@ -60,6 +60,8 @@ APPROACHES = (
     "highs mip presolve-off",
 )
 REFERENCE = "solve auto"
+#: Set (by ``--rules-12-15``) in the environment the spawned processes inherit.
+RULES_12_15 = "ALLOCATOR_BENCH_RULES_12_15"
 
 
 def _peak_mb() -> float:
@@ -170,8 +172,16 @@ def make_instance(scale: str, seed: int):
 
     if scale in OWNED_SCALES:
         n, m, k, national, share = OWNED_SCALES[scale]
-        return generate(n, m, k, seed, national_corporations=national, national_share=share)
-    return generate(*SCALES[scale], seed)
+        return generate(
+            n,
+            m,
+            k,
+            seed,
+            national_corporations=national,
+            national_share=share,
+            rules_12_15=RULES_12_15 in os.environ,
+        )
+    return generate(*SCALES[scale], seed, rules_12_15=RULES_12_15 in os.environ)
 
 
 def nested_flow(cols, pairs, instance):
@@ -463,7 +473,7 @@ def write_report(path: Path, results: dict[str, list[dict]], args, command: str)
         f"- Date: {dt.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- Command: `{command}`",
         "- Instances: `allocator.generator.generate(clients, units, municipalities, "
-        f"seed={args.seed})`",
+        f"seed={args.seed}{', rules_12_15=True' if args.rules_12_15 else ''})`",
         f"- Time limit per optimiser: {args.time_limit:g} s (`solve` counts eligibility and "
         "model building in it; `solve_mip` counts its model building, eligibility is given)",
         f"- Machine: {info['cpu']}; {info['cores']}; {info['memory']} memory; {info['os']}",
@@ -502,6 +512,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, default=None, help="also write the raw results")
     parser.add_argument(
+        "--rules-12-15",
+        action="store_true",
+        help="instances with group shares, staircases, neighbourhoods and support providers",
+    )
+    parser.add_argument(
         "--not-run-reason", default=None, help="text for the scales left out (in the report)"
     )
     args = parser.parse_args(argv)
@@ -510,6 +525,8 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown scales {unknown}; choose from {[*SCALES, *OWNED_SCALES]}")
     approaches = [a.strip() for a in args.approaches.split(",") if a.strip()]
+    if args.rules_12_15:
+        os.environ[RULES_12_15] = "1"
     command = shlex.join([".venv/bin/python", "benchmarks/run.py", *(argv or sys.argv[1:])])
 
     results: dict[str, list[dict]] = {}

@@ -72,6 +72,12 @@ class ComplexUpdate(_In):
     units_total: int | None = Field(default=None, ge=1, le=100_000)
     vulnerable_residents: int | None = Field(default=None, ge=0, le=100_000)
     max_vulnerable_share: float | None = Field(default=None, ge=0, le=1)
+    # rules 12-14: null clears a field
+    group_max_share: dict[str, contract.Share] | None = None
+    group_residents: dict[str, contract.Count] | None = None
+    max_vulnerable_per_staircase: int | None = Field(default=None, ge=0, le=100_000)
+    staircase_vulnerable_residents: dict[str, contract.Count] | None = None
+    neighbourhood_id: str | None = Field(default=None, max_length=100)
 
 
 class ComplexOut(_Out):
@@ -81,6 +87,37 @@ class ComplexOut(_Out):
     units_total: int
     vulnerable_residents: int
     max_vulnerable_share: float | None
+    group_max_share: dict[str, float] | None = None
+    group_residents: dict[str, int] | None = None
+    max_vulnerable_per_staircase: int | None = None
+    staircase_vulnerable_residents: dict[str, int] | None = None
+    neighbourhood_id: str | None = None
+
+
+class NeighbourhoodIn(contract.Neighbourhood):
+    """Rule 14. ``quota``: placements agreed for the year (a run gets it minus this year's lets)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class NeighbourhoodOut(_Out):
+    id: str
+    municipality_id: str
+    name: str | None
+    quota: int
+
+
+class SupportProviderIn(contract.SupportProvider):
+    """Rule 15. ``capacity``: places for new clients this year per municipality (a run gets them
+    minus this year's lets of the provider's clients there)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+
+class SupportProviderOut(BaseModel):
+    id: str
+    name: str
+    capacity: list[contract.SupportPlaces]
 
 
 class PolicyIn(_In):
@@ -116,6 +153,7 @@ class VacancyOut(_Out):
     min_occupants: int
     max_occupants: int
     allowed_groups: list[str] | None
+    staircase_id: str | None = None
     status: VacancyStatus
     status_reason: str | None
     submitted_at: dt.datetime
@@ -156,6 +194,7 @@ class ClientUpdate(_In):
     income_bracket: IncomeBracket | None = None
     support: bool | None = None
     support_contact: str | None = Field(default=None, max_length=200)
+    support_provider_id: str | None = Field(default=None, max_length=100)
 
 
 class ClientOut(_Out):
@@ -170,6 +209,7 @@ class ClientOut(_Out):
     income_bracket: str | None
     support: bool
     support_contact: str | None
+    support_provider_id: str | None = None
     status: ClientStatus
     registered_at: dt.datetime
     refused_units: list[str] = Field(default_factory=list)

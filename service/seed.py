@@ -38,7 +38,14 @@ def load_region(
         session.add(t.MunicipalityQuota(municipality_id=m.id, year=year, quota=m.quota))
     for c in instance.corporations:
         session.add(t.Corporation(id=c.id, name=c.name, quota=c.quota))
+    for nb in instance.neighbourhoods:
+        session.add(t.Neighbourhood(**nb.model_dump()))
+    for p in instance.support_providers:
+        session.add(t.SupportProvider(id=p.id, name=p.name))
     session.flush()
+    for p in instance.support_providers:
+        for c in p.capacity:
+            session.add(t.SupportPlaces(provider_id=p.id, **c.model_dump()))
     for cx in instance.complexes:
         session.add(t.Complex(**cx.model_dump()))
     session.flush()

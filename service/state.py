@@ -2,7 +2,8 @@
 
 Quota used in a year = offers accepted or let whose acceptance falls in that year. In a run,
 accepted offers go in as pinned pairs (the optimiser counts them toward every cap), so the
-quota handed to the optimiser is the year's quota minus only the lets.
+quota handed to the optimiser is the year's quota minus only the lets. Neighbourhood quotas
+(rule 14) and support places (rule 15) are counted the same way.
 """
 
 from __future__ import annotations
@@ -34,6 +35,9 @@ class QuotaUse:
     municipality_accepted: Counter
     corporation_let: Counter
     corporation_accepted: Counter
+    #: rules 14-15: lets this year per neighbourhood, and per (support provider, municipality)
+    neighbourhood_let: Counter = None  # type: ignore[assignment]
+    support_let: Counter = None  # type: ignore[assignment]
 
 
 def quota_use(session: Session, year: int) -> QuotaUse:
@@ -44,17 +48,26 @@ def quota_use(session: Session, year: int) -> QuotaUse:
         )
     }
     rows = session.execute(
-        select(t.Offer.status, t.Complex.municipality_id, t.Vacancy.corporation_id)
+        select(
+            t.Offer.status,
+            t.Complex.municipality_id,
+            t.Vacancy.corporation_id,
+            t.Complex.neighbourhood_id,
+            t.Client.support_provider_id,
+        )
         .join(t.Vacancy, t.Vacancy.id == t.Offer.unit_id)
         .join(t.Complex, t.Complex.id == t.Vacancy.complex_id)
+        .join(t.Client, t.Client.id == t.Offer.client_id)
         .where(t.Offer.status.in_(("accepted", "let")))
         .where(extract("year", t.Offer.decided_at) == year)
     ).all()
-    use = QuotaUse(quotas, Counter(), Counter(), Counter(), Counter())
-    for status, municipality_id, corporation_id in rows:
+    use = QuotaUse(quotas, Counter(), Counter(), Counter(), Counter(), Counter(), Counter())
+    for status, municipality_id, corporation_id, neighbourhood_id, provider_id in rows:
         if status == "let":
             use.municipality_let[municipality_id] += 1
             use.corporation_let[corporation_id] += 1
+            use.neighbourhood_let[neighbourhood_id] += 1
+            use.support_let[(provider_id, municipality_id)] += 1
         else:
             use.municipality_accepted[municipality_id] += 1
             use.corporation_accepted[corporation_id] += 1
@@ -79,6 +92,7 @@ def client_row(client: t.Client, refused: list[str]) -> dict[str, Any]:
         "target_group": client.target_group,
         "ready_since": client.ready_since.isoformat(),
         "refused_units": refused,
+        "support_provider_id": client.support_provider_id,
     }
 
 
@@ -131,6 +145,13 @@ def build_instance(
     municipalities = session.scalars(select(t.Municipality).order_by(t.Municipality.id)).all()
     corporations = session.scalars(select(t.Corporation).order_by(t.Corporation.id)).all()
     complexes = session.scalars(select(t.Complex).order_by(t.Complex.id)).all()
+    neighbourhoods = session.scalars(select(t.Neighbourhood).order_by(t.Neighbourhood.id)).all()
+    providers = session.scalars(select(t.SupportProvider).order_by(t.SupportProvider.id)).all()
+    places = session.scalars(
+        select(t.SupportPlaces).order_by(
+            t.SupportPlaces.provider_id, t.SupportPlaces.municipality_id
+        )
+    ).all()
     return {
         "municipalities": [
             {
@@ -157,8 +178,37 @@ def build_instance(
                 "vulnerable_residents": cx.vulnerable_residents,
                 "max_vulnerable_share": cx.max_vulnerable_share,
                 "name": cx.name,
+                "group_max_share": cx.group_max_share,
+                "group_residents": cx.group_residents,
+                "max_vulnerable_per_staircase": cx.max_vulnerable_per_staircase,
+                "staircase_vulnerable_residents": cx.staircase_vulnerable_residents,
+                "neighbourhood_id": cx.neighbourhood_id,
             }
             for cx in complexes
+        ],
+        "neighbourhoods": [
+            {
+                "id": nb.id,
+                "municipality_id": nb.municipality_id,
+                "name": nb.name,
+                "quota": max(0, nb.quota - use.neighbourhood_let[nb.id]),
+            }
+            for nb in neighbourhoods
+        ],
+        "support_providers": [
+            {
+                "id": p.id,
+                "name": p.name,
+                "capacity": [
+                    {
+                        "municipality_id": c.municipality_id,
+                        "places": max(0, c.places - use.support_let[(p.id, c.municipality_id)]),
+                    }
+                    for c in places
+                    if c.provider_id == p.id
+                ],
+            }
+            for p in providers
         ],
         "units": unit_rows,
         "clients": client_rows,

@@ -100,6 +100,37 @@ class Corporation(Base):
     quota: Mapped[int | None] = mapped_column(doc="Placements per year in its units; none: no cap")
 
 
+class Neighbourhood(Base):
+    """Rule 14: a part of a municipality with a quota of its own (placements per year; a run
+    gets the year's quota minus the lets, like a municipality)."""
+
+    __tablename__ = "neighbourhoods"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipalities.id"))
+    name: Mapped[str | None] = mapped_column(String(200))
+    quota: Mapped[int]
+
+
+class SupportProvider(Base):
+    """Rule 15: a provider of ambulant support (begeleiding) after the move."""
+
+    __tablename__ = "support_providers"
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+
+
+class SupportPlaces(Base):
+    """Rule 15: new clients a provider can support in a municipality this year (a run gets the
+    places minus the lets of its clients there this year)."""
+
+    __tablename__ = "support_places"
+    provider_id: Mapped[str] = mapped_column(
+        ForeignKey("support_providers.id", ondelete="CASCADE"), primary_key=True
+    )
+    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipalities.id"), primary_key=True)
+    places: Mapped[int]
+
+
 class Complex(Base):
     __tablename__ = "complexes"
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -108,6 +139,12 @@ class Complex(Base):
     units_total: Mapped[int]
     vulnerable_residents: Mapped[int]
     max_vulnerable_share: Mapped[float | None] = mapped_column(Float)
+    # rules 12-14 (see the contract's Complex)
+    group_max_share: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    group_residents: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    max_vulnerable_per_staircase: Mapped[int | None]
+    staircase_vulnerable_residents: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    neighbourhood_id: Mapped[str | None] = mapped_column(ForeignKey("neighbourhoods.id"))
 
 
 class Vacancy(Base):
@@ -123,6 +160,7 @@ class Vacancy(Base):
     min_occupants: Mapped[int]
     max_occupants: Mapped[int]
     allowed_groups: Mapped[list[str] | None] = mapped_column(JSON)
+    staircase_id: Mapped[str | None] = mapped_column(String(100))  # rule 13
     status: Mapped[str] = mapped_column(String(20), default="open")  # open, let, withdrawn
     status_reason: Mapped[str | None] = mapped_column(Text)
     submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -144,6 +182,8 @@ class Client(Base):
     income_bracket: Mapped[str | None] = mapped_column(String(30))
     support: Mapped[bool] = mapped_column(Boolean, default=False)  # begeleiding yes/no
     support_contact: Mapped[str | None] = mapped_column(String(200))
+    # rule 15; never shown to a corporation (only `support` yes/no and the contact are)
+    support_provider_id: Mapped[str | None] = mapped_column(ForeignKey("support_providers.id"))
     status: Mapped[str] = mapped_column(String(20), default="ready")
     registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 

@@ -3,9 +3,10 @@
 Hypothesis draws instances of at most 4 clients and 5 units with every rule in play: 1-3
 municipalities with quotas 0-3, corporation quotas sometimes, small buildings whose Magic Mix room
 is often 0 or 1, random preferences, exclusions, refusals, reservations, accessibility needs and
-rent limits, and sometimes pinned pairs that are valid together. The brute force tries every way
-of giving each client one unit or none, keeps the sets ``validate`` accepts, and takes the
-lexicographic best by ``ObjectiveValues.as_tuple(policy.objective)``.
+rent limits, group shares, staircases, neighbourhood quotas and support providers with 0-2
+places (rules 12-15, each sometimes), and sometimes pinned pairs that are valid together. The
+brute force tries every way of giving each client one unit or none, keeps the sets ``validate``
+accepts, and takes the lexicographic best by ``ObjectiveValues.as_tuple(policy.objective)``.
 """
 
 from __future__ import annotations
@@ -96,8 +97,11 @@ def tiny_instances(draw, objectives=st.just(list(DEFAULT_OBJECTIVE))) -> Instanc
                 "allowed_groups": r.choice([[], ["BW"], ["jeugd"], ["BW", "MO"]])
                 if chance(0.2)
                 else None,
+                "staircase_id": r.choice(["A", "B"]) if chance(0.5) else None,
             }
         )
+    _rules_12_to_14(r, chance, munis, complexes, units)
+    providers = _support_providers(r, chance, munis)
     clients = []
     for i in range(r.choice([1, 2, 3, 3, 4, 4])):
         preferred = r.sample(munis, r.randint(1, k)) if chance(0.6) else []
@@ -114,6 +118,9 @@ def tiny_instances(draw, objectives=st.just(list(DEFAULT_OBJECTIVE))) -> Instanc
                 # some are "ready" after the reference date: they count 0 waiting days
                 "ready_since": REFERENCE - dt.timedelta(days=r.randint(-30, 400)),
                 "refused_units": [r.choice([*unit_ids, "u-gone"])] if chance(0.2) else [],
+                "support_provider_id": r.choice(providers)["id"]
+                if providers and chance(0.5)
+                else None,
             }
         )
     policy = {
@@ -129,6 +136,8 @@ def tiny_instances(draw, objectives=st.just(list(DEFAULT_OBJECTIVE))) -> Instanc
             "units": units,
             "clients": clients,
             "policy": policy,
+            "neighbourhoods": _neighbourhoods(r, chance, munis, complexes),
+            "support_providers": providers,
         }
     )
     # Pin up to two pairs, each valid together with the ones before it (rule 11 input check).
@@ -150,13 +159,58 @@ def tiny_instances(draw, objectives=st.just(list(DEFAULT_OBJECTIVE))) -> Instanc
     return instance.with_changes(pinned=pinned) if pinned else instance
 
 
+def _rules_12_to_14(r, chance, munis, complexes, units) -> None:
+    """Rules 12-13 on some complexes: group shares near their cap, staircases of 0-2."""
+    for cx in complexes:
+        if chance(0.35):
+            capped = r.sample(GROUPS, r.randint(1, 2))
+            cx["group_max_share"] = {g: r.choice([0.0, 0.1, 0.25, 0.3, 0.5]) for g in capped}
+            if chance(0.5):
+                cx["group_residents"] = {g: r.choice([0, 0, 1]) for g in capped}
+        stairs = sorted({u["staircase_id"] for u in units if u["complex_id"] == cx["id"]} - {None})
+        if chance(0.35):
+            cx["max_vulnerable_per_staircase"] = r.choice([0, 1, 1, 2])
+            if stairs and chance(0.5):
+                cx["staircase_vulnerable_residents"] = {s: r.choice([0, 1]) for s in stairs}
+
+
+def _neighbourhoods(r, chance, munis, complexes) -> list[dict]:
+    """Rule 14: sometimes a neighbourhood per municipality with a quota of 0-2."""
+    if not chance(0.35):
+        return []
+    out = [{"id": f"nb-{m}", "municipality_id": m, "quota": r.choice([0, 1, 1, 2])} for m in munis]
+    for cx in complexes:
+        if chance(0.6):
+            cx["neighbourhood_id"] = f"nb-{cx['municipality_id']}"
+    return out
+
+
+def _support_providers(r, chance, munis) -> list[dict]:
+    """Rule 15: sometimes 1-2 providers with 0-2 places in some municipalities."""
+    if not chance(0.4):
+        return []
+    return [
+        {
+            "id": f"sp{i}",
+            "name": f"SP{i}",
+            "capacity": [
+                {"municipality_id": m, "places": r.choice([0, 1, 1, 2])}
+                for m in r.sample(munis, r.randint(1, len(munis)))
+            ],
+        }
+        for i in range(r.randint(1, 2))
+    ]
+
+
 def tight_rules(instance: Instance, pairs: list[tuple[str, str]]) -> list[str]:
-    """The capacity rules (8-10) that are used up somewhere by ``pairs``."""
+    """The group limits (8-10, 12-15) that are used up somewhere by ``pairs``."""
     found = []
     for rule in rules.GROUP_LIMITS:
         groups = rule.groups
-        used = Counter(groups.group_of(instance, instance.unit(u)) for _, u in pairs)
-        if any(groups.limit(instance, key) == n for key, n in used.items()):
+        used = Counter(
+            groups.group_of(instance, instance.client(c), instance.unit(u)) for c, u in pairs
+        )
+        if any(k is not None and groups.limit(instance, k) == n for k, n in used.items()):
             found.append(rule.name)
     return found
 

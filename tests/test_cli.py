@@ -94,7 +94,7 @@ def test_explain_and_alternatives_for_an_unplaced_client(proposal_file):
     client = waiting[0]["client_id"]
     result = run("explain", DEMO, "--client", client)
     assert result.exit_code == 0, result.output
-    assert "changes the proposal by" in result.output or "Cannot be placed" in result.output
+    assert "changes the proposal:" in result.output or "Cannot be placed" in result.output
     result = run("alternatives", DEMO, "--client", client, "-k", "2")
     assert result.exit_code == 0, result.output
     assert "Best 2 units" in result.output

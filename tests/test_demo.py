@@ -65,3 +65,19 @@ def test_shape(demo: Instance) -> None:
 def test_pinned_pairs_are_valid(demo: Instance) -> None:
     assert len(demo.pinned) == 2
     assert pinned_issues(demo) == []
+
+
+def test_rules_12_to_15_are_in_play_and_bind(demo: Instance) -> None:
+    from allocator.explain import propose
+
+    mm = demo.complex("cx-hoorn-mm")
+    assert mm.group_max_share and mm.max_vulnerable_per_staircase is not None
+    assert len(demo.neighbourhoods) >= 3 and len(demo.support_providers) == 2
+    assert sum(1 for c in demo.clients if c.support_provider_id) >= 40
+    proposal = propose(demo)
+    codes = {r.code for u in proposal.unplaced for r in u.reasons}
+    assert {"staircase", "neighbourhood_quota", "support_places"} <= codes
+    # the Magic Mix project's BW share is full before the run: BW clients are told so
+    texts = " ".join(r.message for u in proposal.unplaced for r in u.reasons)
+    assert "the share of group BW in Hoorn, Magic Mix project is full: 10 of 10" in texts
+    assert {s.rule for s in proposal.summaries.limits} == {12, 13, 14, 15}

@@ -91,3 +91,95 @@ def test_contradictory_preferences_and_residents():
     assert ("complexes", "cx1", None) in issues_of(
         data(complexes=[complex_("cx1", units_total=5, vulnerable_residents=6)])
     )
+
+
+NB = {"id": "nb1", "municipality_id": "m1", "quota": 1}
+SP = {"id": "sp1", "name": "SP", "capacity": [{"municipality_id": "m1", "places": 1}]}
+
+
+@pytest.mark.parametrize(
+    "changes, expected",
+    [
+        # rule 12: a share outside [0, 1]; residents of a group without a share (unknown group)
+        (
+            {"complexes": [complex_("cx1", group_max_share={"BW": 1.5})]},
+            ("complexes", "cx1", "group_max_share.BW"),
+        ),
+        (
+            {
+                "complexes": [
+                    complex_("cx1", group_max_share={"BW": 0.2}, group_residents={"MO": 1})
+                ]
+            },
+            ("complexes", "cx1", "group_residents"),
+        ),
+        (
+            {
+                "complexes": [
+                    complex_("cx1", group_max_share={"BW": 0.2}, group_residents={"BW": -1})
+                ]
+            },
+            ("complexes", "cx1", "group_residents.BW"),
+        ),
+        # rule 13
+        (
+            {"complexes": [complex_("cx1", max_vulnerable_per_staircase=-1)]},
+            ("complexes", "cx1", "max_vulnerable_per_staircase"),
+        ),
+        (
+            {"complexes": [complex_("cx1", staircase_vulnerable_residents={"p1": -2})]},
+            ("complexes", "cx1", "staircase_vulnerable_residents.p1"),
+        ),
+        # rule 14: unknown neighbourhood; one in another municipality; a negative quota
+        (
+            {"complexes": [complex_("cx1", neighbourhood_id="nowhere")]},
+            ("complexes", "cx1", "neighbourhood_id"),
+        ),
+        (
+            {
+                "municipalities": [municipality("m1"), municipality("m2")],
+                "neighbourhoods": [{**NB, "municipality_id": "m2"}],
+                "complexes": [complex_("cx1", neighbourhood_id="nb1")],
+            },
+            ("complexes", "cx1", "neighbourhood_id"),
+        ),
+        ({"neighbourhoods": [{**NB, "quota": -1}]}, ("neighbourhoods", "nb1", "quota")),
+        (
+            {"neighbourhoods": [{**NB, "municipality_id": "x"}]},
+            ("neighbourhoods", "nb1", "municipality_id"),
+        ),
+        # rule 15: negative places; an unknown municipality; an unknown provider
+        (
+            {"support_providers": [{**SP, "capacity": [{"municipality_id": "m1", "places": -1}]}]},
+            ("support_providers", "sp1", "capacity.0.places"),
+        ),
+        (
+            {"support_providers": [{**SP, "capacity": [{"municipality_id": "x", "places": 1}]}]},
+            ("support_providers", "sp1", "capacity.0.municipality_id"),
+        ),
+        (
+            {"clients": [client("c1", support_provider_id="nobody")]},
+            ("clients", "c1", "support_provider_id"),
+        ),
+    ],
+)
+def test_each_kind_of_bad_rule_12_15_input_is_named(changes, expected):
+    assert expected in issues_of(data(**changes))
+
+
+def test_bad_map_cells_in_csv_name_line_and_column(tmp_path):
+    from allocator.generator import generate
+    from allocator.io import read_instance, write_instance
+
+    folder = tmp_path / "csv"
+    write_instance(generate(20, 60, 3, 1, rules_12_15=True), folder)
+    text = (folder / "complexes.csv").read_text().splitlines()
+    header = text[0].split(",")
+    cells = text[1].split(",")
+    cells[header.index("group_max_share")] = "BW:0.25"
+    (folder / "complexes.csv").write_text("\n".join([text[0], ",".join(cells), *text[2:]]) + "\n")
+    with pytest.raises(InstanceError) as exc:
+        read_instance(folder)
+    (issue,) = exc.value.issues
+    assert issue.table == "complexes" and issue.field == "group_max_share"
+    assert "line 2" in issue.row and "key=value" in issue.message

@@ -65,6 +65,23 @@ def test_round_trip(tmp_path: Path, instance: Instance, name: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["instance.json", "csv", "instance.xlsx"])
+def test_round_trip_with_rules_12_15(tmp_path: Path, name: str) -> None:
+    from allocator.generator import generate
+
+    instance = generate(60, 200, 8, 4, rules_12_15=True, pinned=2)
+    assert instance.neighbourhoods and instance.support_providers
+    assert any(c.group_max_share for c in instance.complexes)
+    path = tmp_path / name
+    write_instance(instance, path)
+    assert read_instance(path) == instance
+    if name == "csv":  # map cells in the documented form
+        complexes = (path / "complexes.csv").read_text()
+        assert "BW=0.25;jeugd=0.25" in complexes
+        assert (path / "neighbourhoods.csv").is_file()
+        assert "=" in (path / "support_providers.csv").read_text()
+
+
+@pytest.mark.parametrize("name", ["instance.json", "csv", "instance.xlsx"])
 def test_round_trip_keeps_awkward_values(tmp_path: Path, instance: Instance, name: str) -> None:
     # A one-level objective differs from the default, an id with ";" cannot be ";"-joined and a name
     # starting with "=" must not become a spreadsheet formula.

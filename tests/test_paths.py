@@ -121,3 +121,111 @@ def test_time_out_in_auto_keeps_todays_practice_for_unsolved_parts():
     assert "greedy" in s.facts.paths
     assert s.objective.placed > 0
     assert all(lv.bound is not None for lv in s.facts.levels)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules 12-15 and the paths. Which stay exact, and why:
+# - assignment: only when no group limit can bind, caps on groups of clients included (a group
+#   takes at least as many placements as it has distinct clients or units here);
+# - flow: models rules 1, 8 and 10; its answer is taken only when it meets every other group
+#   limit (9, 12-15): the optimum of a relaxation that is feasible is optimal;
+# - lp, lp+cp-sat, cp-sat: every group limit is a row / a constraint, whatever its kind.
+
+
+def provider(places: dict[str, int]) -> dict:
+    return {
+        "id": "P",
+        "name": "Provider P",
+        "capacity": [{"municipality_id": m, "places": n} for m, n in places.items()],
+    }
+
+
+def assignment_with_support_room():
+    # every client has provider P with more places than clients: rule 15 cannot bind
+    base = plain_assignment()
+    clients = [c.model_copy(update={"support_provider_id": "P"}) for c in base.clients]
+    return base.with_changes(clients=clients, support_providers=[provider({"m1": 50})])
+
+
+def assignment_with_a_binding_group_share():
+    # a plain assignment would house several jeugd clients in cx1, whose jeugd share allows 1
+    base = plain_assignment()
+    clients = [c.model_copy(update={"target_group": "jeugd"}) for c in base.clients[:5]]
+    cx = base.complexes[0].model_copy(update={"units_total": 10, "group_max_share": {"jeugd": 0.1}})
+    return base.with_changes(clients=clients + base.clients[5:], complexes=[cx])
+
+
+def flow_with_spreading_room():
+    # staircases and a neighbourhood that do not bind: the flow's answer meets them
+    base = nested_caps()
+    units = [u.model_copy(update={"staircase_id": f"s{i}"}) for i, u in enumerate(base.units)]
+    complexes = [
+        c.model_copy(update={"max_vulnerable_per_staircase": 1, "neighbourhood_id": "nb"})
+        for c in base.complexes
+    ]
+    return base.with_changes(
+        units=units,
+        complexes=[complexes[0], base.complexes[1]],
+        neighbourhoods=[{"id": "nb", "municipality_id": "m1", "quota": 5}],
+    )
+
+
+def flow_broken_by_support():
+    # the flow would house three clients in m2; their provider has 1 place there
+    base = nested_caps()
+    clients = [c.model_copy(update={"support_provider_id": "P"}) for c in base.clients]
+    return base.with_changes(clients=clients, support_providers=[provider({"m1": 5, "m2": 1})])
+
+
+def support_triangle():
+    """As ``triangle``, with rule 15 (a cap on a group of clients) in place of the municipal
+    quota: a and b have provider P with one place in A, where u2 and u3 are; u1 (in B) and u3
+    share corporation X (quota 1). The LP puts 1/2 on each pair; CP-SAT must decide."""
+    return instance(
+        [
+            client("a", support_provider_id="P", refused_units=["u3"]),
+            client(
+                "b",
+                ready_since="2025-01-01",
+                preferred_municipalities=["A"],
+                support_provider_id="P",
+                refused_units=["u2"],
+            ),
+        ],
+        [unit("u1", "cxB", "X"), unit("u2", "cxA", "Y"), unit("u3", "cxA", "X")],
+        municipalities=[municipality("A", quota=5), municipality("B", quota=5)],
+        complexes=[complex_("cxA", "A"), complex_("cxB", "B")],
+        corporations=[corporation("X", quota=1), corporation("Y")],
+        support_providers=[provider({"A": 1, "B": 5})],
+    )
+
+
+@pytest.mark.parametrize(
+    "make, expected, not_expected",
+    [
+        (assignment_with_support_room, "assignment", None),
+        (assignment_with_a_binding_group_share, None, "assignment"),
+        (flow_with_spreading_room, "flow", None),
+        (flow_broken_by_support, None, "flow"),
+        (support_triangle, "cp-sat", None),
+        (lambda: generate(150, 600, 8, 0, rules_12_15=True, pinned=3), "lp", None),
+    ],
+)
+@pytest.mark.parametrize("method", ["auto", "lp", "parts", "cp-sat"])
+def test_paths_with_rules_12_15_stay_exact(make, expected, not_expected, method):
+    inst = make()
+    fast = solve(inst, SolverSettings(method=method))
+    if method == "auto":
+        if expected:
+            assert expected in fast.facts.paths, fast.facts.paths
+        if not_expected:
+            assert not_expected not in fast.facts.paths, fast.facts.paths
+    assert fast.proven
+    assert all(lv.status == "optimal" and lv.bound == lv.value for lv in fast.facts.levels)
+    assert validate(inst, fast.assignments) == []
+    highs = solve_mip(inst)  # the independent MIP writes rules 12-15 itself
+    assert highs.proven and highs.objective == fast.objective
+
+
+def test_the_support_triangle_places_the_longer_waiting_client():
+    assert solve(support_triangle()).assignments == [("b", "u3")]

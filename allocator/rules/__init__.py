@@ -1,52 +1,117 @@
-"""The eleven hard rules of the allocation contract, one module each.
+"""The hard rules of the allocation contract, one module each, and the registry of them.
 
-``ELIGIBILITY`` (rules 2-7) decide which client–unit pairs exist at all; ``CAPACITY`` (rules 1,
-8-11) constrain the chosen pairs together. ``ALL`` is every rule in the contract's order.
+Eligibility rules (2-7, rule 15's municipalities) decide which client–unit pairs exist at all;
+capacity rules (1, 8-15) constrain the chosen pairs together. Every engine, the validator and the
+explanations read the rules from this registry, so a new rule is one module and one ``register``
+call (or the ``registered`` context manager, for a rule that lives only for a while, as in tests).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from allocator.rules import (
     accessible,
     affordable,
+    composition,
     corporation_quota,
     household_fits,
     location,
     magic_mix,
     municipal_quota,
+    neighbourhood_quota,
     not_refused,
     one_to_one,
     pinned,
+    staircases,
+    support,
     target_group,
 )
 from allocator.rules.base import CapacityRule, EligibilityRule, Pair, Violation
 
-ELIGIBILITY: tuple[EligibilityRule, ...] = (
+Rule = EligibilityRule | CapacityRule
+
+_REGISTERED: list[Rule] = [
+    one_to_one.RULE,
     household_fits.RULE,
     affordable.RULE,
     accessible.RULE,
     location.RULE,
     not_refused.RULE,
     target_group.RULE,
-)
-CAPACITY: tuple[CapacityRule, ...] = (
-    one_to_one.RULE,
     municipal_quota.RULE,
     corporation_quota.RULE,
     magic_mix.RULE,
     pinned.RULE,
-)
-#: Rules 8-10: capacity rules whose groups are named rows (for explanations and summaries).
-GROUP_LIMITS: tuple[CapacityRule, ...] = tuple(r for r in CAPACITY if r.groups is not None)
-ALL = tuple(sorted((*ELIGIBILITY, *CAPACITY), key=lambda r: r.number))
+    composition.RULE,
+    staircases.RULE,
+    neighbourhood_quota.RULE,
+    support.MASK,
+    support.RULE,
+]
+
+
+def register(rule: Rule) -> None:
+    """Add a rule: from now on it is enforced, checked and explained."""
+    _REGISTERED.append(rule)
+
+
+def unregister(rule: Rule) -> None:
+    _REGISTERED.remove(rule)
+
+
+@contextmanager
+def registered(rule: Rule) -> Iterator[Rule]:
+    register(rule)
+    try:
+        yield rule
+    finally:
+        unregister(rule)
+
+
+def all_rules() -> tuple[Rule, ...]:
+    """Every rule in the contract's order."""
+    return tuple(sorted(_REGISTERED, key=lambda r: r.number))
+
+
+def eligibility() -> tuple[EligibilityRule, ...]:
+    return tuple(r for r in all_rules() if isinstance(r, EligibilityRule))
+
+
+def capacity() -> tuple[CapacityRule, ...]:
+    return tuple(r for r in all_rules() if isinstance(r, CapacityRule))
+
+
+def group_limits() -> tuple[CapacityRule, ...]:
+    """Capacity rules whose groups are named rows (8-10, 12-15): explained and summarised."""
+    return tuple(r for r in capacity() if r.groups is not None)
+
+
+def __getattr__(name: str):
+    # The registry's former constants, read at the moment of use.
+    views = {
+        "ALL": all_rules,
+        "ELIGIBILITY": eligibility,
+        "CAPACITY": capacity,
+        "GROUP_LIMITS": group_limits,
+    }
+    if name in views:
+        return views[name]()
+    raise AttributeError(name)
+
 
 __all__ = [
-    "ALL",
-    "CAPACITY",
-    "ELIGIBILITY",
-    "GROUP_LIMITS",
     "CapacityRule",
     "EligibilityRule",
     "Pair",
+    "Rule",
     "Violation",
+    "all_rules",
+    "capacity",
+    "eligibility",
+    "group_limits",
+    "register",
+    "registered",
+    "unregister",
 ]

@@ -1,26 +1,35 @@
-"""The two shapes a hard rule takes.
+"""The shapes a hard rule takes, and what every rule carries.
 
-An *eligibility* rule (rules 2-7) judges one client–unit pair on its own. Its CP-SAT part is that
-no variable is created for a pair it forbids; it also has a vectorised mask (for building the
-model) and a plain per-pair test (for the validator), kept apart on purpose so that the validator
-does not share code with the model it checks.
+An *eligibility* rule (rules 2-7, and rule 15's list of municipalities) judges one client–unit
+pair on its own. Its CP-SAT part is that no variable is created for a pair it forbids; it also has
+a vectorised mask (for building the model) and a plain per-pair test (for the validator), kept
+apart on purpose so that the validator does not share code with the model it checks.
 
-A *capacity* rule (rules 1, 8-10) limits how many placements a group of pairs may have. Its
+A *capacity* rule (rules 1, 8-15) limits how many placements a group of pairs may have. Its
 CP-SAT part is one linear constraint per group; its check counts a finished proposal's placements.
+A *group limit* is a capacity rule of the form "placements per named group <= the group's room":
+a group of units (municipality, corporation, complex, staircase, neighbourhood: rules 8-10, 13,
+14) or a group of pairs that depends on the client too (a target group in a complex, a support
+provider in a municipality: rules 12, 15). A group limit also owns its reason code and the
+sentence that explains a block, so explanations and summaries loop over the registered rules.
+
+Nothing here imports the solver: the validator and the checks run without OR-Tools.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from ortools.sat.python import cp_model
 
 from allocator.columns import Columns
 from allocator.models import Client, Instance, Unit
-from allocator.variables import AllocationVars
+
+if TYPE_CHECKING:  # the model's variables; only the solver's side calls ``add``
+    from allocator.variables import AllocationVars
 
 Pair = tuple[str, str]  # (client_id, unit_id)
 
@@ -78,14 +87,44 @@ class EligibilityRule:
 
 @dataclass(frozen=True)
 class GroupLimit:
-    """A capacity rule's plain view: which group a unit is in and how many placements it takes."""
+    """A group limit's plain view (no numpy): which group a pair is in, the group's room, and
+    how a block is explained."""
 
-    #: The group a unit belongs to for this rule, or None when the rule does not cover it.
-    group_of: Callable[[Instance, Unit], str | None]
+    #: The group a pair belongs to for this rule, or None when the rule does not cover it.
+    group_of: Callable[[Instance, Client, Unit], Hashable | None]
     #: Placements the group may take in this run, or None when unlimited.
-    limit: Callable[[Instance, str], int | None]
+    limit: Callable[[Instance, Hashable], int | None]
     #: How the group is named in messages ("municipality", "corporation", "complex").
     noun: str
+    #: The reason code of an unplaced client's line when this limit blocks a unit.
+    code: str
+    #: The group in a coordinator's words ("Hoorn", "support by Provider X in Hoorn").
+    title: Callable[[Instance, Hashable], str]
+    #: Why the group is full, given the placements of this run in it
+    #: ("support by Provider X in Hoorn is full: 3 of 3 places used").
+    full_text: Callable[[Instance, Hashable, int], str]
+
+    def label(self, key: Hashable) -> str:
+        """The key as one string (for ``names`` in a proposal)."""
+        return "/".join(map(str, key)) if isinstance(key, tuple) else str(key)
+
+
+@dataclass(frozen=True)
+class Capacities:
+    """A group limit in columns. A pair's group is ``unit_group[unit]`` for a group of units, or
+    ``client_group[client] * width + unit_group[unit]`` for a group that depends on the client.
+    ``limit`` is the room per group (-1: unlimited) and ``keys`` the plain key of each group."""
+
+    unit_group: np.ndarray
+    limit: np.ndarray
+    keys: list[Hashable]
+    client_group: np.ndarray | None = None
+    width: int = 0
+
+    def of(self, client: np.ndarray, unit: np.ndarray) -> np.ndarray:
+        if self.client_group is None:
+            return self.unit_group[unit]
+        return self.client_group[client] * self.width + self.unit_group[unit]
 
 
 @dataclass(frozen=True)
@@ -96,25 +135,29 @@ class CapacityRule:
     add: Callable[[Columns, AllocationVars], None]
     #: Re-checks a finished proposal without the solver.
     check: Callable[[Instance, list[Pair]], list[Violation]]
-    #: For rules whose groups are named rows (8-10); used by checks and explanations.
+    #: For group limits: the plain view, used by checks and explanations.
     groups: GroupLimit | None = None
-    #: Rules 8-10, columnar: the group index of every unit, and each group's limit (-1: none).
-    #: Every engine (CP-SAT, flow, LP) reads its capacities from these two.
-    unit_group: Callable[[Columns], np.ndarray] | None = None
-    group_limit: Callable[[Columns], np.ndarray] | None = None
+    #: For group limits: the same groups in columns. Every engine (CP-SAT, flow, LP, greedy,
+    #: explanations) reads its capacities from here.
+    capacities: Callable[[Columns], Capacities] | None = None
+    #: True when the rule caps groups of clients, not only of units (a pair's group depends on
+    #: its client): then no path that groups units alone (the nested flow) models it.
+    on_clients: bool = False
 
 
 def group_rule(
     number: int,
     name: str,
     groups: GroupLimit,
-    unit_group: Callable[[Columns], np.ndarray],
-    group_limit: Callable[[Columns], np.ndarray],
+    capacities: Callable[[Columns], Capacities],
+    *,
+    on_clients: bool = False,
 ) -> CapacityRule:
-    """A rule of the form "placements per group <= the group's limit" (rules 8-10)."""
+    """A rule of the form "placements per group <= the group's room"."""
 
     def add(columns: Columns, variables: AllocationVars) -> None:
-        add_group_limits(variables, unit_group(columns), group_limit(columns))
+        caps = capacities(columns)
+        variables.add_limits(caps.of(variables.client, variables.unit), caps.limit)
 
     return CapacityRule(
         number,
@@ -122,29 +165,32 @@ def group_rule(
         add=add,
         check=group_limit_check(number, name, groups),
         groups=groups,
-        unit_group=unit_group,
-        group_limit=group_limit,
+        capacities=capacities,
+        on_clients=on_clients,
     )
 
 
 def group_limit_check(number: int, name: str, groups: GroupLimit):
-    """The check shared by rules 8-10: placements per group never above the group's limit."""
+    """The check shared by group limits: placements per group never above the group's room."""
 
     def check(instance: Instance, pairs: list[Pair]) -> list[Violation]:
         used = Counter(
             key
-            for _, unit_id in pairs
-            if (key := groups.group_of(instance, instance.unit(unit_id))) is not None
+            for client_id, unit_id in pairs
+            if (
+                key := groups.group_of(instance, instance.client(client_id), instance.unit(unit_id))
+            )
+            is not None
         )
         found = []
-        for key, count in sorted(used.items()):
+        for key, count in sorted(used.items(), key=lambda kv: groups.label(kv[0])):
             limit = groups.limit(instance, key)
             if limit is not None and count > limit:
                 found.append(
                     Violation(
                         number,
                         name,
-                        f"{groups.noun} {key}: {count} placements, limit {limit}",
+                        f"{groups.noun} {groups.label(key)}: {count} placements, limit {limit}",
                     )
                 )
         return found
@@ -152,14 +198,13 @@ def group_limit_check(number: int, name: str, groups: GroupLimit):
     return check
 
 
-def add_group_limits(
-    variables: AllocationVars, group_per_unit: np.ndarray, limits: np.ndarray
-) -> None:
-    """sum of x over the pairs in each group <= its limit (a negative limit means unlimited).
+def unit_capacities(unit_group: np.ndarray, limit: np.ndarray, keys: list[Hashable]) -> Capacities:
+    return Capacities(np.asarray(unit_group, dtype=np.int64), np.asarray(limit, np.int64), keys)
 
-    A group with no more pairs than its limit needs no constraint.
-    """
-    for group, xs in variables.by(group_per_unit[variables.unit]):
-        limit = int(limits[group])
-        if 0 <= limit < len(xs):
-            variables.model.add(cp_model.LinearExpr.sum(xs) <= limit)
+
+def index_or_none(keys: list[Hashable | None]) -> tuple[np.ndarray, list[Hashable]]:
+    """Dense group indices for keys, with every None sent to one extra group at the end (which
+    callers leave unlimited): every pair has a group, so no engine meets a negative index."""
+    known = sorted({k for k in keys if k is not None}, key=str)
+    index = {k: i for i, k in enumerate(known)}
+    return np.array([index.get(k, len(known)) for k in keys], dtype=np.int64), known

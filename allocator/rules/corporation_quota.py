@@ -7,16 +7,20 @@ Check: count the proposal's placements per corporation.
 
 from __future__ import annotations
 
-import numpy as np
-
-from allocator.rules.base import GroupLimit, group_rule
+from allocator.rules.base import GroupLimit, group_rule, unit_capacities
 
 NUMBER, NAME = 9, "corporation quota"
 
 GROUPS = GroupLimit(
-    group_of=lambda inst, unit: unit.corporation_id,
+    group_of=lambda inst, client, unit: unit.corporation_id,
     limit=lambda inst, key: inst.corporation(key).quota,
     noun="corporation",
+    code="corporation_quota",
+    title=lambda inst, key: f"the quota of {inst.corporation(key).name}",
+    full_text=lambda inst, key, used: (
+        f"the quota of {inst.corporation(key).name} is used up: "
+        f"{used} of {inst.corporation(key).quota} placements"
+    ),
 )
 
 
@@ -24,8 +28,9 @@ RULE = group_rule(
     NUMBER,
     NAME,
     GROUPS,
-    unit_group=lambda cols: cols.unit_corporation,
-    group_limit=lambda cols: np.array(
-        [-1 if c.quota is None else c.quota for c in cols.instance.corporations], dtype=np.int64
+    lambda cols: unit_capacities(
+        cols.unit_corporation,
+        [-1 if c.quota is None else c.quota for c in cols.instance.corporations],
+        list(cols.corporation_ids),
     ),
 )

@@ -7,16 +7,20 @@ Check: count the proposal's placements per municipality.
 
 from __future__ import annotations
 
-import numpy as np
-
-from allocator.rules.base import GroupLimit, group_rule
+from allocator.rules.base import GroupLimit, group_rule, unit_capacities
 
 NUMBER, NAME = 8, "municipal quota"
 
 GROUPS = GroupLimit(
-    group_of=lambda inst, unit: inst.unit_municipality_id(unit),
+    group_of=lambda inst, client, unit: inst.unit_municipality_id(unit),
     limit=lambda inst, key: inst.municipality(key).quota,
     noun="municipality",
+    code="municipality_quota",
+    title=lambda inst, key: f"the municipal quota of {inst.municipality(key).name}",
+    full_text=lambda inst, key, used: (
+        f"the municipal quota of {inst.municipality(key).name} is used up: "
+        f"{used} of {inst.municipality(key).quota} placements"
+    ),
 )
 
 
@@ -24,8 +28,9 @@ RULE = group_rule(
     NUMBER,
     NAME,
     GROUPS,
-    unit_group=lambda cols: cols.unit_municipality,
-    group_limit=lambda cols: np.array(
-        [m.quota for m in cols.instance.municipalities], dtype=np.int64
+    lambda cols: unit_capacities(
+        cols.unit_municipality,
+        [m.quota for m in cols.instance.municipalities],
+        list(cols.municipality_ids),
     ),
 )

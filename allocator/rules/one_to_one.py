@@ -7,11 +7,14 @@ Check: no client and no unit appears twice in the proposal.
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from allocator.columns import Columns
 from allocator.models import Instance
 from allocator.rules.base import CapacityRule, Pair, Violation
-from allocator.variables import AllocationVars
+
+if TYPE_CHECKING:
+    from allocator.variables import AllocationVars
 
 NUMBER, NAME = 1, "one unit per client, one client per unit"
 

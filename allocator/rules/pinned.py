@@ -7,10 +7,14 @@ Check: every pinned pair is in the proposal.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from allocator.columns import Columns
 from allocator.models import Instance
 from allocator.rules.base import CapacityRule, Pair, Violation
-from allocator.variables import AllocationVars
+
+if TYPE_CHECKING:
+    from allocator.variables import AllocationVars
 
 NUMBER, NAME = 11, "pinned pairs stay"
 

@@ -101,11 +101,60 @@ class ComplexSpec(_Spec):
     units_total: int = Field(ge=1)
     vulnerable_residents: int = Field(ge=0)
     max_vulnerable_share: float | None = Field(default=None, ge=0, le=1)
+    # rules 12-14 (the contract's complex fields, DOMAIN.md)
+    group_max_share: dict[str, float] | None = Field(
+        default=None, description="Rule 12: target group → its largest share of units_total."
+    )
+    group_residents: dict[str, int] | None = Field(
+        default=None, description="Rule 12: households of each capped group living there now."
+    )
+    max_vulnerable_per_staircase: int | None = Field(default=None, ge=0, description="Rule 13.")
+    staircases: dict[str, int] | None = Field(
+        default=None,
+        description="Rule 13: staircase id → vulnerable households there now; vacancies arise "
+        "in these staircases.",
+    )
+    neighbourhood: str | None = Field(default=None, description="Rule 14: its neighbourhood.")
 
     @model_validator(mode="after")
     def _fits(self) -> ComplexSpec:
         if self.vulnerable_residents > self.units_total:
             raise ValueError("vulnerable_residents exceeds units_total")
+        if any(not 0 <= v <= 1 for v in (self.group_max_share or {}).values()):
+            raise ValueError("group_max_share: every share must lie in [0, 1]")
+        if any(
+            v < 0
+            for v in (*(self.group_residents or {}).values(), *(self.staircases or {}).values())
+        ):
+            raise ValueError("group_residents and staircases count households: at least 0")
+        unknown = sorted(set(self.group_residents or {}) - set(self.group_max_share or {}))
+        if unknown:
+            raise ValueError(f"group_residents names group(s) {unknown} without a group_max_share")
+        if self.max_vulnerable_per_staircase is not None and not self.staircases:
+            raise ValueError("max_vulnerable_per_staircase needs the complex's staircases")
+        return self
+
+
+class NeighbourhoodSpec(_Spec):
+    """Rule 14: a neighbourhood and its placements per year."""
+
+    id: str = Field(min_length=1)
+    name: str | None = None
+    municipality: str
+    yearly_quota: int = Field(ge=0)
+
+
+class SupportProviderSpec(_Spec):
+    """Rule 15: a provider of ambulant support and its places per year per municipality."""
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    yearly_places: dict[str, int] = Field(description="municipality id → places per year")
+
+    @model_validator(mode="after")
+    def _places(self) -> SupportProviderSpec:
+        if any(v < 0 for v in self.yearly_places.values()):
+            raise ValueError("yearly_places: places are at least 0")
         return self
 
 
@@ -113,6 +162,10 @@ class Region(_Spec):
     municipalities: list[MunicipalitySpec] = Field(min_length=1)
     corporations: list[CorporationSpec] = Field(min_length=1)
     complexes: list[ComplexSpec] = Field(min_length=1)
+    neighbourhoods: list[NeighbourhoodSpec] = Field(default_factory=list, description="Rule 14.")
+    support_providers: list[SupportProviderSpec] = Field(
+        default_factory=list, description="Rule 15."
+    )
     yearly_quota: int | None = Field(
         default=None, ge=0, description="Regional placements per year, split by population."
     )
@@ -187,6 +240,13 @@ class ClientArrivals(_Spec):
         ge=0,
         description="an urgent client is treated, by every policy, as if ready this many weeks "
         "earlier (the documented priority rule); KPIs count their real waiting time",
+    )
+    support_share: float = Field(
+        default=0.0,
+        ge=0,
+        le=1,
+        description="Rule 15: share of clients with a support provider (one that works where "
+        "they most want to live).",
     )
 
     @model_validator(mode="after")
@@ -302,7 +362,13 @@ class ScenarioConfig(_Spec):
     def _references(self) -> ScenarioConfig:
         problems: list[str] = []
         region = self.region
-        for table in ("municipalities", "corporations", "complexes"):
+        for table in (
+            "municipalities",
+            "corporations",
+            "complexes",
+            "neighbourhoods",
+            "support_providers",
+        ):
             seen: set[str] = set()
             for row in getattr(region, table):
                 if row.id in seen:
@@ -320,6 +386,7 @@ class ScenarioConfig(_Spec):
                 problems.append(
                     f"region.complexes.{cx.id}.corporation: unknown corporation {cx.corporation!r}"
                 )
+        problems += _rule_12_15_references(region, munis)
         owned = {(cx.municipality, cx.corporation) for cx in region.complexes}
         for i, s in enumerate(self.vacancies.streams):
             where = f"vacancies.streams[{i}]"
@@ -387,6 +454,37 @@ class ScenarioConfig(_Spec):
         end = self.start + dt.timedelta(weeks=self.horizon_weeks)
         covered = (min(after, end) - max(first, self.start)).days
         return max(0, covered) / (after - first).days
+
+
+def _rule_12_15_references(region: Region, munis: set[str]) -> list[str]:
+    """Neighbourhoods and providers name known municipalities; a complex's neighbourhood lies in
+    the complex's municipality."""
+    problems = []
+    nb_muni = {nb.id: nb.municipality for nb in region.neighbourhoods}
+    for nb in region.neighbourhoods:
+        if nb.municipality not in munis:
+            problems.append(
+                f"region.neighbourhoods.{nb.id}.municipality: unknown municipality "
+                f"{nb.municipality!r}"
+            )
+    for p in region.support_providers:
+        for m in p.yearly_places:
+            if m not in munis:
+                problems.append(
+                    f"region.support_providers.{p.id}.yearly_places: unknown municipality {m!r}"
+                )
+    for cx in region.complexes:
+        if cx.neighbourhood is None:
+            continue
+        where = f"region.complexes.{cx.id}.neighbourhood"
+        if cx.neighbourhood not in nb_muni:
+            problems.append(f"{where}: unknown neighbourhood {cx.neighbourhood!r}")
+        elif nb_muni[cx.neighbourhood] != cx.municipality:
+            problems.append(
+                f"{where}: {cx.neighbourhood!r} lies in {nb_muni[cx.neighbourhood]!r}, not in "
+                f"{cx.municipality!r}"
+            )
+    return problems
 
 
 class Variant(_Spec):

@@ -72,6 +72,84 @@ COMPLEXES = [
 ]
 
 
+# Rules 12-15 (all synthetic). The Magic Mix project agrees its mix per group and spreads over
+# five portieken; Corporation A spreads in Hoorn, complex 1 (at most two per portiek).
+# complex: (group_max_share, group_residents, max per staircase, residents per staircase,
+#           staircase of each vacancy in order)
+COMPOSITION = {
+    "cx-hoorn-mm": (
+        {"BW": 0.25, "jeugd": 0.25},
+        {"BW": 10, "jeugd": 6},
+        4,
+        {"p1": 4, "p2": 3, "p3": 3, "p4": 3, "p5": 3},
+        ["p1", "p2", "p3", "p3"],
+    ),
+    "cx-hoorn-1": (
+        None,
+        None,
+        2,
+        {"p1": 2, "p2": 1, "p3": 1, "p4": 2, "p5": 1, "p6": 0},
+        ["p1", "p1", "p2", "p3", "p4", "p5", "p6", "p6"],
+    ),
+}
+# id, municipality, name, quota this run, its buildings
+NEIGHBOURHOODS = [
+    ("hoorn-n1", "hoorn", "Hoorn, neighbourhood 1", 3, ["cx-hoorn-1", "cx-hoorn-mm"]),
+    ("hoorn-n2", "hoorn", "Hoorn, neighbourhood 2", 3, ["cx-hoorn-2", "cx-hoorn-3"]),
+    ("medemblik-n1", "medemblik", "Medemblik, neighbourhood 1", 2, ["cx-medemblik-1"]),
+]
+# id, name, places per municipality for new clients from this run
+SUPPORT_PROVIDERS = [
+    (
+        "support-1",
+        "Support provider 1",
+        {"hoorn": 4, "medemblik": 2, "enkhuizen": 1, "stede-broec": 2, "drechterland": 1},
+    ),
+    ("support-2", "Support provider 2", {"hoorn": 3, "koggenland": 2, "opmeer": 1, "medemblik": 2}),
+]
+
+
+def add_rules_12_15(data: dict) -> None:
+    """Group shares, staircases, neighbourhoods and support providers (rules 12-15) on the rows.
+    Two clients in three have a provider that works where they most want to live (drawn from a
+    stream of its own, so the rest of the demo is what it was without these rules)."""
+    rng = np.random.default_rng([SEED, 12_15])
+    units_of: dict[str, list[dict]] = {}
+    for unit in data["units"]:
+        units_of.setdefault(unit["complex_id"], []).append(unit)
+    for cx in data["complexes"]:
+        if cx["id"] in COMPOSITION:
+            shares, residents, per_stair, stair_residents, stairs = COMPOSITION[cx["id"]]
+            if shares:
+                cx["group_max_share"], cx["group_residents"] = shares, residents
+            cx["max_vulnerable_per_staircase"] = per_stair
+            cx["staircase_vulnerable_residents"] = stair_residents
+            for unit, stair in zip(units_of[cx["id"]], stairs, strict=True):
+                unit["staircase_id"] = stair
+        for nb_id, _, _, _, members in NEIGHBOURHOODS:
+            if cx["id"] in members:
+                cx["neighbourhood_id"] = nb_id
+    data["neighbourhoods"] = [
+        {"id": nb, "municipality_id": muni, "name": name, "quota": quota}
+        for nb, muni, name, quota, _ in NEIGHBOURHOODS
+    ]
+    data["support_providers"] = [
+        {
+            "id": sp,
+            "name": name,
+            "capacity": [{"municipality_id": m, "places": n} for m, n in places.items()],
+        }
+        for sp, name, places in SUPPORT_PROVIDERS
+    ]
+    for client in data["clients"]:
+        if rng.random() >= 2 / 3:
+            continue
+        wanted = client["preferred_municipalities"][:1]
+        fits = [sp for sp, _, places in SUPPORT_PROVIDERS if not wanted or wanted[0] in places]
+        if fits:
+            client["support_provider_id"] = fits[int(rng.integers(0, len(fits)))]
+
+
 def largest_remainder(total: int, weights: list[int]) -> list[int]:
     """Split ``total`` in proportion to ``weights``: everyone gets the whole part of their share,
     the seats left go to the largest fractional remainders (ties: first listed)."""
@@ -135,6 +213,7 @@ def build_instance() -> Instance:
         ),
         "policy": {"max_vulnerable_share": 0.3, "reference_date": REFERENCE_DATE},
     }
+    add_rules_12_15(data)
     instance = parse_instance(data)
     return instance.with_changes(pinned=pinnable_pairs(instance, 2, rng))
 

@@ -39,6 +39,16 @@ def _check_municipalities(session, client: ClientIn) -> None:
         for m in getattr(client, field)
         if m not in known
     ]
+    provider = client.support_provider_id
+    if provider is not None and session.get(t.SupportProvider, provider) is None:
+        issues.append(
+            InputIssue(
+                "clients",
+                client.id,
+                "support_provider_id",
+                f"unknown support provider {provider!r}",
+            )
+        )
     if issues:
         raise InstanceError(issues)
 

@@ -1,4 +1,5 @@
-"""Region set-up and reading: policy, municipalities with yearly quotas, corporations, complexes."""
+"""Region set-up and reading: policy, municipalities with yearly quotas, corporations, complexes,
+neighbourhoods (rule 14) and support providers (rule 15)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,13 @@ from service.schemas import (
     CorporationOut,
     MunicipalityIn,
     MunicipalityOut,
+    NeighbourhoodIn,
+    NeighbourhoodOut,
     PolicyIn,
     PolicyOut,
     QuotaIn,
+    SupportProviderIn,
+    SupportProviderOut,
 )
 from service.state import quota_use, today
 
@@ -161,6 +166,7 @@ def create_complex(body: ComplexIn, session: SessionDep, caller: Admin):
     if session.get(t.Municipality, body.municipality_id) is None:
         raise ServiceProblem(422, f"There is no municipality {body.municipality_id!r}.")
     row = t.Complex(**body.model_dump())
+    _check_complex(session, row)
     session.add(row)
     record(session, caller, "complex.created", "complex", row.id, **body.model_dump())
     session.commit()
@@ -184,10 +190,12 @@ def update_complex(
     if row is None:
         raise not_found("complex", complex_id)
     changes = body.model_dump(exclude_unset=True)
+    optional = {"max_vulnerable_share", "name", *_RULES_12_14}
     for field, value in changes.items():
-        if value is None and field != "max_vulnerable_share" and field != "name":
+        if value is None and field not in optional:
             raise ServiceProblem(422, f"{field} cannot be empty.")
         setattr(row, field, value)
+    _check_complex(session, row)
     if row.vulnerable_residents > row.units_total:
         raise ServiceProblem(
             422,
@@ -197,3 +205,118 @@ def update_complex(
     record(session, caller, "complex.changed", "complex", row.id, **changes)
     session.commit()
     return row
+
+
+_RULES_12_14 = (
+    "group_max_share",
+    "group_residents",
+    "max_vulnerable_per_staircase",
+    "staircase_vulnerable_residents",
+    "neighbourhood_id",
+)
+
+
+def _check_complex(session, row: t.Complex) -> None:
+    """What the contract checks across tables, for one complex: its neighbourhood exists and
+    lies in its municipality; group_residents names only capped groups."""
+    if row.neighbourhood_id is not None:
+        nb = session.get(t.Neighbourhood, row.neighbourhood_id)
+        if nb is None:
+            raise ServiceProblem(422, f"There is no neighbourhood {row.neighbourhood_id!r}.")
+        if nb.municipality_id != row.municipality_id:
+            raise ServiceProblem(
+                422,
+                f"Neighbourhood {nb.id!r} lies in {nb.municipality_id!r}, not in the complex's "
+                f"municipality {row.municipality_id!r}.",
+            )
+    unknown = sorted(set(row.group_residents or {}) - set(row.group_max_share or {}))
+    if unknown:
+        raise ServiceProblem(
+            422, f"group_residents names group(s) {unknown} that group_max_share does not cap."
+        )
+
+
+@router.get("/neighbourhoods", response_model=list[NeighbourhoodOut])
+def list_neighbourhoods(session: SessionDep, caller: AnyRole):
+    return session.scalars(select(t.Neighbourhood).order_by(t.Neighbourhood.id)).all()
+
+
+@router.post(
+    "/neighbourhoods",
+    response_model=NeighbourhoodOut,
+    status_code=201,
+    responses=responses(409, 422),
+)
+def create_neighbourhood(body: NeighbourhoodIn, session: SessionDep, caller: Admin):
+    if session.get(t.Neighbourhood, body.id):
+        raise conflict(f"Neighbourhood {body.id!r} already exists.")
+    if session.get(t.Municipality, body.municipality_id) is None:
+        raise ServiceProblem(422, f"There is no municipality {body.municipality_id!r}.")
+    row = t.Neighbourhood(**body.model_dump())
+    session.add(row)
+    record(session, caller, "neighbourhood.created", "neighbourhood", row.id, quota=row.quota)
+    session.commit()
+    return row
+
+
+def _provider_out(session, provider: t.SupportProvider) -> SupportProviderOut:
+    places = session.scalars(
+        select(t.SupportPlaces)
+        .where(t.SupportPlaces.provider_id == provider.id)
+        .order_by(t.SupportPlaces.municipality_id)
+    ).all()
+    return SupportProviderOut(
+        id=provider.id,
+        name=provider.name,
+        capacity=[{"municipality_id": p.municipality_id, "places": p.places} for p in places],
+    )
+
+
+@router.get("/support-providers", response_model=list[SupportProviderOut])
+def list_support_providers(session: SessionDep, caller: RegionReader):
+    """Providers and their places: region set-up, never which client has which provider."""
+    rows = session.scalars(select(t.SupportProvider).order_by(t.SupportProvider.id)).all()
+    return [_provider_out(session, p) for p in rows]
+
+
+@router.put(
+    "/support-providers/{provider_id}",
+    response_model=SupportProviderOut,
+    responses=responses(404, 422),
+)
+def set_support_provider(
+    provider_id: Annotated[str, Path(min_length=1, max_length=100)],
+    body: SupportProviderIn,
+    session: SessionDep,
+    caller: CoordinatorOrAdmin,
+):
+    """Create a provider or replace its name and places (per municipality, this year)."""
+    if body.id != provider_id:
+        raise ServiceProblem(422, f"The body's id {body.id!r} is not {provider_id!r}.")
+    known = set(session.scalars(select(t.Municipality.id)))
+    unknown = sorted({c.municipality_id for c in body.capacity} - known)
+    if unknown:
+        raise ServiceProblem(422, f"There is no municipality {unknown[0]!r}.")
+    row = session.get(t.SupportProvider, provider_id)
+    if row is None:
+        row = t.SupportProvider(id=provider_id, name=body.name)
+        session.add(row)
+    row.name = body.name
+    session.flush()
+    for old in session.scalars(
+        select(t.SupportPlaces).where(t.SupportPlaces.provider_id == provider_id)
+    ):
+        session.delete(old)
+    session.flush()
+    for c in body.capacity:
+        session.add(t.SupportPlaces(provider_id=provider_id, **c.model_dump()))
+    record(
+        session,
+        caller,
+        "support_provider.set",
+        "support_provider",
+        provider_id,
+        places={c.municipality_id: c.places for c in body.capacity},
+    )
+    session.commit()
+    return _provider_out(session, row)

@@ -22,6 +22,11 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/complexes"): {A},
     ("GET", "/complexes/{complex_id}"): EVERYONE,
     ("PATCH", "/complexes/{complex_id}"): {C, A},
+    ("GET", "/neighbourhoods"): EVERYONE,
+    ("POST", "/neighbourhoods"): {A},
+    # a provider's places are region set-up; which client has which provider is not shown here
+    ("GET", "/support-providers"): {C, P, A},
+    ("PUT", "/support-providers/{provider_id}"): {C, A},
     ("POST", "/vacancies"): {C, K},
     ("POST", "/vacancies/upload"): {C, K},
     ("GET", "/vacancies"): {C, K},
@@ -80,6 +85,7 @@ DUMMY = {
     "offer_id": "999999",
     "key_id": "999999",
     "name": "backlog",
+    "provider_id": "nobody",
 }
 
 
@@ -222,3 +228,24 @@ def test_revoked_keys_stop_working(client, keys):
     assert client.get("/aggregates", headers=temp).status_code == 401
     r = client.post("/api-keys", json={"name": "x", "role": "corporation"}, headers=keys.admin)
     assert r.status_code == 422
+
+
+def test_a_corporation_sees_staircases_of_its_units_but_never_a_clients_support_provider(
+    client, keys, offers_on_two_corporations
+):
+    corp_a = keys.corporation
+    # the demo's Hoorn, complex 1 (corp-a) spreads over staircases: corp-a sees them
+    listed = client.get("/vacancies", headers=corp_a).json()
+    assert any(v["staircase_id"] for v in listed if v["complex_id"] == "cx-hoorn-1")
+    ours = offers_on_two_corporations["corp-a"]
+    coordinator_view = client.get(f"/clients/{ours['client_id']}", headers=keys.coordinator)
+    providers = {p["id"] for p in client.get("/support-providers", headers=keys.admin).json()}
+    assert providers
+    seen = client.get("/corporation/offers", headers=corp_a)
+    one = client.get(f"/corporation/offers/{ours['id']}", headers=corp_a)
+    for response in (seen, one):
+        assert "support_provider" not in response.text
+        assert not any(p in response.text for p in providers)
+    assert "support_provider_id" in coordinator_view.json()
+    assert client.get("/support-providers", headers=corp_a).status_code == 403
+    assert client.get(f"/clients/{ours['client_id']}", headers=corp_a).status_code == 403
