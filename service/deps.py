@@ -13,7 +13,7 @@ from fastapi.security import APIKeyHeader
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.db import get_sessionmaker
+from service.db import get_read_sessionmaker, get_sessionmaker
 from service.problems import ServiceProblem, forbidden
 from service.settings import Settings
 from service.tables import ApiKey
@@ -30,10 +30,19 @@ def get_app_settings(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_app_settings)]
 
 
+#: Methods that only read: their session takes no write lock (SQLite: plain BEGIN).
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_session(request: Request) -> Iterator[Session]:
     # One transaction per request, committed by the route (so before the response is sent):
     # every change and its audit event commit together, or not at all. Closing rolls back.
-    maker = get_sessionmaker(request.app.state.settings.database_url)
+    # The caller's key is read in this same session: one connection per request.
+    url = request.app.state.settings.database_url
+    if request.method in READ_METHODS:
+        maker = get_read_sessionmaker(url)
+    else:
+        maker = get_sessionmaker(url)
     with maker() as session:
         yield session
 
@@ -70,7 +79,7 @@ _api_key = APIKeyHeader(
 )
 
 
-def current_caller(request: Request, key: Annotated[str | None, Security(_api_key)]) -> Caller:
+def current_caller(session: SessionDep, key: Annotated[str | None, Security(_api_key)]) -> Caller:
     unauthorised = ServiceProblem(
         401,
         "Send a valid API key in the X-API-Key header.",
@@ -79,9 +88,7 @@ def current_caller(request: Request, key: Annotated[str | None, Security(_api_ke
     )
     if not key:
         raise unauthorised
-    maker = get_sessionmaker(request.app.state.settings.database_url)
-    with maker() as session:
-        row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
     if row is None or row.revoked_at is not None:
         raise unauthorised
     return Caller(row.id, row.name, row.role, row.corporation_id)  # type: ignore[arg-type]

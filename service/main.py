@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
@@ -12,8 +13,7 @@ from sqlalchemy import text
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service import problems
-from service.db import get_engine
-from service.migrate import upgrade
+from service.db import REQUEST_THREADS, get_engine
 from service.routers import (
     aggregates,
     audit,
@@ -27,7 +27,6 @@ from service.routers import (
 )
 from service.scenario_worker import ScenarioRunManager
 from service.schemas import Health
-from service.seed import seed_demo_if_empty
 from service.settings import Settings, get_settings
 from service.worker import RunManager
 
@@ -78,9 +77,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        upgrade(settings.database_url)  # the schema is only ever made by the migrations
-        if settings.seed_demo and seed_demo_if_empty(settings.database_url):
-            log.warning("loaded the Westfriesland demo region into the empty database")
+        # The schema is made by `python -m service migrate` (which `serve` runs first), never
+        # here: several processes start at once, and none may change the schema under another.
+        # Every request holds one connection: the pool is sized to these threads (db.py).
+        to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
         manager = RunManager(settings.database_url, settings.run_workers)
         manager.start()
         app.state.runs = manager

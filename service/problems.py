@@ -16,9 +16,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from allocator.errors import InstanceError
+from service.db import TryAgain
 
 log = logging.getLogger("service")
 
@@ -205,9 +207,7 @@ def install(app: FastAPI) -> None:
     async def _overflow_problem(request: Request, exc: OverflowError):
         return problem_response(request, 422, "A number is too large.", "invalid-value")
 
-    @app.exception_handler(OperationalError)
-    async def _busy_problem(request: Request, exc: OperationalError):
-        log.warning("database unavailable: %s", exc.orig)
+    def busy(request: Request) -> JSONResponse:
         return problem_response(
             request,
             503,
@@ -215,6 +215,22 @@ def install(app: FastAPI) -> None:
             "unavailable",
             headers={"Retry-After": "2"},
         )
+
+    @app.exception_handler(OperationalError)
+    async def _busy_problem(request: Request, exc: OperationalError):
+        # the driver's message names no value of the request (it may hold personal data)
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return busy(request)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_problem(request: Request, exc: PoolTimeout):
+        log.warning("no database connection free within the pool time-out")
+        return busy(request)
+
+    @app.exception_handler(TryAgain)
+    async def _contention_problem(request: Request, exc: TryAgain):
+        log.warning("a transaction kept meeting concurrent changes: %s", request.url.path)
+        return busy(request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

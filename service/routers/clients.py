@@ -9,8 +9,9 @@ from sqlalchemy import select
 from allocator.errors import InputIssue, InstanceError
 from service import tables as t
 from service.audit import record, set_client_status
+from service.db import retrying
 from service.deps import Coordinator, SessionDep
-from service.offers import close_open_offers
+from service.offers import lock, lock_client_leaving, withdraw_client_offers
 from service.problems import ProblemIssue, ServiceProblem, conflict, not_found, responses
 from service.schemas import (
     AuditEventOut,
@@ -84,9 +85,11 @@ def read_client(client_id: str, session: SessionDep, caller: Coordinator):
 
 
 @router.patch("/{client_id}", response_model=ClientOut, responses=responses(404, 409, 422))
+@retrying
 def update_client(client_id: str, body: ClientUpdate, session: SessionDep, caller: Coordinator):
     """Change a ready client's dossier; the whole dossier is checked again."""
-    client = _client(session, client_id)
+    _client(session, client_id)
+    (client,) = lock(session, t.Client, [client_id])
     if client.status != "ready":
         raise conflict(f"Client {client_id!r} is {client.status}; only a ready client changes.")
     refused = refused_units(session).get(client.id, [])
@@ -94,6 +97,8 @@ def update_client(client_id: str, body: ClientUpdate, session: SessionDep, calle
         include=set(ClientIn.model_fields) - {"refused_units"}
     )
     changes = body.model_dump(exclude_unset=True)
+    if all(getattr(client, field) == value for field, value in changes.items()):
+        return client_out(client, refused)  # nothing changes: nothing to record
     merged.update(changes)
     try:
         checked = ClientIn.model_validate(merged)
@@ -118,12 +123,13 @@ def update_client(client_id: str, body: ClientUpdate, session: SessionDep, calle
 
 
 @router.post("/{client_id}/withdraw", response_model=ClientOut, responses=responses(404, 409, 422))
+@retrying
 def withdraw_client(client_id: str, body: WithdrawIn, session: SessionDep, caller: Coordinator):
     """The client no longer needs a dwelling through the region; open offers are withdrawn."""
-    client = _client(session, client_id)
+    client, offers = lock_client_leaving(session, client_id)
     if client.status in ("housed", "withdrawn"):
         raise conflict(f"Client {client_id!r} is already {client.status}.")
-    close_open_offers(session, caller, client_id=client.id)
+    withdraw_client_offers(session, caller, offers)
     set_client_status(session, caller, client, "withdrawn", reason=body.reason)
     session.commit()
     return client_out(client, refused_units(session).get(client.id, []))

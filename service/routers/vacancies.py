@@ -10,8 +10,9 @@ from sqlalchemy import select
 from allocator.errors import InputIssue, InstanceError
 from service import tables as t
 from service.audit import record
+from service.db import retrying
 from service.deps import Caller, CoordinatorOrCorporation, SessionDep, SettingsDep, own_corporation
-from service.offers import close_open_offers
+from service.offers import lock, withdraw_vacancy_offers
 from service.problems import ServiceProblem, conflict, not_found, responses
 from service.schemas import UploadResult, VacancyIn, VacancyOut, VacancyStatus, WithdrawIn
 from service.tables import utcnow
@@ -137,23 +138,17 @@ def read_vacancy(vacancy_id: str, session: SessionDep, caller: CoordinatorOrCorp
 @router.post(
     "/{vacancy_id}/withdraw", response_model=VacancyOut, responses=responses(404, 409, 422)
 )
+@retrying
 def withdraw_vacancy(
     vacancy_id: str, body: WithdrawIn, session: SessionDep, caller: CoordinatorOrCorporation
 ):
     """The unit is no longer available (for example let through the waiting list). An offer
     that was proposed on it is withdrawn; an accepted offer must be withdrawn first."""
-    row = _vacancy(session, vacancy_id, caller)
+    _vacancy(session, vacancy_id, caller)
+    (row,) = lock(session, t.Vacancy, [vacancy_id])
     if row.status != "open":
         raise conflict(f"Vacancy {vacancy_id!r} is already {row.status}.")
-    accepted = session.scalar(
-        select(t.Offer.id).where(t.Offer.unit_id == row.id, t.Offer.status == "accepted")
-    )
-    if accepted:
-        raise conflict(
-            f"Vacancy {vacancy_id!r} has accepted offer {accepted}; the coordinator must "
-            "withdraw that offer first."
-        )
-    close_open_offers(session, caller, unit_id=row.id)
+    withdraw_vacancy_offers(session, caller, row)
     row.status, row.status_reason, row.closed_at = "withdrawn", body.reason, utcnow()
     record(session, caller, "vacancy.withdrawn", "vacancy", row.id, reason=body.reason)
     session.commit()

@@ -17,6 +17,7 @@ from service.db import get_sessionmaker
 from service.main import create_app
 from service.migrate import upgrade
 from service.routers.keys import create_key
+from service.seed import seed_demo_if_empty
 from service.settings import Settings, normalise_database_url
 from service.tables import Base
 from tests.service.helpers import Keys
@@ -78,6 +79,7 @@ def settings(database_url) -> Settings:
 
 @pytest.fixture
 def client(settings) -> Iterator[TestClient]:
+    seed_demo_if_empty(settings.database_url)  # as `serve` does before the web processes
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
