@@ -15,27 +15,51 @@ app = typer.Typer(add_completion=False, help="The allocation service.", no_args_
 def serve(
     host: Annotated[str | None, typer.Option(help="Default: HOST or 127.0.0.1.")] = None,
     port: Annotated[int | None, typer.Option(help="Default: PORT or 8000.")] = None,
+    web_processes: Annotated[
+        int, typer.Option(min=1, max=64, help="Web processes sharing the port.")
+    ] = 1,
 ) -> None:
-    """Migrate the database, load the demo region into an empty one, and serve the API."""
+    """Migrate the database, load the demo region into an empty one, then start the web
+    processes (they never change the schema themselves)."""
     import uvicorn
 
-    from service.main import create_app
     from service.migrate import upgrade
     from service.seed import seed_demo_if_empty
     from service.settings import get_settings
 
     settings = get_settings()
-    if host:
-        settings.host = host
-    if port:
-        settings.port = port
+    host, port = host or settings.host, port or settings.port
     upgrade(settings.database_url)
     if settings.seed_demo and seed_demo_if_empty(settings.database_url):
         typer.echo("Loaded the Westfriesland demo region into the empty database.")
-    base = f"http://{settings.host}:{settings.port}"
+    base = f"http://{host}:{port}"
     typer.echo(f"API documentation: {base}/docs   (OpenAPI document: {base}/openapi.json)")
     typer.echo("Make a key with: .venv/bin/python -m service create-key --role coordinator")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port)
+    uvicorn.run(
+        "service.main:app_factory", factory=True, host=host, port=port, workers=web_processes
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Take runs and scenario runs from the queue and solve them (RUN_WORKERS and
+    SCENARIO_RUN_WORKERS at a time), until stopped (SIGINT or SIGTERM): its running jobs are
+    then marked interrupted. Start as many as you like, on any host that reaches the database."""
+    import signal
+    import threading
+
+    from service.jobs import make_queue, worker_name
+    from service.settings import get_settings
+
+    settings = get_settings()
+    queue = make_queue(settings)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    queue.start()
+    typer.echo(f"Worker {worker_name()} takes jobs ({settings.queue} queue).")
+    stop.wait()
+    queue.shutdown()
 
 
 @app.command()

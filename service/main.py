@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service import problems
 from service.db import REQUEST_THREADS, get_engine
+from service.jobs import make_queue
 from service.routers import (
     aggregates,
     audit,
@@ -25,10 +26,8 @@ from service.routers import (
     scenario_runs,
     vacancies,
 )
-from service.scenario_worker import ScenarioRunManager
 from service.schemas import Health
 from service.settings import Settings, get_settings
-from service.worker import RunManager
 
 log = logging.getLogger("service")
 
@@ -81,17 +80,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # here: several processes start at once, and none may change the schema under another.
         # Every request holds one connection: the pool is sized to these threads (db.py).
         to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
-        manager = RunManager(settings.database_url, settings.run_workers)
-        manager.start()
-        app.state.runs = manager
-        simulations = ScenarioRunManager(settings.database_url, settings.scenario_run_workers)
-        simulations.start()
-        app.state.scenario_runs = simulations
+        jobs = make_queue(settings)
+        jobs.start()
+        app.state.jobs = jobs
         try:
             yield
         finally:
-            simulations.shutdown()
-            manager.shutdown()
+            jobs.shutdown()
 
     app = FastAPI(
         title="Uitstroom allocator service",

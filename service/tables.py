@@ -179,8 +179,11 @@ class Run(Base):
     scenario: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     proposal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # Set when a worker takes the run; only that worker may finish it (see worker.py).
+    # Set when a worker takes the run; only that worker may finish it (see jobs.py). The worker
+    # renews the lease while it works; a run whose lease ran out is interrupted.
     worker_token: Mapped[str | None] = mapped_column(String(64))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[dt.datetime | None]
 
 
 class ScenarioRun(Base):
@@ -209,8 +212,11 @@ class ScenarioRun(Base):
     kpis: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     report: Mapped[str | None] = mapped_column(Text)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # Set when a worker takes the run; only that worker may finish it (see worker.py).
+    # Set when a worker takes the run; only that worker may finish it (see jobs.py). The worker
+    # renews the lease while it works; a run whose lease ran out is interrupted.
     worker_token: Mapped[str | None] = mapped_column(String(64))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[dt.datetime | None]
 
 
 class ScenarioRunPlot(Base):

@@ -100,7 +100,7 @@ def _queue(
         **solver_settings,
     )
     session.commit()
-    request.app.state.runs.notify()
+    request.app.state.jobs.enqueue("run", run.id)
     return run
 
 
@@ -178,7 +178,6 @@ def cancel_run(run_id: RowId, request: Request, session: SessionDep, caller: Coo
         raise conflict(f"Run {run_id} is {run.status}; only a queued or running run is cancelled.")
     record(session, caller, "run.cancelled", "run", run_id)
     session.commit()
-    request.app.state.runs.stop_run(run_id)
     session.refresh(run)
     return run_out(run, caller)
 

@@ -278,7 +278,7 @@ def submit_scenario_run(
         variants=len(variants),
     )
     session.commit()
-    request.app.state.scenario_runs.notify()
+    request.app.state.jobs.enqueue("scenario_run", run.id)
     return _out(run, [])
 
 
@@ -397,6 +397,5 @@ def cancel_scenario_run(
         )
     record(session, caller, "scenario_run.cancelled", "scenario_run", run_id)
     session.commit()
-    request.app.state.scenario_runs.stop_run(run_id)
     session.refresh(run)
     return _out(run, [])

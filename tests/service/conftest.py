@@ -66,6 +66,7 @@ def database_url(migrated_database, tmp_path) -> str:
         return f"sqlite:///{path}"
     engine = create_engine(where)
     names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    names += ", " + ", ".join(f"procrastinate_{n}" for n in ("jobs", "events", "workers"))
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()

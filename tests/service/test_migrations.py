@@ -10,13 +10,14 @@ from sqlalchemy.exc import IntegrityError
 
 from service import tables as t
 from service.db import get_sessionmaker
+from service.migrate import include_object
 from service.tables import Base
 
 
 def test_migrations_match_the_models(database_url):
     engine = create_engine(database_url)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection)
+        context = MigrationContext.configure(connection, opts={"include_object": include_object})
         differences = [
             d
             for d in compare_metadata(context, Base.metadata)
