@@ -103,11 +103,20 @@ def worker_name() -> str:
 
 
 def _child(target, database_url: str, row_id: int, token: str, parent: int, memory_mb: int):
-    """The child process: within its memory limit, the job's whole work."""
-    limit = memory_mb * 1024 * 1024
+    """The child process: the job's whole work, within ``memory_mb`` beyond what the process
+    already maps (the optimiser and the simulation, preloaded by the forkserver)."""
+    limit = _mapped_bytes() + memory_mb * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     os.environ["WORKER_MEMORY_LIMIT_MB"] = str(memory_mb)
     target(database_url, row_id, token, parent)
+
+
+def _mapped_bytes() -> int:
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[0]) * resource.getpagesize()
+    except OSError:  # not Linux: count from nothing
+        return 0
 
 
 def claim(database_url: str, kind: Kind, row_id: int, lease: float) -> tuple[str, float] | None:

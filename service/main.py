@@ -6,11 +6,11 @@ import logging
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import FastAPI, HTTPException
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import problems
 from service.db import REQUEST_THREADS, get_engine
@@ -43,32 +43,47 @@ Errors are RFC 9457 problem details (`application/problem+json`).
 
 
 class BodySizeLimit:
-    """Refuses a request whose declared body is larger than MAX_REQUEST_BYTES, before reading
-    it. (Uploads are also bounded while read, by MAX_UPLOAD_BYTES.)"""
+    """Refuses a request body larger than MAX_REQUEST_BYTES: at once when its Content-Length says
+    so, and otherwise (chunked) while it streams in, before the route has read more than that."""
 
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-                response = JSONResponse(
-                    {
-                        "type": problems.PROBLEM_TYPE + "too-large",
-                        "title": "Content Too Large",
-                        "status": 413,
-                        "detail": f"The request body is larger than {self.max_bytes:,} bytes.",
-                        "instance": scope["path"],
-                        "errors": [],
-                    },
-                    status_code=413,
-                    media_type=problems.MEDIA_TYPE,
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        detail = f"The request body is larger than {self.max_bytes:,} bytes."
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            response = JSONResponse(
+                {
+                    "type": problems.PROBLEM_TYPE + "too-large",
+                    "title": "Content Too Large",
+                    "status": 413,
+                    "detail": detail,
+                    "instance": scope["path"],
+                    "errors": [],
+                },
+                status_code=413,
+                media_type=problems.MEDIA_TYPE,
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # an HTTPException passes through FastAPI's body reading as it is
+                    raise HTTPException(413, detail)
+            return message
+
+        await self.app(scope, limited, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

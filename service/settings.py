@@ -82,9 +82,9 @@ class Settings(BaseSettings):
     )
     worker_memory_limit_mb: int = Field(
         default=4096,
-        ge=256,
-        description="Address space of each solving or simulating process (RLIMIT_AS); a run "
-        "that needs more fails with a message saying so.",
+        ge=16,
+        description="Memory each solving or simulating process may take beyond the software it "
+        "starts with (RLIMIT_AS); a run that needs more fails with a message saying so.",
     )
 
     @property

@@ -154,3 +154,28 @@ def test_a_zip_bomb_is_refused(client, keys):
     assert len(content) < 1_000_000
     body = is_problem(upload(client, keys, content), 413)
     assert "unpacked" in body["detail"], body
+
+
+def test_a_run_beyond_the_worker_memory_limit_fails_saying_so(database_url, settings):
+    import datetime as dt
+
+    from fastapi.testclient import TestClient
+
+    from allocator.generator import generate
+    from service.db import get_sessionmaker
+    from service.main import create_app
+    from service.seed import load_region
+    from tests.service.helpers import wait_for_run
+    from tests.service.test_server import make_key
+
+    with get_sessionmaker(database_url)() as session:
+        region = generate(1500, 4000, 8, 1, reference_date=dt.date.today())
+        load_region(session, region, name="large")
+        session.commit()
+    coordinator = make_key(database_url, "coordinator")
+    small = settings.model_copy(update={"worker_memory_limit_mb": 16})
+    with TestClient(create_app(small)) as limited:
+        run = limited.post("/runs", headers=coordinator).json()
+        run = wait_for_run(limited, run["id"], coordinator, timeout=120)
+    assert run["status"] == "failed", run
+    assert "WORKER_MEMORY_LIMIT_MB = 16 MB" in run["error"]["detail"], run
