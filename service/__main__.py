@@ -72,6 +72,28 @@ def migrate() -> None:
     typer.echo("The database schema is up to date.")
 
 
+def _region_id(session, region: str | None) -> int | None:
+    """A region by id or name; none given: the only region, if there is exactly one."""
+    from sqlalchemy import or_, select
+
+    from service import tables as t
+
+    if region is None:
+        ids = session.scalars(select(t.Region.id).limit(2)).all()
+        if len(ids) != 1:
+            raise typer.BadParameter(
+                "name the region (there is not exactly one)", param_hint="--region"
+            )
+        return ids[0]
+    query = select(t.Region.id).where(
+        or_(t.Region.name == region, t.Region.id == (int(region) if region.isdigit() else -1))
+    )
+    found = session.scalar(query)
+    if found is None:
+        raise typer.BadParameter(f"there is no region {region!r}", param_hint="--region")
+    return found
+
+
 @app.command("create-key")
 def create_key(
     role: Annotated[str, typer.Option(help="coordinator, corporation, planner or admin.")],
@@ -79,23 +101,30 @@ def create_key(
     corporation: Annotated[
         str | None, typer.Option(help="For a corporation key: the corporation id.")
     ] = None,
+    region: Annotated[
+        str | None, typer.Option(help="The key's region, by id or name. Default: the only one.")
+    ] = None,
+    installation: Annotated[
+        bool, typer.Option(help="An admin of the whole installation (regions and keys).")
+    ] = False,
 ) -> None:
     """Make an API key. It is printed once; only its hash is stored."""
     from service.audit import SYSTEM
     from service.db import get_sessionmaker
     from service.deps import ROLES
-    from service.migrate import upgrade
     from service.problems import ServiceProblem
     from service.routers.keys import create_key as make
     from service.settings import get_settings
 
     if role not in ROLES:
         raise typer.BadParameter(f"role must be one of {', '.join(ROLES)}", param_hint="--role")
+    if installation and role != "admin":
+        raise typer.BadParameter("only an admin key is for the whole installation")
     settings = get_settings()
-    upgrade(settings.database_url)
     with get_sessionmaker(settings.database_url)() as session:
+        region_id = None if installation else _region_id(session, region)
         try:
-            _, key = make(session, SYSTEM, name or f"{role} key", role, corporation)
+            _, key = make(session, SYSTEM, name or f"{role} key", role, corporation, region_id)
         except ServiceProblem as exc:
             typer.echo(exc.detail, err=True)
             raise typer.Exit(2) from None
@@ -106,33 +135,32 @@ def create_key(
 @app.command("load-region")
 def load_region(
     path: Annotated[Path, typer.Argument(help="A contract instance (.json, .xlsx, CSV folder).")],
-    name: Annotated[str, typer.Option(help="The region's name.")] = "region",
+    name: Annotated[str, typer.Option(help="The new region's name (unique).")],
 ) -> None:
-    """Load a region into an empty database (set-up; the demo is loaded by `serve`)."""
-    from sqlalchemy import func, select
+    """Add a region with its state from a contract instance (its ids must not be in use)."""
+    from sqlalchemy.exc import IntegrityError
 
     from allocator.errors import InstanceError
     from allocator.io import read_instance
-    from service import tables as t
     from service.db import get_sessionmaker
-    from service.migrate import upgrade
     from service.seed import load_region as load
     from service.settings import get_settings
 
     settings = get_settings()
-    upgrade(settings.database_url)
     try:
         instance = read_instance(path)
     except InstanceError as exc:
         typer.echo(str(exc), err=True)
         raise typer.Exit(2) from None
     with get_sessionmaker(settings.database_url)() as session:
-        if session.scalar(select(func.count()).select_from(t.Municipality)):
-            typer.echo("The database already holds a region.", err=True)
-            raise typer.Exit(2)
-        load(session, instance, name=name)
-        session.commit()
-    typer.echo(json.dumps({"loaded": name, "units": len(instance.units)}))
+        try:
+            region_id = load(session, instance, name=name)
+            session.commit()
+        except (ValueError, IntegrityError) as exc:
+            detail = str(exc) if isinstance(exc, ValueError) else "an id is already in use"
+            typer.echo(f"Cannot load the region: {detail}.", err=True)
+            raise typer.Exit(2) from None
+    typer.echo(json.dumps({"region_id": region_id, "name": name, "units": len(instance.units)}))
 
 
 if __name__ == "__main__":

@@ -22,10 +22,13 @@ def record(
     action: str,
     entity: str,
     entity_id: object,
+    region_id: int | None = None,
     **details: Any,
 ) -> None:
+    """An event, in the caller's region (the session's, unless ``region_id`` says)."""
     session.add(
         AuditEvent(
+            region_id=region_id,
             actor=caller.name,
             actor_role=caller.role,
             action=action,

@@ -139,8 +139,17 @@ def claim(database_url: str, kind: Kind, row_id: int, lease: float) -> tuple[str
         ).rowcount
         if not taken:
             return None
-        limit = kind.limit_of(session.get(table, row_id))
-        record(session, SYSTEM, f"{kind.name}.started", kind.name, row_id, worker=worker_name())
+        row = session.get(table, row_id)
+        limit = kind.limit_of(row)
+        record(
+            session,
+            SYSTEM,
+            f"{kind.name}.started",
+            kind.name,
+            row_id,
+            region_id=row.region_id,
+            worker=worker_name(),
+        )
     return token, limit
 
 

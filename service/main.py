@@ -22,6 +22,7 @@ from service.routers import (
     keys,
     offers,
     region,
+    regions,
     runs,
     scenario_runs,
     vacancies,
@@ -113,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     for module in (
+        regions,
         region,
         vacancies,
         clients,

@@ -22,6 +22,7 @@ from service.audit import SYSTEM, record, set_client_status
 from service.db import TryAgain, get_sessionmaker, lock_region
 from service.deps import Caller
 from service.problems import ProblemIssue, ServiceProblem, conflict, issues_of, not_found
+from service.scope import region_of, set_region
 from service.state import build_instance
 from service.tables import OPEN_OFFER_STATES, utcnow
 
@@ -98,6 +99,7 @@ def expire_due_for_reading(session: Session, database_url: str) -> None:
     if not due_offers(session):
         return
     with get_sessionmaker(database_url)() as writer:
+        set_region(writer, region_of(session))
         expire_due(writer)
         writer.commit()
     session.rollback()

@@ -455,10 +455,18 @@ class ApiKeyIn(_In):
     name: str = Text
     role: Literal["coordinator", "corporation", "planner", "admin"]
     corporation_id: str | None = Field(default=None, description="Required for a corporation.")
+    region_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=INT32,
+        description="The key's region. A region's admin makes keys of its own region only; an "
+        "installation admin names the region, or none for another installation admin.",
+    )
 
 
 class ApiKeyOut(_Out):
     id: int
+    region_id: int | None
     name: str
     role: str
     corporation_id: str | None
@@ -469,6 +477,16 @@ class ApiKeyOut(_Out):
 
 class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="Shown once; only its hash is stored.")
+
+
+class RegionIn(_In):
+    name: str = Text
+
+
+class RegionOut(_Out):
+    id: int
+    name: str
+    created_at: dt.datetime
 
 
 class Health(BaseModel):

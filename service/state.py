@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from allocator.models import Unit, contract_row
 from service import tables as t
+from service.scope import region_of
 from service.tables import OPEN_OFFER_STATES
 
 
@@ -104,7 +105,7 @@ def build_instance(
     on = on or today()
     use = quota_use(session, on.year)
     refused = refused_units(session)
-    policy = session.get(t.RegionPolicy, 1)
+    policy = session.get(t.RegionPolicy, region_of(session))
 
     offers = session.scalars(
         select(t.Offer).where(t.Offer.status.in_(OPEN_OFFER_STATES)).order_by(t.Offer.id)

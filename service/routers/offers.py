@@ -13,7 +13,7 @@ from service import tables as t
 from service.db import retrying
 from service.deps import Coordinator, CoordinatorOrCorporation, RowId, SessionDep, SettingsDep
 from service.offers import expire_due_for_reading, get_offer, make_offers, transition
-from service.problems import ServiceProblem, conflict, forbidden, not_found, responses
+from service.problems import ServiceProblem, conflict, not_found, responses
 from service.schemas import (
     CorporationOfferOut,
     OfferIn,
@@ -198,7 +198,7 @@ def _own_offer(session, caller, offer_id: RowId) -> t.Offer:
     offer = get_offer(session, offer_id)
     unit = session.get(t.Vacancy, offer.unit_id)
     if caller.role == "corporation" and unit.corporation_id != caller.corporation_id:
-        raise forbidden("This offer is on a unit of another corporation.")
+        raise not_found("offer", offer_id)  # to a corporation, another's offer is not there
     return offer
 
 

@@ -48,7 +48,7 @@ def municipality_out(session, m: t.Municipality, year: int, use=None) -> Municip
 
 @router.get("/policy", response_model=PolicyOut, responses=responses(404))
 def read_policy(session: SessionDep, caller: RegionReader):
-    policy = session.get(t.RegionPolicy, 1)
+    policy = session.get(t.RegionPolicy, caller.region_id)
     if policy is None:
         raise ServiceProblem(404, "The region has not been set up yet.", kind="not-found")
     return policy
@@ -56,7 +56,7 @@ def read_policy(session: SessionDep, caller: RegionReader):
 
 @router.put("/policy", response_model=PolicyOut, responses=responses(422))
 def set_policy(body: PolicyIn, session: SessionDep, caller: Admin):
-    policy = session.merge(t.RegionPolicy(id=1, **body.model_dump()))
+    policy = session.merge(t.RegionPolicy(id=caller.region_id, **body.model_dump()))
     record(session, caller, "policy.set", "region", "policy", **body.model_dump())
     session.commit()
     return policy

@@ -126,7 +126,7 @@ def _vacancy(session, vacancy_id: str, caller: Caller) -> t.Vacancy:
     row = session.get(t.Vacancy, vacancy_id)
     if row is None:
         raise not_found("vacancy", vacancy_id)
-    own_corporation(caller, row.corporation_id, "vacancy")
+    own_corporation(caller, row.corporation_id, "vacancy", vacancy_id)
     return row
 
 

@@ -23,6 +23,8 @@ from service.tables import Base
 from tests.service.helpers import Keys
 
 PG_ENV = "ALLOCATOR_TEST_DATABASE_URL"
+#: The demo region: the first region of every fresh test database.
+REGION = 1
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -97,7 +99,7 @@ def keys(client, settings) -> Keys:
             ("corporation", "corporation", "corp-a"),
             ("corp_b", "corporation", "corp-b"),
         ):
-            _, key = create_key(session, SYSTEM, f"test {label}", role, corporation)
+            _, key = create_key(session, SYSTEM, f"test {label}", role, corporation, REGION)
             made[label] = {"X-API-Key": key}
         session.commit()
     return Keys(**made)

@@ -35,6 +35,7 @@ def test_the_database_refuses_a_second_open_offer_on_a_unit(client, keys, settin
         ready = session.query(t.Client).filter_by(status="ready").first()
         session.add(
             t.Offer(
+                region_id=accepted.region_id,
                 client_id=ready.id,
                 unit_id=accepted.unit_id,
                 status="proposed",

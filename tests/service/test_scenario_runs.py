@@ -212,6 +212,7 @@ def test_a_run_whose_worker_stopped_is_interrupted_when_its_lease_runs_out(keys,
     def left_running(name: str, lease_until: dt.datetime) -> None:
         session.add(
             t.ScenarioRun(
+                region_id=1,
                 name=name,
                 status="running",
                 worker_token="gone",
