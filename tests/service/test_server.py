@@ -25,7 +25,7 @@ from tests.service.helpers import Server, wait_for_run
 
 
 def make_key(
-    database_url: str, role: str, corporation: str | None = None, region_id: int = 1
+    database_url: str, role: str, corporation: str | None = None, region_id: int | None = 1
 ) -> dict[str, str]:
     with get_sessionmaker(database_url)() as session:
         _, key = create_key(session, SYSTEM, f"{role} at the server", role, corporation, region_id)
