@@ -174,7 +174,8 @@ def install(app: FastAPI) -> None:
     async def _integrity_problem(request: Request, exc: IntegrityError):
         # The database refused a write that the checks before it let through: in practice a
         # concurrent request took the same unit or client first.
-        log.info("integrity error: %s", exc.orig)
+        # the driver's message quotes the values of the row: personal data stays out of logs
+        log.info("integrity error on %s: %s", request.url.path, type(exc.orig).__name__)
         text = str(exc.orig)
         if "uq_offers_open_unit" in text or "offers.unit_id" in text:
             detail = "This unit already has an open offer (made at the same time by someone else)."
@@ -188,7 +189,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DataError)
     async def _data_problem(request: Request, exc: DataError):
-        log.info("data error: %s", exc.orig)
+        log.info("data error on %s: %s", request.url.path, type(exc.orig).__name__)
         return problem_response(
             request,
             422,

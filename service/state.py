@@ -62,9 +62,13 @@ def quota_use(session: Session, year: int) -> QuotaUse:
     return use
 
 
-def refused_units(session: Session) -> dict[str, list[str]]:
+def refused_units(session: Session, client_ids: list[str] | None = None) -> dict[str, list[str]]:
+    """The units each client refused (of these clients only, when named)."""
     refused: dict[str, list[str]] = {}
-    for r in session.scalars(select(t.Refusal).order_by(t.Refusal.client_id, t.Refusal.unit_id)):
+    query = select(t.Refusal).order_by(t.Refusal.client_id, t.Refusal.unit_id)
+    if client_ids is not None:
+        query = query.where(t.Refusal.client_id.in_(client_ids))
+    for r in session.scalars(query):
         refused.setdefault(r.client_id, []).append(r.unit_id)
     return refused
 

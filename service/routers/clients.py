@@ -12,6 +12,7 @@ from service.audit import record, set_client_status
 from service.db import retrying
 from service.deps import Coordinator, SessionDep
 from service.offers import lock, lock_client_leaving, withdraw_client_offers
+from service.pagination import PageDep
 from service.problems import ProblemIssue, ServiceProblem, conflict, not_found, responses
 from service.schemas import (
     AuditEventOut,
@@ -63,12 +64,16 @@ def register_client(body: ClientIn, session: SessionDep, caller: Coordinator):
 
 
 @router.get("", response_model=list[ClientOut])
-def list_clients(session: SessionDep, caller: Coordinator, status: ClientStatus | None = None):
+def list_clients(
+    session: SessionDep, caller: Coordinator, page: PageDep, status: ClientStatus | None = None
+):
+    """By id; a page at a time (``limit``, ``offset``; ``X-Total-Count``, ``Link``)."""
     query = select(t.Client).order_by(t.Client.id)
     if status:
         query = query.where(t.Client.status == status)
-    refused = refused_units(session)
-    return [client_out(c, refused.get(c.id, [])) for c in session.scalars(query)]
+    clients = page.of(session, query)
+    refused = refused_units(session, [c.id for c in clients])
+    return [client_out(c, refused.get(c.id, [])) for c in clients]
 
 
 def _client(session, client_id: str) -> t.Client:

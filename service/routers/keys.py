@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from service import tables as t
 from service.audit import record
 from service.deps import AnyAdmin, Principal, RowId, SessionDep, hash_key, new_key
+from service.pagination import PageDep
 from service.problems import ServiceProblem, conflict, not_found, responses
 from service.schemas import ApiKeyCreated, ApiKeyIn, ApiKeyOut
 from service.tables import utcnow
@@ -78,9 +79,9 @@ def create_api_key(body: ApiKeyIn, session: SessionDep, caller: AnyAdmin):
 
 
 @router.get("", response_model=list[ApiKeyOut])
-def list_api_keys(session: SessionDep, caller: AnyAdmin):
+def list_api_keys(session: SessionDep, caller: AnyAdmin, page: PageDep):
     """A region's admin: the region's keys (the session is scoped); an installation admin: all."""
-    return session.scalars(select(t.ApiKey).order_by(t.ApiKey.id)).all()
+    return page.of(session, select(t.ApiKey).order_by(t.ApiKey.id))
 
 
 @router.delete("/{key_id}", response_model=ApiKeyOut, responses=responses(404, 409, 422))

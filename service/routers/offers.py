@@ -6,13 +6,14 @@ The coordinator sees offers in full. A corporation sees offers on its own units 
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from service import tables as t
 from service.db import retrying
 from service.deps import Coordinator, CoordinatorOrCorporation, RowId, SessionDep, SettingsDep
 from service.offers import expire_due_for_reading, get_offer, make_offers, transition
+from service.pagination import PageDep
 from service.problems import ServiceProblem, conflict, not_found, responses
 from service.schemas import (
     CorporationOfferOut,
@@ -102,8 +103,9 @@ def list_offers(
     session: SessionDep,
     caller: Coordinator,
     settings: SettingsDep,
+    page: PageDep,
     status: OfferStatus | None = None,
-    client_id: str | None = None,
+    client_id: str | None = Query(default=None, max_length=100),
 ):
     expire_due_for_reading(session, settings.database_url)
     query = select(t.Offer).order_by(t.Offer.id)
@@ -111,7 +113,7 @@ def list_offers(
         query = query.where(t.Offer.status == status)
     if client_id:
         query = query.where(t.Offer.client_id == client_id)
-    return session.scalars(query).all()
+    return page.of(session, query)
 
 
 @router.get("/offers/{offer_id}", response_model=OfferOut, responses=responses(404, 422))
@@ -204,14 +206,14 @@ def _own_offer(session, caller, offer_id: RowId) -> t.Offer:
 
 @router.get("/corporation/offers", response_model=list[CorporationOfferOut])
 def list_corporation_offers(
-    session: SessionDep, caller: CoordinatorOrCorporation, settings: SettingsDep
+    session: SessionDep, caller: CoordinatorOrCorporation, settings: SettingsDep, page: PageDep
 ):
     """Offers on the corporation's own units, with only the fields a corporation may see."""
     expire_due_for_reading(session, settings.database_url)
     query = select(t.Offer).join(t.Vacancy, t.Vacancy.id == t.Offer.unit_id).order_by(t.Offer.id)
     if caller.role == "corporation":
         query = query.where(t.Vacancy.corporation_id == caller.corporation_id)
-    return [corporation_view(session, o) for o in session.scalars(query)]
+    return [corporation_view(session, o) for o in page.of(session, query)]
 
 
 @router.get(

@@ -28,6 +28,7 @@ from allocator.simulation.scenario import (
 from service import tables as t
 from service.audit import record
 from service.deps import RowId, ScenarioRunner, SessionDep, SettingsDep
+from service.pagination import PageDep
 from service.problems import ProblemIssue, ServiceProblem, conflict, not_found, responses
 from service.scenario_worker import PlotName
 from service.schemas import RunStatus, ScenarioKpi, ScenarioRunIn, ScenarioRunOut
@@ -339,14 +340,14 @@ def submit_scenario_run(
 def list_scenario_runs(
     session: SessionDep,
     caller: ScenarioRunner,
+    page: PageDep,
     status: RunStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ):
-    """The newest first."""
-    query = select(t.ScenarioRun).order_by(t.ScenarioRun.id.desc()).limit(limit)
+    """The newest first, a page at a time."""
+    query = select(t.ScenarioRun).order_by(t.ScenarioRun.id.desc())
     if status:
         query = query.where(t.ScenarioRun.status == status)
-    runs = list(session.scalars(query))
+    runs = page.of(session, query)
     plots = _plots(session, runs)
     return [_out(r, plots.get(r.id, [])) for r in runs]
 

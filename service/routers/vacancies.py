@@ -13,6 +13,7 @@ from service.audit import record
 from service.db import retrying
 from service.deps import Caller, CoordinatorOrCorporation, SessionDep, SettingsDep, own_corporation
 from service.offers import lock, withdraw_vacancy_offers
+from service.pagination import PageDep
 from service.problems import ServiceProblem, conflict, not_found, responses
 from service.schemas import UploadResult, VacancyIn, VacancyOut, VacancyStatus, WithdrawIn
 from service.tables import utcnow
@@ -111,6 +112,7 @@ def upload_vacancies(
 def list_vacancies(
     session: SessionDep,
     caller: CoordinatorOrCorporation,
+    page: PageDep,
     status: VacancyStatus | None = None,
 ):
     """The coordinator sees every vacancy; a corporation only its own."""
@@ -119,7 +121,7 @@ def list_vacancies(
         query = query.where(t.Vacancy.corporation_id == caller.corporation_id)
     if status:
         query = query.where(t.Vacancy.status == status)
-    return session.scalars(query).all()
+    return page.of(session, query)
 
 
 def _vacancy(session, vacancy_id: str, caller: Caller) -> t.Vacancy:
