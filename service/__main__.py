@@ -72,6 +72,18 @@ def migrate() -> None:
     typer.echo("The database schema is up to date.")
 
 
+@app.command()
+def purge() -> None:
+    """Erase the personal fields of clients housed or withdrawn longer ago than
+    RETENTION_MONTHS (default 24); the workers also do this once a day."""
+    from service.retention import purge_now
+    from service.settings import get_settings
+
+    settings = get_settings()
+    n = purge_now(settings.database_url, settings.retention_months)
+    typer.echo(json.dumps({"erased": n, "retention_months": settings.retention_months}))
+
+
 def _region_id(session, region: str | None) -> int | None:
     """A region by id or name; none given: the only region, if there is exactly one."""
     from sqlalchemy import or_, select

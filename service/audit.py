@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service.deps import Caller
-from service.tables import AuditEvent, Client
+from service.tables import AuditEvent, Client, utcnow
 
 SYSTEM = Caller(None, "system", "admin")
 
@@ -55,3 +55,5 @@ def set_client_status(
         **details,
     )
     client.status = status
+    if status in ("housed", "withdrawn"):
+        client.left_at = utcnow()

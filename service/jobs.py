@@ -48,6 +48,30 @@ log = logging.getLogger("service.jobs")
 
 #: How often a worker renews its lease and looks whether its job was cancelled.
 HEARTBEAT_SECONDS = 1.0
+#: How often a process with workers erases clients past the retention period (retention.py).
+PURGE_SECONDS = 24 * 3600.0
+
+
+class Housekeeping:
+    """What every process with workers does now and then, besides jobs: interrupt jobs whose
+    lease ran out (every half lease), and erase personal data past its retention (daily, the
+    first time a minute after start). Both are idempotent: many processes may do them."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.next_reap = 0.0
+        self.next_purge = time.monotonic() + 60
+
+    def __call__(self) -> None:
+        from service.retention import purge_now
+
+        now = time.monotonic()
+        if now >= self.next_reap:
+            self.next_reap = now + self.settings.job_lease_seconds / 2
+            reap_leases(self.settings.database_url)
+        if now >= self.next_purge:
+            self.next_purge = now + PURGE_SECONDS
+            purge_now(self.settings.database_url, self.settings.retention_months)
 
 
 @dataclass(frozen=True)
@@ -320,12 +344,10 @@ class EmbeddedQueue:
             thread.join(15)
 
     def _loop(self) -> None:
-        next_reap = 0.0
+        housekeeping = Housekeeping(self.settings)
         while not self.stopping.is_set():
             try:
-                if time.monotonic() >= next_reap:
-                    reap_leases(self.settings.database_url)
-                    next_reap = time.monotonic() + self.settings.job_lease_seconds / 2
+                housekeeping()
                 for kind in kinds().values():
                     self._start_queued(kind)
             except Exception:  # the loop must survive a database hiccup
@@ -436,11 +458,12 @@ class ProcrastinateQueue:
         self.thread.join()
 
     def _reap(self) -> None:
-        while not self.stopping.wait(self.settings.job_lease_seconds / 2):
+        housekeeping = Housekeeping(self.settings)
+        while not self.stopping.wait(min(2.0, self.settings.job_lease_seconds / 2)):
             try:
-                reap_leases(self.settings.database_url)
+                housekeeping()
             except Exception:
-                log.exception("lease reaper")
+                log.exception("housekeeping")
 
     def _run(self) -> None:
         try:

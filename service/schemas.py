@@ -243,6 +243,10 @@ class ClientOut(_Out):
     support_contact: str | None
     status: ClientStatus
     registered_at: dt.datetime
+    left_at: dt.datetime | None = None
+    erased_at: dt.datetime | None = Field(
+        default=None, description="When the personal fields were erased (retention, AVG art. 17)."
+    )
     refused_units: list[str] = Field(default_factory=list)
 
 

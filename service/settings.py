@@ -87,6 +87,14 @@ class Settings(BaseSettings):
         "starts with (RLIMIT_AS); a run that needs more fails with a message saying so.",
     )
 
+    retention_months: int = Field(
+        default=24,
+        ge=1,
+        le=1200,
+        description="Months after a client was housed or withdrawn until `purge` (and the "
+        "workers, daily) erase the client's personal fields.",
+    )
+
     @property
     def queue(self) -> str:
         if self.job_queue != "auto":

@@ -174,6 +174,9 @@ class Client(InRegion, Base):
     support_contact: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="ready")
     registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # housed or withdrawn since; after the retention period its personal fields are erased
+    left_at: Mapped[dt.datetime | None]
+    erased_at: Mapped[dt.datetime | None]
 
 
 class Refusal(InRegion, Base):

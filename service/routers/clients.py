@@ -14,6 +14,7 @@ from service.deps import Coordinator, SessionDep
 from service.offers import lock, lock_client_leaving, withdraw_client_offers
 from service.pagination import PageDep
 from service.problems import ProblemIssue, ServiceProblem, conflict, not_found, responses
+from service.retention import erase_on_request
 from service.schemas import (
     AuditEventOut,
     ClientIn,
@@ -138,6 +139,16 @@ def withdraw_client(client_id: str, body: WithdrawIn, session: SessionDep, calle
     set_client_status(session, caller, client, "withdrawn", reason=body.reason)
     session.commit()
     return client_out(client, refused_units(session).get(client.id, []))
+
+
+@router.post("/{client_id}/erase", response_model=ClientOut, responses=responses(404, 409, 422))
+@retrying
+def erase_client(client_id: str, session: SessionDep, caller: Coordinator):
+    """Erase the client's personal data now, on the client's request (AVG art. 17): what
+    stays is pseudonymous. A ready client is withdrawn first; one in an open offer cannot be."""
+    client = erase_on_request(session, caller, client_id)
+    session.commit()
+    return client_out(client, refused_units(session, [client.id]).get(client.id, []))
 
 
 @router.get("/{client_id}/history", response_model=list[AuditEventOut], responses=responses(404))

@@ -35,6 +35,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("PATCH", "/clients/{client_id}"): {C},
     ("POST", "/clients/{client_id}/withdraw"): {C},
     ("GET", "/clients/{client_id}/history"): {C},
+    ("POST", "/clients/{client_id}/erase"): {C},
     ("POST", "/runs"): {C},
     ("GET", "/runs"): {C},
     ("GET", "/runs/{run_id}"): {C},
