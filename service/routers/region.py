@@ -183,7 +183,13 @@ def update_complex(
     row = session.get(t.Complex, complex_id)
     if row is None:
         raise not_found("complex", complex_id)
-    changes = body.model_dump(exclude_unset=True)
+    changes = {
+        field: value
+        for field, value in body.model_dump(exclude_unset=True).items()
+        if getattr(row, field) != value
+    }
+    if not changes:
+        return row  # nothing changes: nothing to record
     for field, value in changes.items():
         if value is None and field != "max_vulnerable_share" and field != "name":
             raise ServiceProblem(422, f"{field} cannot be empty.")

@@ -78,3 +78,16 @@ def test_every_list_comes_in_pages(client, keys):
         assert client.get(f"{path}?limit=1001", headers=headers).status_code == 422
     clients = client.get("/clients?limit=1000", headers=keys.coordinator)
     assert len(clients.json()) == int(clients.headers["X-Total-Count"]) == 80
+
+
+def test_a_change_that_changes_nothing_records_nothing(client, keys):
+    def events() -> int:
+        return int(client.get("/audit", headers=keys.coordinator).headers["X-Total-Count"])
+
+    before = events()
+    assert client.patch("/clients/WF-C001", json={}, headers=keys.coordinator).status_code == 200
+    assert client.patch("/complexes/cx-hoorn-1", json={}, headers=keys.admin).status_code == 200
+    same = client.get("/complexes/cx-hoorn-1", headers=keys.admin).json()["units_total"]
+    r = client.patch("/complexes/cx-hoorn-1", json={"units_total": same}, headers=keys.admin)
+    assert r.status_code == 200
+    assert events() == before
