@@ -20,7 +20,7 @@ from allocator.validator import pinned_issues
 from service import tables as t
 from service.audit import SYSTEM, record, set_client_status
 from service.db import TryAgain, get_sessionmaker, lock_region
-from service.deps import Caller
+from service.deps import Caller, own_corporation
 from service.problems import ProblemIssue, ServiceProblem, conflict, issues_of, not_found
 from service.scope import region_of, set_region
 from service.state import build_instance
@@ -323,6 +323,31 @@ def withdraw_vacancy_offers(session: Session, caller: Caller, vacancy: t.Vacancy
     for offer in offers:
         if offer.status == "proposed":
             _move(session, caller, offer, "withdrawn", allowed_from=("proposed",))
+
+
+def withdraw_vacancy(session: Session, caller: Caller, vacancy_id: str, reason: str) -> t.Vacancy:
+    """The unit is no longer available: its proposed offer is withdrawn; an accepted offer must
+    be withdrawn by the coordinator first. A corporation reaches only its own vacancies."""
+    (row,) = lock(session, t.Vacancy, [vacancy_id]) or (None,)
+    if row is None:
+        raise not_found("vacancy", vacancy_id)
+    own_corporation(caller, row.corporation_id, "vacancy", vacancy_id)
+    if row.status != "open":
+        raise conflict(f"Vacancy {vacancy_id!r} is already {row.status}.")
+    withdraw_vacancy_offers(session, caller, row)
+    row.status, row.status_reason, row.closed_at = "withdrawn", reason, utcnow()
+    record(session, caller, "vacancy.withdrawn", "vacancy", row.id, reason=reason)
+    return row
+
+
+def withdraw_client(session: Session, caller: Caller, client_id: str, reason: str) -> t.Client:
+    """The client no longer needs a dwelling through the region; open offers are withdrawn."""
+    client, offers = lock_client_leaving(session, client_id)
+    if client.status in ("housed", "withdrawn"):
+        raise conflict(f"Client {client_id!r} is already {client.status}.")
+    withdraw_client_offers(session, caller, offers)
+    set_client_status(session, caller, client, "withdrawn", reason=reason)
+    return client
 
 
 def lock_client_leaving(session: Session, client_id: str) -> tuple[t.Client, list[t.Offer]]:

@@ -8,10 +8,11 @@ from sqlalchemy import select
 
 from allocator.errors import InputIssue, InstanceError
 from service import tables as t
-from service.audit import record, set_client_status
+from service.audit import record
 from service.db import retrying
 from service.deps import Coordinator, SessionDep
-from service.offers import lock, lock_client_leaving, withdraw_client_offers
+from service.offers import lock
+from service.offers import withdraw_client as withdraw
 from service.pagination import PageDep
 from service.problems import ProblemIssue, ServiceProblem, conflict, not_found, responses
 from service.retention import erase_on_request
@@ -132,13 +133,9 @@ def update_client(client_id: str, body: ClientUpdate, session: SessionDep, calle
 @retrying
 def withdraw_client(client_id: str, body: WithdrawIn, session: SessionDep, caller: Coordinator):
     """The client no longer needs a dwelling through the region; open offers are withdrawn."""
-    client, offers = lock_client_leaving(session, client_id)
-    if client.status in ("housed", "withdrawn"):
-        raise conflict(f"Client {client_id!r} is already {client.status}.")
-    withdraw_client_offers(session, caller, offers)
-    set_client_status(session, caller, client, "withdrawn", reason=body.reason)
+    client = withdraw(session, caller, client_id, body.reason)
     session.commit()
-    return client_out(client, refused_units(session).get(client.id, []))
+    return client_out(client, refused_units(session, [client.id]).get(client.id, []))
 
 
 @router.post("/{client_id}/erase", response_model=ClientOut, responses=responses(404, 409, 422))

@@ -12,11 +12,10 @@ from service import tables as t
 from service.audit import record
 from service.db import retrying
 from service.deps import Caller, CoordinatorOrCorporation, SessionDep, SettingsDep, own_corporation
-from service.offers import lock, withdraw_vacancy_offers
+from service.offers import withdraw_vacancy as withdraw
 from service.pagination import PageDep
-from service.problems import ServiceProblem, conflict, not_found, responses
+from service.problems import ServiceProblem, not_found, responses
 from service.schemas import UploadResult, VacancyIn, VacancyOut, VacancyStatus, WithdrawIn
-from service.tables import utcnow
 from service.upload import read_vacancies
 
 router = APIRouter(prefix="/vacancies", tags=["vacancies"], responses=responses(401, 403, 503))
@@ -146,12 +145,6 @@ def withdraw_vacancy(
 ):
     """The unit is no longer available (for example let through the waiting list). An offer
     that was proposed on it is withdrawn; an accepted offer must be withdrawn first."""
-    _vacancy(session, vacancy_id, caller)
-    (row,) = lock(session, t.Vacancy, [vacancy_id])
-    if row.status != "open":
-        raise conflict(f"Vacancy {vacancy_id!r} is already {row.status}.")
-    withdraw_vacancy_offers(session, caller, row)
-    row.status, row.status_reason, row.closed_at = "withdrawn", body.reason, utcnow()
-    record(session, caller, "vacancy.withdrawn", "vacancy", row.id, reason=body.reason)
+    row = withdraw(session, caller, vacancy_id, body.reason)
     session.commit()
     return row
