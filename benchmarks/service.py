@@ -79,14 +79,17 @@ class Service:
             self.args += ["--web-processes", str(web)]
         self.source = source
         self.process: subprocess.Popen | None = None
+        # the server's log, when BENCH_SERVER_LOG names a file (to see what went wrong)
+        where = os.environ.get("BENCH_SERVER_LOG")
+        self.log = open(where, "ab") if where else subprocess.DEVNULL  # noqa: SIM115
 
     def __enter__(self) -> Service:
         self.process = subprocess.Popen(
             self.args,
             cwd=self.source,
             env=self.env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         deadline = time.monotonic() + 120

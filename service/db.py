@@ -69,26 +69,38 @@ def get_engine(url: str) -> Engine:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn):
-        # A writer takes the write lock at the start: two requests that both read, then write,
-        # would otherwise deadlock on the lock upgrade. A reader takes no lock at all.
-        write = conn.get_execution_options().get("write", True)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
-
     return engine
+
+
+@event.listens_for(Session, "after_begin")
+def _begin_on_sqlite(session: Session, _transaction, connection) -> None:
+    """SQLite: a writer's transaction takes the write lock at once (two requests that both read,
+    then write, would otherwise deadlock on the lock upgrade); a reader's takes none. The
+    session says which it is (``info["write"]``)."""
+    if connection.dialect.name == "sqlite":
+        write = session.info.get("write", True)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@event.listens_for(Session, "after_commit")
+def _a_request_writes_once(session: Session) -> None:
+    """A request writes in one transaction; what it reads after its commit (to answer) takes no
+    write lock. (FastAPI serialises the answer on another pool thread; a lock held until then
+    would keep every writer waiting for it, and it for a thread.)"""
+    if session.info.get("request"):
+        session.info["write"] = False
 
 
 @lru_cache
 def get_sessionmaker(url: str) -> sessionmaker[Session]:
     """Sessions that may write (on SQLite: ``BEGIN IMMEDIATE``)."""
-    return sessionmaker(get_engine(url), expire_on_commit=False)
+    return sessionmaker(get_engine(url), expire_on_commit=False, info={"write": True})
 
 
 @lru_cache
 def get_read_sessionmaker(url: str) -> sessionmaker[Session]:
     """Sessions that only read (on SQLite: a plain ``BEGIN``, no lock)."""
-    return sessionmaker(get_engine(url).execution_options(write=False), expire_on_commit=False)
+    return sessionmaker(get_engine(url), expire_on_commit=False, info={"write": False})
 
 
 def lock_region(session: Session) -> None:

@@ -45,6 +45,7 @@ def get_session(request: Request) -> Iterator[Session]:
     else:
         maker = get_sessionmaker(url)
     with maker() as session:
+        session.info["request"] = True
         yield session
 
 
@@ -102,10 +103,21 @@ def principal_of_key(session: Session, key: str | None) -> Principal:
     if not key:
         raise unauthorised
     set_region(session, None)
-    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    write = session.info.get("write", True)
+    session.info["write"] = False  # the look-up only reads: no write lock for it
+    try:
+        row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    finally:
+        session.info["write"] = write
     if row is None or row.revoked_at is not None:
+        session.rollback()
         raise unauthorised
     principal = Principal(row.id, row.name, row.role, row.corporation_id, row.region_id)  # type: ignore[arg-type]
+    # End the look-up's transaction: the route begins its own in its own thread. (On SQLite a
+    # writer's transaction holds the write lock; held across FastAPI's separate thread-pool
+    # calls for dependencies and route, writers waiting for the lock would hold every thread
+    # while the holder waits for one.)
+    session.rollback()
     set_region(session, principal.region_id)
     return principal
 
