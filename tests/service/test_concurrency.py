@@ -198,3 +198,29 @@ def test_fifty_simultaneous_reads_are_all_answered(server, database_url):
     assert [a.status_code for a in answers] == [200] * 50, {
         a.status_code: a.text[:200] for a in answers
     }
+
+
+def test_fifty_simultaneous_writes_and_reads_are_all_answered(server, database_url):
+    """Writers wait for one another, never for a thread held by a waiting writer (more
+    requests than the 40 request threads)."""
+    coordinator = make_key(database_url, "coordinator")
+    corporation = make_key(database_url, "corporation", "corp-a")
+
+    def write(i: int):
+        unit = {
+            "id": f"W50-{i}",
+            "complex_id": "cx-hoorn-1",
+            "corporation_id": "corp-a",
+            "rooms": 2,
+            "rent": 600,
+            "max_occupants": 2,
+        }
+        return lambda: http.post("/vacancies", json=[unit], headers=corporation)
+
+    with httpx.Client(base_url=server.url, timeout=60) as http:
+        calls = [write(i) for i in range(60)]
+        calls += [lambda: http.get("/clients", headers=coordinator)] * 20
+        answers = _at_once(calls)
+    assert sorted(a.status_code for a in answers) == [200] * 20 + [201] * 60, {
+        a.status_code: a.text[:200] for a in answers
+    }
