@@ -128,10 +128,24 @@ def _key(source: Path, url: str, role: str, corporation: str | None = None) -> d
     return {"X-API-Key": done.stdout.strip().splitlines()[-1]}
 
 
-def _mix(base: str, coordinator, corporation, n: int, concurrency: int, timeout: float):
+def _mix(
+    base: str,
+    coordinator,
+    corporation,
+    n: int,
+    concurrency: int,
+    timeout: float,
+    write_share: float = 0.2,
+    reads: tuple[str, ...] = (
+        "/vacancies",
+        "/clients",
+        "/offers",
+        "/municipalities",
+        "/aggregates",
+    ),
+):
     """n requests, 80% reads (lists of the region) and 20% writes (a vacancy reported, then
     withdrawn), from ``concurrency`` threads at once."""
-    reads = ["/vacancies", "/clients", "/offers", "/municipalities", "/aggregates"]
     latencies: list[float] = []
     codes: dict[int, int] = {}
     lock = threading.Lock()
@@ -143,7 +157,7 @@ def _mix(base: str, coordinator, corporation, n: int, concurrency: int, timeout:
         rng = random.Random(i)
         start = time.perf_counter()
         try:
-            if rng.random() < 0.8:
+            if rng.random() >= write_share:
                 path = rng.choice(reads)
                 headers = coordinator
                 r = local.http.get(path, headers=headers)
@@ -243,6 +257,20 @@ def main() -> None:
                                 )
                                 rows.append((kind, version, web, concurrency, n, load, result))
                                 print(rows[-1], flush=True)
+                            # the issue's measurement: 300 GET /vacancies at concurrency 50
+                            load = os.getloadavg()[0]
+                            result = _mix(
+                                service.url,
+                                coordinator,
+                                corporation,
+                                300,
+                                50,
+                                args.timeout,
+                                write_share=0.0,
+                                reads=("/vacancies",),
+                            )
+                            rows.append((kind, version, web, "50 GETs", 300, load, result))
+                            print(rows[-1], flush=True)
                             if web == 1:
                                 took = [_run_time(service.url, coordinator) for _ in range(3)]
                                 runs.append((kind, version, statistics.median(took)))
@@ -266,6 +294,9 @@ def _write(out: Path, rows, runs) -> None:
         "`/aggregates`, first page), 20% writes (a corporation reports a vacancy, then "
         "withdraws it: two requests, timed together); the Westfriesland demo region; each "
         "configuration a fresh database. *before*: the service at the branch's base commit.",
+        "",
+        "Rows *50 GETs*: the issue's own measurement, 300 `GET /vacancies` at concurrency 50 "
+        "(no writes).",
         "",
         "| database | version | web processes | concurrency | requests | load | req/s | "
         "p50 s | p99 s | answers |",

@@ -102,6 +102,7 @@ def _forkserver() -> mp.context.BaseContext:
 #: Imported once by the forkserver: the optimiser, and the simulation with its plotting.
 PRELOAD = [
     "service.worker",
+    "service.jobs",
     "allocator.explain",
     "service.scenario_worker",
     "allocator.simulation.runner",
