@@ -181,6 +181,8 @@ def _mix(
             code = r.status_code
         except httpx.TimeoutException:
             code = 0
+        except httpx.TransportError:  # the server dropped the connection
+            code = -1
         elapsed = time.perf_counter() - start
         with lock:
             latencies.append(elapsed)
@@ -304,7 +306,8 @@ def _write(out: Path, rows, runs) -> None:
     ]
     for kind, version, web, concurrency, n, load, r in rows:
         answers = ", ".join(
-            f"{'timeout' if c == 0 else c}×{k}" for c, k in sorted(r["codes"].items())
+            f"{ {0: 'timeout', -1: 'connection reset'}.get(c, c) }×{k}"
+            for c, k in sorted(r["codes"].items())
         )
         lines.append(
             f"| {kind} | {version} | {web} | {concurrency} | {n} | {load:.2f} | "
