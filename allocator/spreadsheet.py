@@ -28,6 +28,8 @@ import json
 import re
 import types
 import unicodedata
+import zipfile
+from collections.abc import Iterable
 from typing import Any, Literal, Union, get_args, get_origin
 
 Kind = Literal["str", "int", "float", "bool", "date", "list", "map", "places"]
@@ -161,9 +163,20 @@ def canonical_columns(
 # Files
 
 
-def read_csv(content: bytes) -> RawTable:
+class TooLarge(ValueError):
+    """A file beyond a size limit, found while it was read (never after reading it whole)."""
+
+
+class UnpacksTooLarge(TooLarge):
+    """A workbook (a zip) that would unpack to more than the limit: refused before unpacking."""
+
+
+def read_csv(
+    content: bytes, max_rows: int | None = None, max_columns: int | None = None
+) -> RawTable:
     """A CSV file's bytes: UTF-8 with or without a byte-order mark, ``,`` or ``;`` between
-    fields. Raises ``ValueError`` (a sentence) when it cannot be read."""
+    fields. Raises ``ValueError`` (a sentence) when it cannot be read, ``TooLarge`` at the first
+    row past ``max_rows`` or line wider than ``max_columns``."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -176,17 +189,29 @@ def read_csv(content: bytes) -> RawTable:
     first = text.lstrip("\r\n").splitlines()[0]
     delimiter = ";" if ";" in first and "," not in first else ","
     try:
-        lines = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        lines = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+        return _table(lines, max_rows, max_columns)
     except csv.Error as exc:
         raise ValueError(f"cannot read the CSV: {exc}") from None
-    return _table(lines)
 
 
-def read_workbook(source: Any) -> dict[str, RawTable]:
-    """Every sheet of an ``.xlsx`` workbook (a path or the file's bytes), by sheet name.
-    Raises ``ValueError`` (a sentence) when it cannot be read."""
+def read_workbook(
+    source: Any,
+    max_rows: int | None = None,
+    max_columns: int | None = None,
+    max_unpacked_bytes: int | None = None,
+    sheets: tuple[str, ...] | None = None,
+) -> dict[str, RawTable]:
+    """The sheets of an ``.xlsx`` workbook (a path or the file's bytes), by sheet name: every
+    sheet, or only the first of ``sheets`` (names without case) that it has, else its first.
+    Raises ``ValueError`` (a sentence) when it cannot be read; ``TooLarge`` before anything is
+    unpacked when it would unpack to more than ``max_unpacked_bytes`` (a zip bomb), and while
+    reading at the first row or column past the limits (the size a sheet claims is not trusted:
+    rows stream one by one and are counted)."""
     from openpyxl import load_workbook
 
+    if max_unpacked_bytes is not None:
+        _check_unpacked_size(source, max_unpacked_bytes)
     try:
         book = load_workbook(
             io.BytesIO(source) if isinstance(source, bytes) else source,
@@ -196,31 +221,59 @@ def read_workbook(source: Any) -> dict[str, RawTable]:
     except Exception as exc:  # openpyxl raises many kinds for a damaged file
         raise ValueError(f"cannot read the workbook: {type(exc).__name__}: {exc}") from None
     try:
-        sheets = {}
-        for sheet in book.worksheets:
-            lines = [[cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-            sheets[str(sheet.title)] = _table(lines)
-        return sheets
+        chosen = book.worksheets
+        if sheets is not None and book.worksheets:
+            names = {str(ws.title).strip().lower(): ws for ws in book.worksheets}
+            chosen = [next((names[n] for n in sheets if n in names), book.worksheets[0])]
+        out = {}
+        for sheet in chosen:
+            if hasattr(sheet, "reset_dimensions"):
+                sheet.reset_dimensions()
+            lines = ([cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True))
+            out[str(sheet.title)] = _table(lines, max_rows, max_columns)
+        return out
     finally:
         book.close()
 
 
-def _table(lines: list[list[str]]) -> RawTable:
-    while lines and not any(v.strip() for v in lines[0]):
-        lines = lines[1:]  # blank lines above the header
-    if not lines:
-        return [], []
-    header = [h.strip() for h in lines[0]]
-    while header and not header[-1]:
-        header.pop()
-    rows = []
-    for number, values in enumerate(lines[1:], start=2):
+def _check_unpacked_size(source: Any, limit: int) -> None:
+    """Refuse a zip bomb before anything is unpacked. (A member never unpacks to more than the
+    size its header declares: Python's zipfile stops there.)"""
+    try:
+        members = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+        infos = members.infolist()
+    except zipfile.BadZipFile:
+        raise ValueError("the file is not a workbook") from None
+    unpacked = sum(m.file_size for m in infos)
+    if unpacked > limit or len(infos) > 10_000:
+        raise UnpacksTooLarge(
+            f"the workbook unpacked is {unpacked:,} bytes in {len(infos):,} parts; at most "
+            f"{limit:,} bytes are read"
+        )
+
+
+def _table(
+    lines: Iterable[list[str]], max_rows: int | None = None, max_columns: int | None = None
+) -> RawTable:
+    header: list[str] | None = None
+    rows: list[tuple[int, dict[str, str]]] = []
+    for number, values in enumerate(lines, start=1):
+        while values and not values[-1].strip():
+            values = values[:-1]  # a spreadsheet pads rows with empty cells
+        if max_columns is not None and len(values) > max_columns:
+            raise TooLarge(f"line {number} has more than {max_columns} columns")
+        if header is None:
+            if any(v.strip() for v in values):
+                header = [h.strip() for h in values]  # blank lines above the header are skipped
+            continue
         cells = {h: v.strip() for h, v in zip(header, values, strict=False) if h and v.strip()}
         if any(v.strip() for v in values[len(header) :]):
             cells[EXTRA_CELLS] = "x"
         if cells:
+            if max_rows is not None and len(rows) == max_rows:
+                raise TooLarge(f"more than {max_rows} rows; at most {max_rows} per file")
             rows.append((number, cells))
-    return header, rows
+    return (header or []), rows
 
 
 #: The key a row gets when it has more cells than the header has columns.

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from service.deps import Caller
-from service.tables import AuditEvent, Client
+from service.tables import AuditEvent, Client, utcnow
 
 SYSTEM = Caller(None, "system", "admin")
 
@@ -22,10 +22,13 @@ def record(
     action: str,
     entity: str,
     entity_id: object,
+    region_id: int | None = None,
     **details: Any,
 ) -> None:
+    """An event, in the caller's region (the session's, unless ``region_id`` says)."""
     session.add(
         AuditEvent(
+            region_id=region_id,
             actor=caller.name,
             actor_role=caller.role,
             action=action,
@@ -52,3 +55,5 @@ def set_client_status(
         **details,
     )
     client.status = status
+    if status in ("housed", "withdrawn"):
+        client.left_at = utcnow()

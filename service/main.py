@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from anyio import to_thread
+from fastapi import FastAPI, HTTPException
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import problems, web
-from service.db import get_engine
-from service.migrate import upgrade
+from service.db import REQUEST_THREADS, get_engine
+from service.jobs import make_queue
 from service.routers import (
     acceptance,
     aggregates,
@@ -22,15 +23,13 @@ from service.routers import (
     keys,
     offers,
     region,
+    regions,
     runs,
     scenario_runs,
     vacancies,
 )
-from service.scenario_worker import ScenarioRunManager
 from service.schemas import Health
-from service.seed import seed_demo_if_empty
 from service.settings import Settings, get_settings
-from service.worker import RunManager
 
 log = logging.getLogger("service")
 
@@ -47,32 +46,47 @@ Errors are RFC 9457 problem details (`application/problem+json`).
 
 
 class BodySizeLimit:
-    """Refuses a request whose declared body is larger than MAX_REQUEST_BYTES, before reading
-    it. (Uploads are also bounded while read, by MAX_UPLOAD_BYTES.)"""
+    """Refuses a request body larger than MAX_REQUEST_BYTES: at once when its Content-Length says
+    so, and otherwise (chunked) while it streams in, before the route has read more than that."""
 
     def __init__(self, app: ASGIApp, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
-                response = JSONResponse(
-                    {
-                        "type": problems.PROBLEM_TYPE + "too-large",
-                        "title": "Content Too Large",
-                        "status": 413,
-                        "detail": f"The request body is larger than {self.max_bytes:,} bytes.",
-                        "instance": scope["path"],
-                        "errors": [],
-                    },
-                    status_code=413,
-                    media_type=problems.MEDIA_TYPE,
-                )
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        detail = f"The request body is larger than {self.max_bytes:,} bytes."
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
+            response = JSONResponse(
+                {
+                    "type": problems.PROBLEM_TYPE + "too-large",
+                    "title": "Content Too Large",
+                    "status": 413,
+                    "detail": detail,
+                    "instance": scope["path"],
+                    "errors": [],
+                },
+                status_code=413,
+                media_type=problems.MEDIA_TYPE,
+            )
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    # an HTTPException passes through FastAPI's body reading as it is
+                    raise HTTPException(413, detail)
+            return message
+
+        await self.app(scope, limited, send)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -80,20 +94,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        upgrade(settings.database_url)  # the schema is only ever made by the migrations
-        if settings.seed_demo and seed_demo_if_empty(settings.database_url):
-            log.warning("loaded the Westfriesland demo region into the empty database")
-        manager = RunManager(settings.database_url, settings.run_workers)
-        manager.start()
-        app.state.runs = manager
-        simulations = ScenarioRunManager(settings.database_url, settings.scenario_run_workers)
-        simulations.start()
-        app.state.scenario_runs = simulations
+        # The schema is made by `python -m service migrate` (which `serve` runs first), never
+        # here: several processes start at once, and none may change the schema under another.
+        # Every request holds one connection: the pool is sized to these threads (db.py).
+        to_thread.current_default_thread_limiter().total_tokens = REQUEST_THREADS
+        jobs = make_queue(settings)
+        jobs.start()
+        app.state.jobs = jobs
         try:
             yield
         finally:
-            simulations.shutdown()
-            manager.shutdown()
+            jobs.shutdown()
 
     app = FastAPI(
         title="Uitstroom allocator service",
@@ -107,6 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     problems.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
     for module in (
+        regions,
         region,
         vacancies,
         clients,

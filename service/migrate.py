@@ -20,3 +20,8 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     command.upgrade(alembic_config(url), revision)
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """procrastinate's tables (migration 0004) belong to the job queue, not to our models."""
+    return not (type_ == "table" and compare_to is None and name.startswith("procrastinate_"))

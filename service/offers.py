@@ -8,8 +8,10 @@ houses the client and adds a vulnerable household to the building.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, select, update
 from sqlalchemy.orm import Session
 
 from allocator.errors import InstanceError
@@ -17,26 +19,90 @@ from allocator.models import parse_instance
 from allocator.validator import pinned_issues
 from service import tables as t
 from service.audit import SYSTEM, record, set_client_status
-from service.db import lock_region
-from service.deps import Caller
+from service.db import TryAgain, get_sessionmaker, lock_region
+from service.deps import Caller, own_corporation
 from service.problems import ProblemIssue, ServiceProblem, conflict, issues_of, not_found
+from service.scope import region_of, set_region
 from service.state import build_instance
 from service.tables import OPEN_OFFER_STATES, utcnow
 
 
+def lock(session: Session, table: Any, ids: Iterable[str | int]) -> list[Any]:
+    """``SELECT … FOR UPDATE`` of these rows, by id, fresh from the database.
+
+    Every writer locks in one order, vacancies, then clients, then offers, each by id, so two
+    writers never wait for each other in a circle. (SQLite serialises writers instead.)
+    """
+    ids = sorted(set(ids))
+    if not ids:
+        return []
+    query = (
+        select(table)
+        .where(table.id.in_(ids))
+        .order_by(table.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(query))
+
+
+def lock_offer(session: Session, offer_id: int) -> t.Offer:
+    """Lock the rows a transition of this offer decides from: its vacancy, its client, itself.
+    (An offer's unit and client never change, so reading them first without a lock is safe.)"""
+    parties = session.execute(
+        select(t.Offer.unit_id, t.Offer.client_id).where(t.Offer.id == offer_id)
+    ).first()
+    if parties is None:
+        raise not_found("offer", offer_id)
+    lock(session, t.Vacancy, [parties.unit_id])
+    lock(session, t.Client, [parties.client_id])
+    (offer,) = lock(session, t.Offer, [offer_id])
+    return offer
+
+
+def due_offers(session: Session) -> list[int]:
+    return list(
+        session.scalars(
+            select(t.Offer.id).where(t.Offer.status == "proposed", t.Offer.expires_at < utcnow())
+        )
+    )
+
+
 def expire_due(session: Session) -> int:
     """Offers past their answer date expire, and their clients are ready again."""
-    due = session.scalars(
-        select(t.Offer).where(t.Offer.status == "proposed", t.Offer.expires_at < utcnow())
+    due = session.execute(
+        select(t.Offer.id, t.Offer.unit_id, t.Offer.client_id).where(
+            t.Offer.status == "proposed", t.Offer.expires_at < utcnow()
+        )
     ).all()
-    for offer in due:
+    if not due:
+        return 0
+    lock(session, t.Vacancy, [d.unit_id for d in due])
+    clients = {c.id: c for c in lock(session, t.Client, [d.client_id for d in due])}
+    expired = 0
+    for offer in lock(session, t.Offer, [d.id for d in due]):
+        if offer.status != "proposed" or offer.expires_at >= utcnow():
+            continue  # answered in the meantime
         offer.status = "expired"
         offer.decided_at = utcnow()
+        expired += 1
         record(session, SYSTEM, "offer.expired", "offer", offer.id, unit_id=offer.unit_id)
-        client = session.get(t.Client, offer.client_id)
+        client = clients.get(offer.client_id)
         if client is not None and client.status == "proposed":
             set_client_status(session, SYSTEM, client, "ready", offer_id=offer.id)
-    return len(due)
+    return expired
+
+
+def expire_due_for_reading(session: Session, database_url: str) -> None:
+    """Before a read: expire what is due in a write transaction of its own, so that the read
+    itself never takes a write lock; then the read starts from a fresh snapshot."""
+    if not due_offers(session):
+        return
+    with get_sessionmaker(database_url)() as writer:
+        set_region(writer, region_of(session))
+        expire_due(writer)
+        writer.commit()
+    session.rollback()
 
 
 def make_offers(
@@ -53,6 +119,8 @@ def make_offers(
     on these offers together with every offer already open."""
     lock_region(session)
     expire_due(session)
+    lock(session, t.Vacancy, [u for _, u in pairs])
+    lock(session, t.Client, [c for c, _ in pairs])
     problems: list[ProblemIssue] = []
 
     def problem(i: int, field: str, message: str) -> None:
@@ -155,11 +223,8 @@ def _offer_message(message: str, data: dict, row: str | None) -> str:
     return f"Offering {pair['unit_id']} to {pair['client_id']} {message}"
 
 
-def get_offer(session: Session, offer_id: int, *, for_update: bool = True) -> t.Offer:
-    query = select(t.Offer).where(t.Offer.id == offer_id)
-    if for_update:
-        query = query.with_for_update()
-    offer = session.scalar(query)
+def get_offer(session: Session, offer_id: int) -> t.Offer:
+    offer = session.get(t.Offer, offer_id)
     if offer is None:
         raise not_found("offer", offer_id)
     return offer
@@ -168,14 +233,21 @@ def get_offer(session: Session, offer_id: int, *, for_update: bool = True) -> t.
 def transition(
     session: Session,
     caller: Caller,
-    offer: t.Offer,
+    offer_id: int,
     to: str,
     *,
     allowed_from: tuple[str, ...],
     reason: str | None = None,
 ) -> t.Offer:
-    expire_due(session)
-    session.refresh(offer)
+    """Move one offer on, deciding from its rows as they are now, locked (``lock_offer``)."""
+    offer = lock_offer(session, offer_id)
+    return _move(session, caller, offer, to, allowed_from=allowed_from, reason=reason)
+
+
+def _move(session, caller, offer: t.Offer, to: str, *, allowed_from, reason=None) -> t.Offer:
+    """The transition itself; the caller holds the locks of the offer's vacancy, client, offer."""
+    if offer.status == "proposed" and offer.expires_at < utcnow():
+        raise conflict(f"Offer {offer.id} expired on {offer.expires_at:%Y-%m-%d}.")
     if offer.status not in allowed_from:
         raise conflict(
             f"Offer {offer.id} is {offer.status}; it can only become {to} when "
@@ -198,15 +270,25 @@ def transition(
                     offer_id=offer.id,
                 )
             )
-    if to in ("refused", "withdrawn"):
+    if to in ("refused", "withdrawn") and client.status == "proposed":
         set_client_status(session, caller, client, "ready", offer_id=offer.id)
     if to == "let":
         offer.let_at = now
         unit = session.get(t.Vacancy, offer.unit_id)
         unit.status, unit.closed_at, unit.status_reason = "let", now, f"let to offer {offer.id}"
-        complex_ = session.get(t.Complex, unit.complex_id)
-        # the newcomer is a vulnerable household in the building from now on (rule 10)
-        complex_.vulnerable_residents = min(complex_.units_total, complex_.vulnerable_residents + 1)
+        # the newcomer is a vulnerable household in the building from now on (rule 10),
+        # counted in SQL so that concurrent lets in one building each count
+        residents = t.Complex.vulnerable_residents
+        session.execute(
+            update(t.Complex)
+            .where(t.Complex.id == unit.complex_id)
+            .values(
+                vulnerable_residents=case(
+                    (residents < t.Complex.units_total, residents + 1),
+                    else_=t.Complex.units_total,
+                )
+            )
+        )
         set_client_status(session, caller, client, "housed", offer_id=offer.id)
     record(
         session,
@@ -222,10 +304,80 @@ def transition(
     return offer
 
 
-def close_open_offers(session: Session, caller: Caller, *, unit_id=None, client_id=None) -> None:
-    """Withdraw the open offers of a unit or client that is leaving (let elsewhere, withdrawn)."""
-    query = select(t.Offer).where(t.Offer.status.in_(OPEN_OFFER_STATES))
-    query = query.where(t.Offer.unit_id == unit_id) if unit_id else query
-    query = query.where(t.Offer.client_id == client_id) if client_id else query
-    for offer in session.scalars(query).all():
-        transition(session, caller, offer, "withdrawn", allowed_from=OPEN_OFFER_STATES)
+def withdraw_vacancy_offers(session: Session, caller: Caller, vacancy: t.Vacancy) -> None:
+    """The vacancy (locked by the caller) leaves: its proposed offer is withdrawn. An accepted
+    offer stays: only the coordinator withdraws it (``POST /offers/{id}/withdraw``)."""
+    open_offers = session.execute(
+        select(t.Offer.id, t.Offer.client_id).where(
+            t.Offer.unit_id == vacancy.id, t.Offer.status.in_(OPEN_OFFER_STATES)
+        )
+    ).all()
+    lock(session, t.Client, [o.client_id for o in open_offers])
+    offers = lock(session, t.Offer, [o.id for o in open_offers])
+    accepted = [o.id for o in offers if o.status == "accepted"]
+    if accepted:
+        raise conflict(
+            f"Vacancy {vacancy.id!r} has accepted offer {accepted[0]}; the coordinator must "
+            "withdraw that offer first."
+        )
+    for offer in offers:
+        if offer.status == "proposed":
+            _move(session, caller, offer, "withdrawn", allowed_from=("proposed",))
+
+
+def withdraw_vacancy(session: Session, caller: Caller, vacancy_id: str, reason: str) -> t.Vacancy:
+    """The unit is no longer available: its proposed offer is withdrawn; an accepted offer must
+    be withdrawn by the coordinator first. A corporation reaches only its own vacancies."""
+    (row,) = lock(session, t.Vacancy, [vacancy_id]) or (None,)
+    if row is None:
+        raise not_found("vacancy", vacancy_id)
+    own_corporation(caller, row.corporation_id, "vacancy", vacancy_id)
+    if row.status != "open":
+        raise conflict(f"Vacancy {vacancy_id!r} is already {row.status}.")
+    withdraw_vacancy_offers(session, caller, row)
+    row.status, row.status_reason, row.closed_at = "withdrawn", reason, utcnow()
+    record(session, caller, "vacancy.withdrawn", "vacancy", row.id, reason=reason)
+    return row
+
+
+def withdraw_client(session: Session, caller: Caller, client_id: str, reason: str) -> t.Client:
+    """The client no longer needs a dwelling through the region; open offers are withdrawn."""
+    client, offers = lock_client_leaving(session, client_id)
+    if client.status in ("housed", "withdrawn"):
+        raise conflict(f"Client {client_id!r} is already {client.status}.")
+    withdraw_client_offers(session, caller, offers)
+    set_client_status(session, caller, client, "withdrawn", reason=reason)
+    return client
+
+
+def lock_client_leaving(session: Session, client_id: str) -> tuple[t.Client, list[t.Offer]]:
+    """Lock a client who is leaving with the vacancies and offers of its open offers, in the one
+    order (vacancies first). An offer made between the first look and the locks means: again."""
+    units = set(
+        session.scalars(
+            select(t.Offer.unit_id).where(
+                t.Offer.client_id == client_id, t.Offer.status.in_(OPEN_OFFER_STATES)
+            )
+        )
+    )
+    lock(session, t.Vacancy, units)
+    clients = lock(session, t.Client, [client_id])
+    if not clients:
+        raise not_found("client", client_id)
+    offers = session.scalars(
+        select(t.Offer)
+        .where(t.Offer.client_id == client_id, t.Offer.status.in_(OPEN_OFFER_STATES))
+        .order_by(t.Offer.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    if {o.unit_id for o in offers} - units:
+        raise TryAgain()
+    return clients[0], list(offers)
+
+
+def withdraw_client_offers(session: Session, caller: Caller, offers: list[t.Offer]) -> None:
+    """The client (locked with its offers by ``lock_client_leaving``) leaves: every open offer
+    is withdrawn; the coordinator's decision, so accepted ones too."""
+    for offer in offers:
+        _move(session, caller, offer, "withdrawn", allowed_from=OPEN_OFFER_STATES)

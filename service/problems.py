@@ -16,9 +16,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from allocator.errors import InstanceError
+from service.db import TryAgain
 
 log = logging.getLogger("service")
 
@@ -172,7 +174,8 @@ def install(app: FastAPI) -> None:
     async def _integrity_problem(request: Request, exc: IntegrityError):
         # The database refused a write that the checks before it let through: in practice a
         # concurrent request took the same unit or client first.
-        log.info("integrity error: %s", exc.orig)
+        # the driver's message quotes the values of the row: personal data stays out of logs
+        log.info("integrity error on %s: %s", request.url.path, type(exc.orig).__name__)
         text = str(exc.orig)
         if "uq_offers_open_unit" in text or "offers.unit_id" in text:
             detail = "This unit already has an open offer (made at the same time by someone else)."
@@ -186,7 +189,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DataError)
     async def _data_problem(request: Request, exc: DataError):
-        log.info("data error: %s", exc.orig)
+        log.info("data error on %s: %s", request.url.path, type(exc.orig).__name__)
         return problem_response(
             request,
             422,
@@ -205,9 +208,7 @@ def install(app: FastAPI) -> None:
     async def _overflow_problem(request: Request, exc: OverflowError):
         return problem_response(request, 422, "A number is too large.", "invalid-value")
 
-    @app.exception_handler(OperationalError)
-    async def _busy_problem(request: Request, exc: OperationalError):
-        log.warning("database unavailable: %s", exc.orig)
+    def busy(request: Request) -> JSONResponse:
         return problem_response(
             request,
             503,
@@ -215,6 +216,22 @@ def install(app: FastAPI) -> None:
             "unavailable",
             headers={"Retry-After": "2"},
         )
+
+    @app.exception_handler(OperationalError)
+    async def _busy_problem(request: Request, exc: OperationalError):
+        # the driver's message names no value of the request (it may hold personal data)
+        log.warning("database unavailable: %s", type(exc.orig).__name__)
+        return busy(request)
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_problem(request: Request, exc: PoolTimeout):
+        log.warning("no database connection free within the pool time-out")
+        return busy(request)
+
+    @app.exception_handler(TryAgain)
+    async def _contention_problem(request: Request, exc: TryAgain):
+        log.warning("a transaction kept meeting concurrent changes: %s", request.url.path)
+        return busy(request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception):

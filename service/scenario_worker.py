@@ -26,16 +26,11 @@ from allocator.simulation.scenario import Scenario, ScenarioError, parse_scenari
 from service import tables as t
 from service.db import get_sessionmaker
 from service.tables import utcnow
-from service.worker import JobManager, _watch_parent
+from service.worker import _watch_parent, memory_exhausted
 
 #: The plots the report links to, by the name the API serves them under (``{name}.png``).
 PlotName = Literal["backlog", "waiting", "quota_use", "placements", "paired"]
 PLOTS: tuple[str, ...] = get_args(PlotName)
-
-INTERRUPTED = (
-    "The service stopped while this scenario was being simulated; nothing of it was kept. "
-    "Submit it again."
-)
 
 
 def resolve(data: dict[str, Any], seeds: list[int], variants: list[str]) -> Scenario:
@@ -100,6 +95,8 @@ def simulate_run(database_url: str, run_id: int, token: str, parent_pid: int | N
             {k: _finite(v) for k, v in row.items()}
             for row in results.kpis.to_dict(orient="records")
         ]
+    except MemoryError:
+        kpis, error = None, memory_exhausted()
     except ScenarioError as exc:  # checked when submitted; only a changed simulation gets here
         error = {"detail": "The scenario cannot be simulated.", "errors": exc.issues}
     except Exception as exc:  # noqa: BLE001 - a failed run is recorded, never lost
@@ -120,19 +117,3 @@ def simulate_run(database_url: str, run_id: int, token: str, parent_pid: int | N
             session.add_all(
                 t.ScenarioRunPlot(run_id=run_id, name=name, png=png) for name, png in plots.items()
             )
-
-
-class ScenarioRunManager(JobManager):
-    """Scenario runs: ``simulate_run`` per run, within the run's own wall-clock limit."""
-
-    def __init__(self, database_url: str, workers: int = 1):
-        super().__init__(
-            database_url,
-            workers,
-            table=t.ScenarioRun,
-            target=simulate_run,
-            limit_column=t.ScenarioRun.time_limit_seconds,
-            limit_of=float,
-            label="scenario-run",
-            interrupted=INTERRUPTED,
-        )

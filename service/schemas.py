@@ -4,9 +4,11 @@ so a vacancy or a client means here exactly what it means to the optimiser."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+import math
+import re
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from allocator import models as contract
 
@@ -19,7 +21,69 @@ IncomeBracket = Literal["below_income_limit", "above_income_limit"]
 Text = Field(min_length=1, max_length=200)
 
 
-class _In(BaseModel):
+#: What the columns hold (``tables.py``), checked the same way on SQLite as on PostgreSQL.
+ID_LENGTH, NAME_LENGTH, GROUP_LENGTH, FREE_TEXT_LENGTH = 100, 200, 50, 1000
+INT32 = 2**31 - 1
+#: Euro per month, household members, rooms: far above any real value, far below overflow.
+MAX_RENT, MAX_PERSONS, MAX_ROOMS, MAX_COUNT = 100_000, 50, 50, 1_000_000
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tabs, newlines allowed
+
+
+def _length_of(field: str) -> int:
+    if field in ("reason", "status_reason"):
+        return FREE_TEXT_LENGTH
+    if field in ("target_group", "allowed_groups"):
+        return GROUP_LENGTH
+    if field == "id" or field.endswith(("_id", "_ids", "_municipalities")):
+        return ID_LENGTH
+    return NAME_LENGTH
+
+
+def _fits(value: Any, field: str) -> Any:
+    """Raise ValueError when a value cannot be stored as it is: too long, a control character
+    (in an id, any; in free text, all but tab and newline), an integer beyond 32 bits, a number
+    that is not finite or beyond 10^9."""
+    if isinstance(value, str):
+        limit = _length_of(field)
+        if len(value) > limit:
+            raise ValueError(f"at most {limit} characters ({len(value):,} given)")
+        pattern = _CONTROL_IN_TEXT if limit == FREE_TEXT_LENGTH else _CONTROL
+        if pattern.search(value):
+            raise ValueError("holds a control character (such as NUL or a line break)")
+    elif isinstance(value, bool) or value is None:
+        pass
+    elif isinstance(value, int):
+        if abs(value) > INT32:
+            raise ValueError(f"at most {INT32:,}")
+    elif isinstance(value, float):
+        if not math.isfinite(value) or abs(value) > 1e9:
+            raise ValueError("must be a finite number of at most 10^9")
+    elif isinstance(value, list | tuple | set):
+        for item in value:
+            _fits(item, field)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _fits(key, "id")
+            _fits(item, field)
+    return value
+
+
+class Stored(BaseModel):
+    """Input that is stored: every value must fit its column on every database, so SQLite
+    answers the same 422 as PostgreSQL (which would refuse it) and nothing overflows later."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _fits_its_column(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name in cls.__unchecked__:
+            return value
+        return _fits(value, info.field_name)
+
+    __unchecked__: ClassVar[frozenset[str]] = frozenset()
+
+
+class _In(Stored):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
@@ -30,7 +94,7 @@ class _Out(BaseModel):
 # --- region set-up ------------------------------------------------------------------------
 
 
-class MunicipalityIn(contract.Municipality):
+class MunicipalityIn(Stored, contract.Municipality):
     quota: int = Field(ge=0, le=100_000, description="Placements agreed for `year`.")
     year: int | None = Field(
         default=None, ge=2000, le=2100, description="The quota's year; default this year."
@@ -53,7 +117,7 @@ class MunicipalityOut(_Out):
     left: int
 
 
-class CorporationIn(contract.Corporation):
+class CorporationIn(Stored, contract.Corporation):
     model_config = ConfigDict(allow_inf_nan=False)
 
 
@@ -63,7 +127,7 @@ class CorporationOut(_Out):
     quota: int | None
 
 
-class ComplexIn(contract.Complex):
+class ComplexIn(Stored, contract.Complex):
     model_config = ConfigDict(allow_inf_nan=False)
 
 
@@ -137,10 +201,15 @@ class PolicyOut(_Out):
 # --- vacancies ----------------------------------------------------------------------------
 
 
-class VacancyIn(contract.Unit):
+class VacancyIn(Stored, contract.Unit):
     """A vacancy as a corporation reports it: the contract's unit row."""
 
     model_config = ConfigDict(allow_inf_nan=False)
+
+    rooms: int = Field(ge=0, le=MAX_ROOMS)
+    rent: float = Field(ge=0, le=MAX_RENT, description="Euro per month.")
+    min_occupants: int = Field(default=1, ge=1, le=MAX_PERSONS)
+    max_occupants: int = Field(ge=1, le=MAX_PERSONS)
 
 
 class VacancyOut(_Out):
@@ -172,11 +241,13 @@ class UploadResult(BaseModel):
 # --- clients ------------------------------------------------------------------------------
 
 
-class ClientIn(contract.Client):
+class ClientIn(Stored, contract.Client):
     """A client as the coordinator registers them. ``id`` is a pseudonym, never a name."""
 
     model_config = ConfigDict(allow_inf_nan=False)
 
+    household_size: int = Field(ge=1, le=MAX_PERSONS)
+    max_rent: float | None = Field(default=None, ge=0, le=MAX_RENT)
     income_bracket: IncomeBracket | None = Field(
         default=None, description="For passend toewijzen; shown to the corporation of an offer."
     )
@@ -212,6 +283,10 @@ class ClientOut(_Out):
     support_provider_id: str | None = None
     status: ClientStatus
     registered_at: dt.datetime
+    left_at: dt.datetime | None = None
+    erased_at: dt.datetime | None = Field(
+        default=None, description="When the personal fields were erased (retention, AVG art. 17)."
+    )
     refused_units: list[str] = Field(default_factory=list)
 
 
@@ -257,7 +332,7 @@ class RunOut(_Out):
 class ScenarioIn(_In):
     """A what-if over the current state: other quotas or another Magic Mix share."""
 
-    quotas: dict[str, int] = Field(
+    quotas: dict[str, Annotated[int, Field(ge=0, le=MAX_COUNT)]] = Field(
         default_factory=dict, description="Municipality id to the quota to try.", max_length=1000
     )
     max_vulnerable_share: float | None = Field(default=None, ge=0, le=1)
@@ -279,6 +354,9 @@ class ScenarioOut(BaseModel):
 class ScenarioRunIn(_In):
     """A scenario file (``allocator scenario run``'s format), and optionally fewer seeds or
     variants than it names. Synthetic arrival models only: no personal data."""
+
+    # the scenario is checked by its own model and the work bounds (routers/scenario_runs.py)
+    __unchecked__: ClassVar[frozenset[str]] = frozenset({"scenario"})
 
     # YAML is whitespace-sensitive: the text is kept as it is
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
@@ -421,10 +499,18 @@ class ApiKeyIn(_In):
     name: str = Text
     role: Literal["coordinator", "corporation", "planner", "admin"]
     corporation_id: str | None = Field(default=None, description="Required for a corporation.")
+    region_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=INT32,
+        description="The key's region. A region's admin makes keys of its own region only; an "
+        "installation admin names the region, or none for another installation admin.",
+    )
 
 
 class ApiKeyOut(_Out):
     id: int
+    region_id: int | None
     name: str
     role: str
     corporation_id: str | None
@@ -435,6 +521,16 @@ class ApiKeyOut(_Out):
 
 class ApiKeyCreated(ApiKeyOut):
     key: str = Field(description="Shown once; only its hash is stored.")
+
+
+class RegionIn(_In):
+    name: str = Text
+
+
+class RegionOut(_Out):
+    id: int
+    name: str
+    created_at: dt.datetime
 
 
 class Health(BaseModel):

@@ -13,6 +13,7 @@ from service import tables as t
 from service.audit import SYSTEM, record
 from service.db import get_sessionmaker
 from service.deps import Caller
+from service.scope import set_region
 from service.state import today
 from service.tables import utcnow
 
@@ -21,13 +22,20 @@ DEMO_INSTANCE = Path(__file__).resolve().parents[1] / "scenarios/westfriesland/i
 
 def load_region(
     session: Session, instance: Instance, *, name: str, caller: Caller = SYSTEM, year=None
-) -> None:
-    """Everything of ``instance`` as the region's state: quotas for ``year``, every unit an open
-    vacancy, every client ready, every pinned pair an accepted offer."""
+) -> int:
+    """A new region named ``name`` with everything of ``instance`` as its state: quotas for
+    ``year``, every unit an open vacancy, every client ready, every pinned pair an accepted
+    offer. Returns the region's id; the session is scoped to it afterwards."""
     year = year or today().year
-    session.merge(
+    if session.scalar(select(t.Region.id).where(t.Region.name == name)) is not None:
+        raise ValueError(f"there is already a region named {name!r}")
+    region = t.Region(name=name)
+    session.add(region)
+    session.flush()
+    set_region(session, region.id)
+    session.add(
         t.RegionPolicy(
-            id=1,
+            id=region.id,
             name=name,
             max_vulnerable_share=instance.policy.max_vulnerable_share,
             objective=list(instance.policy.objective or DEFAULT_OBJECTIVE),
@@ -81,13 +89,18 @@ def load_region(
         units=len(instance.units),
         clients=len(instance.clients),
     )
+    return region.id
+
+
+DEMO_NAME = "Westfriesland (demo)"
 
 
 def seed_demo_if_empty(database_url: str) -> bool:
+    """The demo region into a database that has no region yet."""
     maker = get_sessionmaker(database_url)
     with maker() as session:
-        if session.scalar(select(func.count()).select_from(t.Municipality)):
+        if session.scalar(select(func.count()).select_from(t.Region)):
             return False
-        load_region(session, read_instance(DEMO_INSTANCE), name="Westfriesland (demo)")
+        load_region(session, read_instance(DEMO_INSTANCE), name=DEMO_NAME)
         session.commit()
     return True

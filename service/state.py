@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from allocator.models import Unit, contract_row
 from service import tables as t
+from service.scope import region_of
 from service.tables import OPEN_OFFER_STATES
 
 
@@ -74,9 +75,13 @@ def quota_use(session: Session, year: int) -> QuotaUse:
     return use
 
 
-def refused_units(session: Session) -> dict[str, list[str]]:
+def refused_units(session: Session, client_ids: list[str] | None = None) -> dict[str, list[str]]:
+    """The units each client refused (of these clients only, when named)."""
     refused: dict[str, list[str]] = {}
-    for r in session.scalars(select(t.Refusal).order_by(t.Refusal.client_id, t.Refusal.unit_id)):
+    query = select(t.Refusal).order_by(t.Refusal.client_id, t.Refusal.unit_id)
+    if client_ids is not None:
+        query = query.where(t.Refusal.client_id.in_(client_ids))
+    for r in session.scalars(query):
         refused.setdefault(r.client_id, []).append(r.unit_id)
     return refused
 
@@ -118,7 +123,7 @@ def build_instance(
     on = on or today()
     use = quota_use(session, on.year)
     refused = refused_units(session)
-    policy = session.get(t.RegionPolicy, 1)
+    policy = session.get(t.RegionPolicy, region_of(session))
 
     offers = session.scalars(
         select(t.Offer).where(t.Offer.status.in_(OPEN_OFFER_STATES)).order_by(t.Offer.id)

@@ -49,14 +49,41 @@ class Base(DeclarativeBase):
     type_annotation_map = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON}
 
 
+class Region(Base):
+    """A region (a *regio* of municipalities with its agreement): every record of the region's
+    state belongs to exactly one, and every key but an installation admin's too."""
+
+    __tablename__ = "regions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Scoped:
+    """A table with a ``region_id``: a request's session sees only its caller's region's rows
+    (``scope.py``). None here: a row of the installation (an installation admin's key, an
+    event of the installation)."""
+
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("regions.id"), index=True)
+
+
+class InRegion(Scoped):
+    """A record of one region. Requests only ever see and change the records of their caller's
+    region: ``scope.py`` adds the criterion to every query of the request's session, and sets
+    the region of every new record."""
+
+    region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
+
+
 #: Offer states in which the unit and the client are taken.
 OPEN_OFFER_STATES = ("proposed", "accepted")
 _OPEN_OFFER = "status IN ('proposed', 'accepted')"
 
 
-class ApiKey(Base):
+class ApiKey(Scoped, Base):
     __tablename__ = "api_keys"
     id: Mapped[int] = mapped_column(primary_key=True)
+    # region_id none: an admin of the whole installation (regions and keys, no region's data)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
     corporation_id: Mapped[str | None] = mapped_column(ForeignKey("corporations.id"))
@@ -70,16 +97,17 @@ class ApiKey(Base):
 
 
 class RegionPolicy(Base):
-    """The region's policy (one row): what the contract's ``policy`` holds between runs."""
+    """A region's policy (one row per region, its id the region's): what the contract's
+    ``policy`` holds between runs."""
 
     __tablename__ = "region_policy"
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(ForeignKey("regions.id"), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     max_vulnerable_share: Mapped[float] = mapped_column(Float, default=0.3)
     objective: Mapped[list[str]] = mapped_column(JSON)
 
 
-class Municipality(Base):
+class Municipality(InRegion, Base):
     __tablename__ = "municipalities"
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
@@ -93,14 +121,14 @@ class MunicipalityQuota(Base):
     quota: Mapped[int]
 
 
-class Corporation(Base):
+class Corporation(InRegion, Base):
     __tablename__ = "corporations"
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     quota: Mapped[int | None] = mapped_column(doc="Placements per year in its units; none: no cap")
 
 
-class Neighbourhood(Base):
+class Neighbourhood(InRegion, Base):
     """Rule 14: a part of a municipality with a quota of its own (placements per year; a run
     gets the year's quota minus the lets, like a municipality)."""
 
@@ -111,7 +139,7 @@ class Neighbourhood(Base):
     quota: Mapped[int]
 
 
-class SupportProvider(Base):
+class SupportProvider(InRegion, Base):
     """Rule 15: a provider of ambulant support (begeleiding) after the move."""
 
     __tablename__ = "support_providers"
@@ -119,7 +147,7 @@ class SupportProvider(Base):
     name: Mapped[str] = mapped_column(String(200))
 
 
-class SupportPlaces(Base):
+class SupportPlaces(InRegion, Base):
     """Rule 15: new clients a provider can support in a municipality this year (a run gets the
     places minus the lets of its clients there this year)."""
 
@@ -131,7 +159,7 @@ class SupportPlaces(Base):
     places: Mapped[int]
 
 
-class Complex(Base):
+class Complex(InRegion, Base):
     __tablename__ = "complexes"
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     municipality_id: Mapped[str] = mapped_column(ForeignKey("municipalities.id"))
@@ -147,7 +175,7 @@ class Complex(Base):
     neighbourhood_id: Mapped[str | None] = mapped_column(ForeignKey("neighbourhoods.id"))
 
 
-class Vacancy(Base):
+class Vacancy(InRegion, Base):
     """A unit offered by a corporation: the contract's ``units`` row plus its life cycle."""
 
     __tablename__ = "vacancies"
@@ -167,7 +195,7 @@ class Vacancy(Base):
     closed_at: Mapped[dt.datetime | None]
 
 
-class Client(Base):
+class Client(InRegion, Base):
     """A client's dossier. ``id`` is a pseudonym; the service stores no names."""
 
     __tablename__ = "clients"
@@ -186,9 +214,12 @@ class Client(Base):
     support_provider_id: Mapped[str | None] = mapped_column(ForeignKey("support_providers.id"))
     status: Mapped[str] = mapped_column(String(20), default="ready")
     registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # housed or withdrawn since; after the retention period its personal fields are erased
+    left_at: Mapped[dt.datetime | None]
+    erased_at: Mapped[dt.datetime | None]
 
 
-class Refusal(Base):
+class Refusal(InRegion, Base):
     """A unit a client refused; never offered to that client again (rule 6). The unit may be
     gone from the vacancies (let since), so there is no foreign key on it."""
 
@@ -200,7 +231,7 @@ class Refusal(Base):
     refused_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-class Run(Base):
+class Run(InRegion, Base):
     """An allocation run or a planner's scenario: the input, how it was solved, the answer."""
 
     __tablename__ = "runs"
@@ -219,11 +250,14 @@ class Run(Base):
     scenario: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     proposal: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # Set when a worker takes the run; only that worker may finish it (see worker.py).
+    # Set when a worker takes the run; only that worker may finish it (see jobs.py). The worker
+    # renews the lease while it works; a run whose lease ran out is interrupted.
     worker_token: Mapped[str | None] = mapped_column(String(64))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[dt.datetime | None]
 
 
-class ScenarioRun(Base):
+class ScenarioRun(InRegion, Base):
     """A planner's what-if simulation (``allocator.simulation``): the scenario as submitted, how
     it is run, and its results. Synthetic arrivals only: no personal data in or out."""
 
@@ -249,8 +283,11 @@ class ScenarioRun(Base):
     kpis: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     report: Mapped[str | None] = mapped_column(Text)
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # Set when a worker takes the run; only that worker may finish it (see worker.py).
+    # Set when a worker takes the run; only that worker may finish it (see jobs.py). The worker
+    # renews the lease while it works; a run whose lease ran out is interrupted.
     worker_token: Mapped[str | None] = mapped_column(String(64))
+    worker: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[dt.datetime | None]
 
 
 class ScenarioRunPlot(Base):
@@ -264,7 +301,7 @@ class ScenarioRunPlot(Base):
     png: Mapped[bytes] = mapped_column(LargeBinary)
 
 
-class Offer(Base):
+class Offer(InRegion, Base):
     __tablename__ = "offers"
     __table_args__ = (
         # A unit, and a client, is in at most one open offer: enforced here, in the database,
@@ -299,10 +336,11 @@ class Offer(Base):
     let_at: Mapped[dt.datetime | None]
 
 
-class AuditEvent(Base):
+class AuditEvent(Scoped, Base):
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_entity", "entity", "entity_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
+    # region_id none: an event of the installation (a region made, an installation key)
     at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(200))
     actor_role: Mapped[str] = mapped_column(String(20))

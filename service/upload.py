@@ -13,26 +13,41 @@ from pydantic import ValidationError
 
 from allocator.errors import InputIssue, InstanceError
 from allocator.io import name_columns, table_rows
-from allocator.spreadsheet import RawTable, read_csv, read_workbook
+from allocator.spreadsheet import RawTable, UnpacksTooLarge, read_csv, read_workbook
+from service.problems import ServiceProblem
 from service.schemas import VacancyIn
 
 TABLE = "vacancies"
 
 
-def read_table(content: bytes, filename: str) -> RawTable:
+#: The most columns a vacancy table may have (the contract has 10); more is not a vacancy table.
+MAX_COLUMNS = 100
+#: The most a workbook may unpack to: an XLSX is a zip, and a small zip can unpack to gigabytes.
+MAX_UNPACKED_BYTES = 50_000_000
+SHEETS = ("vacancies", "units", "woningen", "vacatures")
+
+
+#: The most rows one upload may have (the service's batch limit).
+MAX_ROWS = 5000
+
+
+def read_table(content: bytes, filename: str, max_rows: int = MAX_ROWS) -> RawTable:
     """The upload's one table: a CSV file, or a workbook's ``vacancies`` (or ``units``, or
-    else its first) sheet."""
+    else its first) sheet. Rows and columns are counted while they are read, and a workbook
+    that would unpack to more than MAX_UNPACKED_BYTES is refused before it is unpacked."""
     is_xlsx = filename.lower().endswith(".xlsx") or content[:2] == b"PK"
     try:
         if not is_xlsx:
-            return read_csv(content)
-        sheets = read_workbook(content)
-    except ValueError as exc:
+            return read_csv(content, max_rows, MAX_COLUMNS)
+        sheets = read_workbook(content, max_rows, MAX_COLUMNS, MAX_UNPACKED_BYTES, SHEETS)
+    except UnpacksTooLarge as exc:
+        raise ServiceProblem(
+            413,
+            f"{str(exc).capitalize()}. Save the vacancies alone as .xlsx or .csv.",
+            kind="too-large",
+        ) from None
+    except ValueError as exc:  # TooLarge included: rows or columns past the limits
         raise InstanceError([InputIssue(TABLE, None, None, str(exc))]) from None
-    names = {name.strip().lower(): name for name in sheets}
-    for wanted in ("vacancies", "units", "woningen", "vacatures"):
-        if wanted in names:
-            return sheets[names[wanted]]
     if not sheets:
         raise InstanceError([InputIssue(TABLE, None, None, "the workbook has no sheet")])
     return next(iter(sheets.values()))
@@ -51,16 +66,12 @@ def read_vacancy_rows(
 ) -> tuple[list[tuple[str, VacancyIn]], list[InputIssue]]:
     """The rows that could be read (with their labels, ``id (line n)``) and the problems of the
     others. Problems with the file as a whole (its header, its size) raise at once."""
-    raw = read_table(content, filename)
+    raw = read_table(content, filename, max_rows)
     if not raw[0]:
         raise InstanceError([InputIssue(TABLE, None, None, "the file is empty")])
     rows, issues, written = table_rows(TABLE, VacancyIn, raw)
     if rows is None:
         raise InstanceError(name_columns(issues, {TABLE: written}))
-    if len(raw[1]) > max_rows:
-        raise InstanceError(
-            [InputIssue(TABLE, None, None, f"{len(raw[1])} rows; at most {max_rows} per upload")]
-        )
     if not raw[1]:
         raise InstanceError([InputIssue(TABLE, None, None, "the file has no vacancy rows")])
     result = []

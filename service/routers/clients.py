@@ -8,10 +8,14 @@ from sqlalchemy import select
 
 from allocator.errors import InputIssue, InstanceError
 from service import tables as t
-from service.audit import record, set_client_status
+from service.audit import record
+from service.db import retrying
 from service.deps import Coordinator, SessionDep
-from service.offers import close_open_offers
+from service.offers import lock
+from service.offers import withdraw_client as withdraw
+from service.pagination import PageDep
 from service.problems import ProblemIssue, ServiceProblem, conflict, not_found, responses
+from service.retention import erase_on_request
 from service.schemas import (
     AuditEventOut,
     ClientIn,
@@ -72,12 +76,16 @@ def register_client(body: ClientIn, session: SessionDep, caller: Coordinator):
 
 
 @router.get("", response_model=list[ClientOut])
-def list_clients(session: SessionDep, caller: Coordinator, status: ClientStatus | None = None):
+def list_clients(
+    session: SessionDep, caller: Coordinator, page: PageDep, status: ClientStatus | None = None
+):
+    """By id; a page at a time (``limit``, ``offset``; ``X-Total-Count``, ``Link``)."""
     query = select(t.Client).order_by(t.Client.id)
     if status:
         query = query.where(t.Client.status == status)
-    refused = refused_units(session)
-    return [client_out(c, refused.get(c.id, [])) for c in session.scalars(query)]
+    clients = page.of(session, query)
+    refused = refused_units(session, [c.id for c in clients])
+    return [client_out(c, refused.get(c.id, [])) for c in clients]
 
 
 def _client(session, client_id: str) -> t.Client:
@@ -94,9 +102,11 @@ def read_client(client_id: str, session: SessionDep, caller: Coordinator):
 
 
 @router.patch("/{client_id}", response_model=ClientOut, responses=responses(404, 409, 422))
+@retrying
 def update_client(client_id: str, body: ClientUpdate, session: SessionDep, caller: Coordinator):
     """Change a ready client's dossier; the whole dossier is checked again."""
-    client = _client(session, client_id)
+    _client(session, client_id)
+    (client,) = lock(session, t.Client, [client_id])
     if client.status != "ready":
         raise conflict(f"Client {client_id!r} is {client.status}; only a ready client changes.")
     refused = refused_units(session).get(client.id, [])
@@ -104,6 +114,8 @@ def update_client(client_id: str, body: ClientUpdate, session: SessionDep, calle
         include=set(ClientIn.model_fields) - {"refused_units"}
     )
     changes = body.model_dump(exclude_unset=True)
+    if all(getattr(client, field) == value for field, value in changes.items()):
+        return client_out(client, refused)  # nothing changes: nothing to record
     merged.update(changes)
     try:
         checked = ClientIn.model_validate(merged)
@@ -128,15 +140,22 @@ def update_client(client_id: str, body: ClientUpdate, session: SessionDep, calle
 
 
 @router.post("/{client_id}/withdraw", response_model=ClientOut, responses=responses(404, 409, 422))
+@retrying
 def withdraw_client(client_id: str, body: WithdrawIn, session: SessionDep, caller: Coordinator):
     """The client no longer needs a dwelling through the region; open offers are withdrawn."""
-    client = _client(session, client_id)
-    if client.status in ("housed", "withdrawn"):
-        raise conflict(f"Client {client_id!r} is already {client.status}.")
-    close_open_offers(session, caller, client_id=client.id)
-    set_client_status(session, caller, client, "withdrawn", reason=body.reason)
+    client = withdraw(session, caller, client_id, body.reason)
     session.commit()
-    return client_out(client, refused_units(session).get(client.id, []))
+    return client_out(client, refused_units(session, [client.id]).get(client.id, []))
+
+
+@router.post("/{client_id}/erase", response_model=ClientOut, responses=responses(404, 409, 422))
+@retrying
+def erase_client(client_id: str, session: SessionDep, caller: Coordinator):
+    """Erase the client's personal data now, on the client's request (AVG art. 17): what
+    stays is pseudonymous. A ready client is withdrawn first; one in an open offer cannot be."""
+    client = erase_on_request(session, caller, client_id)
+    session.commit()
+    return client_out(client, refused_units(session, [client.id]).get(client.id, []))
 
 
 @router.get("/{client_id}/history", response_model=list[AuditEventOut], responses=responses(404))

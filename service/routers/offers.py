@@ -6,13 +6,15 @@ The coordinator sees offers in full. A corporation sees offers on its own units 
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from sqlalchemy import select
 
 from service import tables as t
+from service.db import retrying
 from service.deps import Coordinator, CoordinatorOrCorporation, RowId, SessionDep, SettingsDep
-from service.offers import expire_due, get_offer, make_offers, transition
-from service.problems import ServiceProblem, conflict, forbidden, not_found, responses
+from service.offers import expire_due_for_reading, get_offer, make_offers, transition
+from service.pagination import PageDep
+from service.problems import ServiceProblem, conflict, not_found, responses
 from service.schemas import (
     CorporationOfferOut,
     OfferIn,
@@ -32,6 +34,7 @@ router = APIRouter(tags=["offers"], responses=responses(401, 403, 503))
     status_code=201,
     responses=responses(404, 409, 422),
 )
+@retrying
 def offer_proposal_lines(
     run_id: RowId,
     body: OffersFromRunIn,
@@ -79,6 +82,7 @@ def offer_proposal_lines(
 
 
 @router.post("/offers", response_model=OfferOut, status_code=201, responses=responses(409, 422))
+@retrying
 def offer_by_hand(body: OfferIn, session: SessionDep, caller: Coordinator, settings: SettingsDep):
     """Offer one unit to one client outside a run; every rule is checked."""
     pair = (body.client_id, body.unit_id)
@@ -98,29 +102,29 @@ def offer_by_hand(body: OfferIn, session: SessionDep, caller: Coordinator, setti
 def list_offers(
     session: SessionDep,
     caller: Coordinator,
+    settings: SettingsDep,
+    page: PageDep,
     status: OfferStatus | None = None,
-    client_id: str | None = None,
+    client_id: str | None = Query(default=None, max_length=100),
 ):
-    if expire_due(session):
-        session.commit()
+    expire_due_for_reading(session, settings.database_url)
     query = select(t.Offer).order_by(t.Offer.id)
     if status:
         query = query.where(t.Offer.status == status)
     if client_id:
         query = query.where(t.Offer.client_id == client_id)
-    return session.scalars(query).all()
+    return page.of(session, query)
 
 
 @router.get("/offers/{offer_id}", response_model=OfferOut, responses=responses(404, 422))
-def read_offer(offer_id: RowId, session: SessionDep, caller: Coordinator):
-    if expire_due(session):
-        session.commit()
-    return get_offer(session, offer_id, for_update=False)
+def read_offer(offer_id: RowId, session: SessionDep, caller: Coordinator, settings: SettingsDep):
+    expire_due_for_reading(session, settings.database_url)
+    return get_offer(session, offer_id)
 
 
-def _answer(session, caller, offer_id: RowId, to: str, allowed_from, reason=None):
-    offer = get_offer(session, offer_id)
-    transition(session, caller, offer, to, allowed_from=allowed_from, reason=reason)
+@retrying
+def _answer(*, session, caller, offer_id: RowId, to: str, allowed_from, reason=None):
+    offer = transition(session, caller, offer_id, to, allowed_from=allowed_from, reason=reason)
     session.commit()
     return offer
 
@@ -130,7 +134,9 @@ def _answer(session, caller, offer_id: RowId, to: str, allowed_from, reason=None
 )
 def accept_offer(offer_id: RowId, session: SessionDep, caller: Coordinator):
     """The client accepts: the pair is pinned in later runs and counts toward the quotas."""
-    return _answer(session, caller, offer_id, "accepted", ("proposed",))
+    return _answer(
+        session=session, caller=caller, offer_id=offer_id, to="accepted", allowed_from=("proposed",)
+    )
 
 
 @router.post(
@@ -138,7 +144,14 @@ def accept_offer(offer_id: RowId, session: SessionDep, caller: Coordinator):
 )
 def refuse_offer(offer_id: RowId, body: RefuseIn, session: SessionDep, caller: Coordinator):
     """The client refuses: this unit is never offered to this client again."""
-    return _answer(session, caller, offer_id, "refused", ("proposed",), body.reason)
+    return _answer(
+        session=session,
+        caller=caller,
+        offer_id=offer_id,
+        to="refused",
+        allowed_from=("proposed",),
+        reason=body.reason,
+    )
 
 
 @router.post(
@@ -146,13 +159,21 @@ def refuse_offer(offer_id: RowId, body: RefuseIn, session: SessionDep, caller: C
 )
 def withdraw_offer(offer_id: RowId, session: SessionDep, caller: Coordinator):
     """The coordinator takes an open offer back; the client is ready again."""
-    return _answer(session, caller, offer_id, "withdrawn", OPEN_OFFER_STATES)
+    return _answer(
+        session=session,
+        caller=caller,
+        offer_id=offer_id,
+        to="withdrawn",
+        allowed_from=OPEN_OFFER_STATES,
+    )
 
 
 @router.post("/offers/{offer_id}/let", response_model=OfferOut, responses=responses(404, 409, 422))
 def let_offer(offer_id: RowId, session: SessionDep, caller: Coordinator):
     """The lease is signed: the client is housed and the vacancy is let."""
-    return _answer(session, caller, offer_id, "let", ("accepted",))
+    return _answer(
+        session=session, caller=caller, offer_id=offer_id, to="let", allowed_from=("accepted",)
+    )
 
 
 # --- the corporation's view -----------------------------------------------------------------
@@ -176,22 +197,23 @@ def corporation_view(session, offer: t.Offer) -> CorporationOfferOut:
 
 
 def _own_offer(session, caller, offer_id: RowId) -> t.Offer:
-    offer = get_offer(session, offer_id, for_update=False)
+    offer = get_offer(session, offer_id)
     unit = session.get(t.Vacancy, offer.unit_id)
     if caller.role == "corporation" and unit.corporation_id != caller.corporation_id:
-        raise forbidden("This offer is on a unit of another corporation.")
+        raise not_found("offer", offer_id)  # to a corporation, another's offer is not there
     return offer
 
 
 @router.get("/corporation/offers", response_model=list[CorporationOfferOut])
-def list_corporation_offers(session: SessionDep, caller: CoordinatorOrCorporation):
+def list_corporation_offers(
+    session: SessionDep, caller: CoordinatorOrCorporation, settings: SettingsDep, page: PageDep
+):
     """Offers on the corporation's own units, with only the fields a corporation may see."""
-    if expire_due(session):
-        session.commit()
+    expire_due_for_reading(session, settings.database_url)
     query = select(t.Offer).join(t.Vacancy, t.Vacancy.id == t.Offer.unit_id).order_by(t.Offer.id)
     if caller.role == "corporation":
         query = query.where(t.Vacancy.corporation_id == caller.corporation_id)
-    return [corporation_view(session, o) for o in session.scalars(query)]
+    return [corporation_view(session, o) for o in page.of(session, query)]
 
 
 @router.get(
@@ -208,10 +230,10 @@ def read_corporation_offer(offer_id: RowId, session: SessionDep, caller: Coordin
     response_model=CorporationOfferOut,
     responses=responses(404, 409, 422),
 )
+@retrying
 def corporation_lets(offer_id: RowId, session: SessionDep, caller: CoordinatorOrCorporation):
     """The corporation reports the lease signed for an accepted offer on its unit."""
-    offer = _own_offer(session, caller, offer_id)
-    offer = get_offer(session, offer.id)
-    transition(session, caller, offer, "let", allowed_from=("accepted",))
+    _own_offer(session, caller, offer_id)
+    offer = transition(session, caller, offer_id, "let", allowed_from=("accepted",))
     session.commit()
     return corporation_view(session, offer)

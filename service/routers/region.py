@@ -53,7 +53,7 @@ def municipality_out(session, m: t.Municipality, year: int, use=None) -> Municip
 
 @router.get("/policy", response_model=PolicyOut, responses=responses(404))
 def read_policy(session: SessionDep, caller: RegionReader):
-    policy = session.get(t.RegionPolicy, 1)
+    policy = session.get(t.RegionPolicy, caller.region_id)
     if policy is None:
         raise ServiceProblem(404, "The region has not been set up yet.", kind="not-found")
     return policy
@@ -61,7 +61,7 @@ def read_policy(session: SessionDep, caller: RegionReader):
 
 @router.put("/policy", response_model=PolicyOut, responses=responses(422))
 def set_policy(body: PolicyIn, session: SessionDep, caller: Admin):
-    policy = session.merge(t.RegionPolicy(id=1, **body.model_dump()))
+    policy = session.merge(t.RegionPolicy(id=caller.region_id, **body.model_dump()))
     record(session, caller, "policy.set", "region", "policy", **body.model_dump())
     session.commit()
     return policy
@@ -189,7 +189,13 @@ def update_complex(
     row = session.get(t.Complex, complex_id)
     if row is None:
         raise not_found("complex", complex_id)
-    changes = body.model_dump(exclude_unset=True)
+    changes = {
+        field: value
+        for field, value in body.model_dump(exclude_unset=True).items()
+        if getattr(row, field) != value
+    }
+    if not changes:
+        return row  # nothing changes: nothing to record
     optional = {"max_vulnerable_share", "name", *_RULES_12_14}
     for field, value in changes.items():
         if value is None and field not in optional:

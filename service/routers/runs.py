@@ -13,6 +13,7 @@ from service import tables as t
 from service.audit import record
 from service.deps import Caller, Coordinator, CoordinatorOrPlanner, RowId, SessionDep, SettingsDep
 from service.offers import expire_due
+from service.pagination import PageDep
 from service.problems import ServiceProblem, conflict, not_found, responses
 from service.schemas import RunIn, RunOut, ScenarioIn, ScenarioOut
 from service.state import build_instance, input_hash, solver_version
@@ -100,7 +101,7 @@ def _queue(
         **solver_settings,
     )
     session.commit()
-    request.app.state.runs.notify()
+    request.app.state.jobs.enqueue("run", run.id)
     return run
 
 
@@ -133,8 +134,9 @@ def request_run(
 
 
 @router.get("/runs", response_model=list[RunOut])
-def list_runs(session: SessionDep, caller: Coordinator):
-    return [run_out(r) for r in session.scalars(select(t.Run).order_by(t.Run.id.desc()))]
+def list_runs(session: SessionDep, caller: Coordinator, page: PageDep):
+    """Newest first, a page at a time."""
+    return [run_out(r) for r in page.of(session, select(t.Run).order_by(t.Run.id.desc()))]
 
 
 def _run(session, run_id: RowId, kind: str | None = None) -> t.Run:
@@ -178,7 +180,6 @@ def cancel_run(run_id: RowId, request: Request, session: SessionDep, caller: Coo
         raise conflict(f"Run {run_id} is {run.status}; only a queued or running run is cancelled.")
     record(session, caller, "run.cancelled", "run", run_id)
     session.commit()
-    request.app.state.runs.stop_run(run_id)
     session.refresh(run)
     return run_out(run, caller)
 
@@ -222,9 +223,9 @@ def request_scenario(
 
 
 @router.get("/scenarios", response_model=list[RunOut])
-def list_scenarios(session: SessionDep, caller: CoordinatorOrPlanner):
+def list_scenarios(session: SessionDep, caller: CoordinatorOrPlanner, page: PageDep):
     query = select(t.Run).where(t.Run.kind == "scenario").order_by(t.Run.id.desc())
-    return [run_out(r, caller) for r in session.scalars(query)]
+    return [run_out(r, caller) for r in page.of(session, query)]
 
 
 @router.get("/scenarios/{run_id}", response_model=ScenarioOut, responses=responses(404, 422))

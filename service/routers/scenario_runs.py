@@ -28,6 +28,7 @@ from allocator.simulation.scenario import (
 from service import tables as t
 from service.audit import record
 from service.deps import RowId, ScenarioRunner, SessionDep, SettingsDep
+from service.pagination import PageDep
 from service.problems import ProblemIssue, ServiceProblem, conflict, not_found, responses
 from service.scenario_worker import PlotName
 from service.schemas import RunStatus, ScenarioKpi, ScenarioRunIn, ScenarioRunOut
@@ -151,6 +152,15 @@ def _check(body: ScenarioRunIn, settings: Settings) -> tuple[dict[str, Any], Sce
                 ],
             )
         scenario = scenario.only(wanted)
+    too_much = scenario_work_issues(scenario, settings)
+    if too_much:
+        raise ServiceProblem(
+            422,
+            "The scenario would simulate more than this service allows; each problem names "
+            "its place.",
+            kind="scenario-too-large",
+            errors=too_much,
+        )
     weeks = sum(config.horizon_weeks for config in scenario.configs.values())
     size = len(scenario.seeds) * weeks
     if size > settings.max_scenario_size:
@@ -167,6 +177,50 @@ def _check(body: ScenarioRunIn, settings: Settings) -> tuple[dict[str, Any], Sce
             ],
         )
     return data, scenario
+
+
+def scenario_work_issues(scenario: Scenario, settings) -> list[ProblemIssue]:
+    """The work of every variant, bounded before it is queued: the clients that may wait in
+    one round (the backlog and every arrival of the horizon) and the vacancies of the horizon
+    stay within the largest instance a run may solve (MAX_INSTANCE_CLIENTS, _UNITS)."""
+    issues = []
+
+    def issue(name: str, where: str, message: str) -> None:
+        issues.append(
+            ProblemIssue(
+                location=f"scenario: variants[{name}].{where}", field=where, message=message
+            )
+        )
+
+    most_clients, most_units = settings.max_instance_clients, settings.max_instance_units
+    for name, config in scenario.configs.items():
+        weeks, clients = config.horizon_weeks, config.clients
+        if clients.initial_backlog > most_clients:
+            issue(
+                name,
+                "clients.initial_backlog",
+                f"{clients.initial_backlog:,} clients waiting; at most {most_clients:,} "
+                "(MAX_INSTANCE_CLIENTS).",
+            )
+        elif clients.initial_backlog + clients.per_week * weeks > most_clients:
+            issue(
+                name,
+                "clients.per_week",
+                f"{clients.per_week:,g} a week for {weeks} weeks on a backlog of "
+                f"{clients.initial_backlog:,} is more than {most_clients:,} clients "
+                "(MAX_INSTANCE_CLIENTS).",
+            )
+        for i, stream in enumerate(config.vacancies.streams):
+            if stream.per_week * weeks > most_units:
+                issue(
+                    name,
+                    f"vacancies.streams[{i}].per_week",
+                    f"{stream.per_week:,g} a week for {weeks} weeks is more than {most_units:,} "
+                    "vacancies (MAX_INSTANCE_UNITS).",
+                )
+        if sum(cx.units_total for cx in config.region.complexes) > 100 * most_units:
+            issue(name, "region.complexes", "More dwellings than any region has.")
+    return issues
 
 
 def _hash(data: dict[str, Any], seeds: list[int], variants: list[str]) -> str:
@@ -278,7 +332,7 @@ def submit_scenario_run(
         variants=len(variants),
     )
     session.commit()
-    request.app.state.scenario_runs.notify()
+    request.app.state.jobs.enqueue("scenario_run", run.id)
     return _out(run, [])
 
 
@@ -286,14 +340,14 @@ def submit_scenario_run(
 def list_scenario_runs(
     session: SessionDep,
     caller: ScenarioRunner,
+    page: PageDep,
     status: RunStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ):
-    """The newest first."""
-    query = select(t.ScenarioRun).order_by(t.ScenarioRun.id.desc()).limit(limit)
+    """The newest first, a page at a time."""
+    query = select(t.ScenarioRun).order_by(t.ScenarioRun.id.desc())
     if status:
         query = query.where(t.ScenarioRun.status == status)
-    runs = list(session.scalars(query))
+    runs = page.of(session, query)
     plots = _plots(session, runs)
     return [_out(r, plots.get(r.id, [])) for r in runs]
 
@@ -397,6 +451,5 @@ def cancel_scenario_run(
         )
     record(session, caller, "scenario_run.cancelled", "scenario_run", run_id)
     session.commit()
-    request.app.state.scenario_runs.stop_run(run_id)
     session.refresh(run)
     return _out(run, [])

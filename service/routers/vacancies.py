@@ -11,15 +11,16 @@ from allocator.errors import InputIssue, InstanceError
 from allocator.io import name_columns
 from service import tables as t
 from service.audit import record
+from service.db import retrying
 from service.deps import Caller, CoordinatorOrCorporation, SessionDep, SettingsDep, own_corporation
-from service.offers import close_open_offers
-from service.problems import ServiceProblem, conflict, not_found, responses
+from service.offers import withdraw_vacancy as withdraw
+from service.pagination import PageDep
+from service.problems import ServiceProblem, not_found, responses
 from service.schemas import UploadResult, VacancyIn, VacancyOut, VacancyStatus, WithdrawIn
-from service.tables import utcnow
-from service.upload import columns_of, read_vacancy_rows
+from service.upload import MAX_ROWS, columns_of, read_vacancy_rows
 
 router = APIRouter(prefix="/vacancies", tags=["vacancies"], responses=responses(401, 403, 503))
-MAX_BATCH = 5000
+MAX_BATCH = MAX_ROWS
 
 
 def _region_issues(session, caller: Caller, rows: list[tuple[str, VacancyIn]], table: str):
@@ -122,6 +123,7 @@ def upload_vacancies(
 def list_vacancies(
     session: SessionDep,
     caller: CoordinatorOrCorporation,
+    page: PageDep,
     status: VacancyStatus | None = None,
 ):
     """The coordinator sees every vacancy; a corporation only its own."""
@@ -130,14 +132,14 @@ def list_vacancies(
         query = query.where(t.Vacancy.corporation_id == caller.corporation_id)
     if status:
         query = query.where(t.Vacancy.status == status)
-    return session.scalars(query).all()
+    return page.of(session, query)
 
 
 def _vacancy(session, vacancy_id: str, caller: Caller) -> t.Vacancy:
     row = session.get(t.Vacancy, vacancy_id)
     if row is None:
         raise not_found("vacancy", vacancy_id)
-    own_corporation(caller, row.corporation_id, "vacancy")
+    own_corporation(caller, row.corporation_id, "vacancy", vacancy_id)
     return row
 
 
@@ -149,24 +151,12 @@ def read_vacancy(vacancy_id: str, session: SessionDep, caller: CoordinatorOrCorp
 @router.post(
     "/{vacancy_id}/withdraw", response_model=VacancyOut, responses=responses(404, 409, 422)
 )
+@retrying
 def withdraw_vacancy(
     vacancy_id: str, body: WithdrawIn, session: SessionDep, caller: CoordinatorOrCorporation
 ):
     """The unit is no longer available (for example let through the waiting list). An offer
     that was proposed on it is withdrawn; an accepted offer must be withdrawn first."""
-    row = _vacancy(session, vacancy_id, caller)
-    if row.status != "open":
-        raise conflict(f"Vacancy {vacancy_id!r} is already {row.status}.")
-    accepted = session.scalar(
-        select(t.Offer.id).where(t.Offer.unit_id == row.id, t.Offer.status == "accepted")
-    )
-    if accepted:
-        raise conflict(
-            f"Vacancy {vacancy_id!r} has accepted offer {accepted}; the coordinator must "
-            "withdraw that offer first."
-        )
-    close_open_offers(session, caller, unit_id=row.id)
-    row.status, row.status_reason, row.closed_at = "withdrawn", body.reason, utcnow()
-    record(session, caller, "vacancy.withdrawn", "vacancy", row.id, reason=body.reason)
+    row = withdraw(session, caller, vacancy_id, body.reason)
     session.commit()
     return row

@@ -13,6 +13,7 @@ from fastapi import params
 from pydantic.fields import FieldInfo
 
 from service.deps import Caller
+from service.pagination import first_page
 
 T = TypeVar("T")
 
@@ -33,6 +34,9 @@ def call(func: Callable[..., T], caller: Caller, /, **arguments: Any) -> T:
         caller = check(caller)
     for name, parameter in inspect.signature(func).parameters.items():
         if name in arguments or name == "caller":
+            continue
+        if name == "page":  # a list route's page: the pages show its first rows
+            arguments[name] = first_page()
             continue
         default = parameter.default
         if isinstance(default, FieldInfo):

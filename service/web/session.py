@@ -19,8 +19,9 @@ from fastapi import Request
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.responses import Response
 
-from service.db import get_sessionmaker
-from service.deps import Caller, caller_of_key
+from service.db import get_read_sessionmaker
+from service.deps import Caller, SessionDep, caller_of_key
+from service.scope import set_region
 from service.tables import ApiKey
 
 COOKIE = "uitstroom_session"
@@ -87,7 +88,7 @@ def signed_in_caller(request: Request) -> Caller | None:
     session = web_session(request)
     caller = None
     if session.key_id is not None:
-        maker = get_sessionmaker(request.app.state.settings.database_url)
+        maker = get_read_sessionmaker(request.app.state.settings.database_url)
         with maker() as db:
             row = db.get(ApiKey, session.key_id)
             if row is not None and hmac.compare_digest(
@@ -98,11 +99,13 @@ def signed_in_caller(request: Request) -> Caller | None:
     return caller
 
 
-def page_caller(request: Request) -> Caller:
-    """The signed-in person, or off to the sign-in page."""
+def page_caller(request: Request, session: SessionDep) -> Caller:
+    """The signed-in person, or off to the sign-in page. Scopes the request's session to the
+    person's region, as ``deps.current_principal`` does for the API (``scope.py``)."""
     caller = signed_in_caller(request)
     if caller is None:
         raise SignInRequired()
+    set_region(session, caller.region_id)
     return caller
 
 

@@ -17,11 +17,14 @@ from service.db import get_sessionmaker
 from service.main import create_app
 from service.migrate import upgrade
 from service.routers.keys import create_key
+from service.seed import seed_demo_if_empty
 from service.settings import Settings, normalise_database_url
 from service.tables import Base
 from tests.service.helpers import Keys
 
 PG_ENV = "ALLOCATOR_TEST_DATABASE_URL"
+#: The demo region: the first region of every fresh test database.
+REGION = 1
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])
@@ -65,6 +68,7 @@ def database_url(migrated_database, tmp_path) -> str:
         return f"sqlite:///{path}"
     engine = create_engine(where)
     names = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    names += ", " + ", ".join(f"procrastinate_{n}" for n in ("jobs", "events", "workers"))
     with engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
@@ -78,6 +82,7 @@ def settings(database_url) -> Settings:
 
 @pytest.fixture
 def client(settings) -> Iterator[TestClient]:
+    seed_demo_if_empty(settings.database_url)  # as `serve` does before the web processes
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 
@@ -94,7 +99,7 @@ def keys(client, settings) -> Keys:
             ("corporation", "corporation", "corp-a"),
             ("corp_b", "corporation", "corp-b"),
         ):
-            _, key = create_key(session, SYSTEM, f"test {label}", role, corporation)
+            _, key = create_key(session, SYSTEM, f"test {label}", role, corporation, REGION)
             made[label] = {"X-API-Key": key}
         session.commit()
     return Keys(**made)

@@ -103,3 +103,44 @@ class Server:
                 self.process.wait(10)
         if self.process and self.process.stdout:
             self.output = self.process.stdout.read()
+
+
+class Worker:
+    """`python -m service worker`, in its own process group (a kill reaches its children)."""
+
+    def __init__(self, database_url: str, **env: str):
+        self.env = {**os.environ, "DATABASE_URL": database_url, "PYTHONPATH": str(REPO), **env}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> Worker:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "service", "worker"],
+            cwd=REPO,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        return self
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def kill(self) -> None:
+        import signal
+
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> str:
+        import signal
+
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        return self.process.stdout.read().decode(errors="replace")

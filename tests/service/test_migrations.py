@@ -10,13 +10,14 @@ from sqlalchemy.exc import IntegrityError
 
 from service import tables as t
 from service.db import get_sessionmaker
+from service.migrate import include_object
 from service.tables import Base
 
 
 def test_migrations_match_the_models(database_url):
     engine = create_engine(database_url)
     with engine.connect() as connection:
-        context = MigrationContext.configure(connection)
+        context = MigrationContext.configure(connection, opts={"include_object": include_object})
         differences = [
             d
             for d in compare_metadata(context, Base.metadata)
@@ -34,6 +35,7 @@ def test_the_database_refuses_a_second_open_offer_on_a_unit(client, keys, settin
         ready = session.query(t.Client).filter_by(status="ready").first()
         session.add(
             t.Offer(
+                region_id=accepted.region_id,
                 client_id=ready.id,
                 unit_id=accepted.unit_id,
                 status="proposed",

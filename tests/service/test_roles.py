@@ -10,6 +10,8 @@ C, K, P, A = "coordinator", "corporation", "planner", "admin"
 EVERYONE = {C, K, P, A}
 
 ALLOWED: dict[tuple[str, str], set[str]] = {
+    ("GET", "/regions"): EVERYONE,
+    ("POST", "/regions"): set(),  # an installation admin only (test_regions.py)
     ("GET", "/policy"): {C, P, A},
     ("PUT", "/policy"): {A},
     ("GET", "/municipalities"): {C, P, A},
@@ -38,6 +40,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("PATCH", "/clients/{client_id}"): {C},
     ("POST", "/clients/{client_id}/withdraw"): {C},
     ("GET", "/clients/{client_id}/history"): {C},
+    ("POST", "/clients/{client_id}/erase"): {C},
     ("POST", "/runs"): {C},
     ("GET", "/runs"): {C},
     ("GET", "/runs/{run_id}"): {C},
@@ -158,11 +161,15 @@ def test_a_corporation_cannot_touch_another_corporations_vacancies_or_offers(
     # vacancies
     listed = client.get("/vacancies", headers=corp_a).json()
     assert listed and {v["corporation_id"] for v in listed} == {"corp-a"}
-    assert client.get(f"/vacancies/{theirs['unit_id']}", headers=corp_a).status_code == 403
-    r = client.post(
-        f"/vacancies/{theirs['unit_id']}/withdraw", json={"reason": "x"}, headers=corp_a
-    )
-    assert r.status_code == 403
+    # another corporation's ids are, to a corporation, ids that do not exist
+    for unit_id in (theirs["unit_id"], "NO-SUCH-UNIT"):
+        r = client.get(f"/vacancies/{unit_id}", headers=corp_a)
+        assert (
+            r.status_code == 404
+            and r.json()["detail"] == f"There is no vacancy with id {unit_id!r}."
+        )
+        r = client.post(f"/vacancies/{unit_id}/withdraw", json={"reason": "x"}, headers=corp_a)
+        assert r.status_code == 404
     foreign = {
         "id": "SNEAKY",
         "complex_id": "cx-hoorn-1",
@@ -182,9 +189,9 @@ def test_a_corporation_cannot_touch_another_corporations_vacancies_or_offers(
     on_a = [o["id"] for o in all_offers if units[o["unit_id"]] == "corp-a"]
     assert ours["id"] in on_a and theirs["id"] not in on_a
     assert [o["id"] for o in seen] == on_a
-    assert client.get(f"/corporation/offers/{theirs['id']}", headers=corp_a).status_code == 403
+    assert client.get(f"/corporation/offers/{theirs['id']}", headers=corp_a).status_code == 404
     r = client.post(f"/corporation/offers/{theirs['id']}/let", headers=corp_a)
-    assert r.status_code == 403
+    assert r.status_code == 404
     assert client.get(f"/offers/{ours['id']}", headers=corp_a).status_code == 403
     # nothing changed
     assert (

@@ -5,6 +5,7 @@ corporations may not; cancel, the time limit and a restart end a run without res
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import time
 
@@ -204,13 +205,20 @@ def test_cancel_and_time_limit_end_a_run_without_results(client, keys):
         assert session.query(t.ScenarioRunPlot).count() == 0
 
 
-def test_a_run_the_service_was_simulating_when_it_stopped_is_interrupted(client, keys, settings):
-    with get_sessionmaker(settings.database_url)() as session:
+def test_a_run_whose_worker_stopped_is_interrupted_when_its_lease_runs_out(keys, settings):
+    """A worker died holding a run: its lease is not renewed, and the run becomes interrupted
+    (no process start needed to notice it); a run whose lease still holds is left alone."""
+    now = dt.datetime.now(dt.UTC)
+
+    def left_running(name: str, lease_until: dt.datetime) -> None:
         session.add(
             t.ScenarioRun(
-                name="left running",
+                region_id=1,
+                name=name,
                 status="running",
                 worker_token="gone",
+                worker="elsewhere:1",
+                lease_expires_at=lease_until,
                 requested_by="test",
                 scenario=tiny(),
                 input_hash="0" * 64,
@@ -222,8 +230,19 @@ def test_a_run_the_service_was_simulating_when_it_stopped_is_interrupted(client,
                 tasks_total=1,
             )
         )
+
+    with get_sessionmaker(settings.database_url)() as session:
+        left_running("dead worker", now - dt.timedelta(seconds=1))
+        left_running("live worker", now + dt.timedelta(hours=1))
         session.commit()
-    with TestClient(create_app(settings)):  # a restart: the new service declares it
-        pass
-    (run,) = client.get("/scenario-runs", headers=keys.planner).json()
-    assert run["status"] == "interrupted" and "Submit it again" in run["error"]["detail"]
+    short = settings.model_copy(update={"job_lease_seconds": 2})
+    with TestClient(create_app(short)) as client:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            runs = {r["name"]: r for r in client.get("/scenario-runs", headers=keys.planner).json()}
+            if runs["dead worker"]["status"] != "running":
+                break
+            time.sleep(0.2)
+    dead, live = runs["dead worker"], runs["live worker"]
+    assert dead["status"] == "interrupted" and "Submit it again" in dead["error"]["detail"]
+    assert live["status"] == "running"

@@ -24,9 +24,11 @@ from service.seed import load_region
 from tests.service.helpers import Server, wait_for_run
 
 
-def make_key(database_url: str, role: str, corporation: str | None = None) -> dict[str, str]:
+def make_key(
+    database_url: str, role: str, corporation: str | None = None, region_id: int | None = 1
+) -> dict[str, str]:
     with get_sessionmaker(database_url)() as session:
-        _, key = create_key(session, SYSTEM, f"{role} at the server", role, corporation)
+        _, key = create_key(session, SYSTEM, f"{role} at the server", role, corporation, region_id)
         session.commit()
     return {"X-API-Key": key}
 
@@ -192,13 +194,12 @@ def test_killing_the_server_during_a_run_loses_nothing(database_url):
         load_region(session, generate(200, 400, 8, 1, reference_date=dt.date.today()), name="big")
         session.commit()
     coordinator = make_key(database_url, "coordinator")
-    server = Server(database_url).start()
+    server = Server(database_url, JOB_LEASE_SECONDS="2").start()
     try:
         with httpx.Client(base_url=server.url, timeout=30) as http:
             run = http.post(
                 "/runs", json={"method": "cp-sat", "time_limit_seconds": 120}, headers=coordinator
             ).json()
-            before = _state(database_url)
             status = None
             for _ in range(400):  # bounded: at most 20 s
                 status = http.get(f"/runs/{run['id']}", headers=coordinator).json()["status"]
@@ -206,6 +207,7 @@ def test_killing_the_server_during_a_run_loses_nothing(database_url):
                     break
                 time.sleep(0.05)
             assert status == "running"
+            before = _state(database_url)
         server.kill()
     finally:
         server.stop()
@@ -214,10 +216,14 @@ def test_killing_the_server_during_a_run_loses_nothing(database_url):
         assert left.status == "running" and left.proposal is None  # as the crash left it
     assert _state(database_url) == before
 
-    restarted = Server(database_url).start()
+    restarted = Server(database_url, JOB_LEASE_SECONDS="2").start()
     try:
         with httpx.Client(base_url=restarted.url, timeout=30) as http:
-            after = http.get(f"/runs/{run['id']}", headers=coordinator).json()
+            for _ in range(100):  # the lease runs out: at most 2 s, and the reaper's round
+                after = http.get(f"/runs/{run['id']}", headers=coordinator).json()
+                if after["status"] != "running":
+                    break
+                time.sleep(0.1)
             assert after["status"] == "interrupted" and "stopped" in after["error"]["detail"]
             assert http.get(f"/runs/{run['id']}/proposal", headers=coordinator).status_code == 409
             assert _state(database_url) == before

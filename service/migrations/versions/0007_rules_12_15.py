@@ -1,7 +1,9 @@
 """rules 12-15: group shares, staircases, neighbourhoods, support providers
 
-Revision ID: 0003_rules_12_15
-Revises: 0002
+Their tables belong to a region, like every table of the region's state (0005).
+
+Revision ID: 0007
+Revises: 0006
 Create Date: 2026-11-26 10:30:00
 """
 
@@ -10,8 +12,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_rules_12_15"
-down_revision: str | None = "0002"
+revision: str = "0007"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -19,6 +21,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "neighbourhoods",
+        sa.Column("region_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["region_id"], ["regions.id"], name="fk_neighbourhoods_region"),
         sa.Column("id", sa.String(length=100), nullable=False),
         sa.Column("municipality_id", sa.String(length=100), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=True),
@@ -28,12 +32,16 @@ def upgrade() -> None:
     )
     op.create_table(
         "support_providers",
+        sa.Column("region_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["region_id"], ["regions.id"], name="fk_support_providers_region"),
         sa.Column("id", sa.String(length=100), nullable=False),
         sa.Column("name", sa.String(length=200), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
         "support_places",
+        sa.Column("region_id", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(["region_id"], ["regions.id"], name="fk_support_places_region"),
         sa.Column("provider_id", sa.String(length=100), nullable=False),
         sa.Column("municipality_id", sa.String(length=100), nullable=False),
         sa.Column("places", sa.Integer(), nullable=False),
@@ -41,6 +49,8 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["provider_id"], ["support_providers.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("provider_id", "municipality_id"),
     )
+    for table in ("neighbourhoods", "support_providers", "support_places"):
+        op.create_index(f"ix_{table}_region_id", table, ["region_id"])
     with op.batch_alter_table("complexes", schema=None) as batch_op:
         batch_op.add_column(sa.Column("group_max_share", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("group_residents", sa.JSON(), nullable=True))
@@ -75,6 +85,8 @@ def downgrade() -> None:
         batch_op.drop_column("max_vulnerable_per_staircase")
         batch_op.drop_column("group_residents")
         batch_op.drop_column("group_max_share")
+    for table in ("neighbourhoods", "support_providers", "support_places"):
+        op.drop_index(f"ix_{table}_region_id", table_name=table)
     op.drop_table("support_places")
     op.drop_table("support_providers")
     op.drop_table("neighbourhoods")
