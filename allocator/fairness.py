@@ -2,9 +2,11 @@
 
 Justified envy is this domain's stability check: a client ``a`` who is left unplaced, who waited
 longer than client ``b``, and who is eligible (rules 2-7, refusals included) for the unit ``b``
-was given. Giving that unit to ``a`` instead of ``b`` uses the same unit, so the same
-municipality's quota, corporation's quota and building's Magic Mix cap (rules 8-10): no quota or
-cap explains it. A pinned pair (an accepted offer) is never envied. The optimiser may create
+was given, where giving that unit to ``a`` instead of ``b`` keeps every cap. The same unit means
+the same municipality's quota, corporation's quota, building's Magic Mix cap, staircase and
+neighbourhood (rules 8-10, 13, 14); a cap on a group of clients (a group's share of a building,
+rule 12; a support provider's places, rule 15) may tell ``a`` and ``b`` apart, so the pair counts
+only when ``a``'s group has room left. A pinned pair (an accepted offer) is never envied. The optimiser may create
 envy only to place more people (objective level 1 before level 2); first come, first served
 creates none; a practice that registers clients in one municipality creates it across
 municipalities.
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from allocator import rules
 from allocator.columns import Columns, build_columns
 from allocator.eligibility import EligiblePairs, eligible_pairs
 from allocator.models import Instance, ProposalFairness
@@ -50,12 +53,31 @@ def justified_envy_pairs(
         mask &= ~np.isin(pairs.unit, list(pinned))
     a, u = pairs.client[mask], pairs.unit[mask]
     b = holder[u]
+    room = _swap_keeps_client_caps(cols, holder, a, u, b)
+    a, u, b = a[room], u[room], b[room]
     out = [
         Envy(cols.client_ids[i], cols.unit_ids[j], cols.client_ids[k], int(wait[i] - wait[k]))
         for i, j, k in zip(a.tolist(), u.tolist(), b.tolist(), strict=True)
     ]
     out.sort(key=lambda e: (-e.days_longer, e.client_id, e.unit_id))
     return out
+
+
+def _swap_keeps_client_caps(
+    cols: Columns, holder: np.ndarray, a: np.ndarray, u: np.ndarray, b: np.ndarray
+) -> np.ndarray:
+    """Per candidate (a takes u from b): whether every cap on a group of clients still holds."""
+    keep = np.ones(len(a), dtype=bool)
+    held = np.flatnonzero(holder >= 0)
+    for rule in rules.group_limits():
+        caps = rule.capacities(cols)
+        if caps.client_group is None or not np.any(caps.limit >= 0):
+            continue
+        used = np.bincount(caps.of(holder[held], held), minlength=len(caps.limit))
+        mine, theirs = caps.of(a, u), caps.of(b, u)
+        limit = caps.limit[mine]
+        keep &= (mine == theirs) | (limit < 0) | (used[mine] < limit)
+    return keep
 
 
 def justified_envy(instance: Instance, assignments: list[tuple[str, str]]) -> list[Envy]:

@@ -849,7 +849,8 @@ class ProposalFairness(_Out):
 
     justified_envy: int = Field(
         description="Pairs (client, unit): the client is left unplaced, is eligible for the unit, "
-        "and waited longer than the client who gets it; same unit, so no quota or cap reason."
+        "and waited longer than the client who gets it, and giving the unit to the client instead "
+        "keeps every quota and cap (allocator/fairness.py)."
     )
     envy_examples: list[str] = Field(default_factory=list)
     median_wait_placed_by_municipality: dict[str, float] = Field(default_factory=dict)

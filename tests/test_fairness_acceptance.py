@@ -56,6 +56,31 @@ def test_a_pinned_pair_is_not_envied():
     assert justified_envy(inst, [("b", "u1")]) == []
 
 
+@pytest.mark.parametrize("jeugd_now, envied", [(0, True), (1, False)])
+def test_envy_only_where_the_groups_share_has_room(jeugd_now, envied):
+    # a (jeugd) waited longer than b (BW), who holds u1; the building takes 1 jeugd household
+    # (rule 12: 0.1 of 10): with one living there already, giving u1 to a breaks the share
+    inst = instance(
+        clients=[client("a", "2025-01-01", target_group="jeugd"), client("b", "2026-01-01")],
+        units=[unit("u1")],
+        complexes=[
+            {
+                "id": "cx1",
+                "municipality_id": "m1",
+                "units_total": 10,
+                "vulnerable_residents": 0,
+                "group_max_share": {"jeugd": 0.1},
+                "group_residents": {"jeugd": jeugd_now},
+            }
+        ],
+    )
+    got = justified_envy(inst, [("b", "u1")])
+    assert [(e.client_id, e.unit_id, e.holder_id) for e in got] == (
+        [("a", "u1", "b")] if envied else []
+    )
+    assert len(got) == _brute_envy(inst, [("b", "u1")])
+
+
 def _brute_envy(inst: Instance, pairs: list[tuple[str, str]]) -> int:
     """Pair by pair with the validator as the eligibility check: a swap that the validator
     accepts for rules 2-7 is an eligible pair."""
@@ -74,9 +99,10 @@ def _brute_envy(inst: Instance, pairs: list[tuple[str, str]]) -> int:
     return count
 
 
+@pytest.mark.parametrize("rules_12_15", [False, True])
 @pytest.mark.parametrize("seed", range(4))
-def test_every_proposal_counts_its_justified_envy(seed):
-    inst = generate(25, 30, 3, seed)
+def test_every_proposal_counts_its_justified_envy(seed, rules_12_15):
+    inst = generate(25, 30, 3, seed, rules_12_15=rules_12_15)
     proposal = propose(inst, SolverSettings(time_limit_seconds=30))
     pairs = [(a.client_id, a.unit_id) for a in proposal.assignments]
     assert proposal.fairness is not None
