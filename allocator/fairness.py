@@ -6,9 +6,9 @@ was given, where giving that unit to ``a`` instead of ``b`` keeps every cap. The
 the same municipality's quota, corporation's quota, building's Magic Mix cap, staircase and
 neighbourhood (rules 8-10, 13, 14); a cap on a group of clients (a group's share of a building,
 rule 12; a support provider's places, rule 15) may tell ``a`` and ``b`` apart, so the pair counts
-only when ``a``'s group has room left. A pinned pair (an accepted offer) is never envied. The optimiser may create
-envy only to place more people (objective level 1 before level 2); first come, first served
-creates none; a practice that registers clients in one municipality creates it across
+only when ``a``'s group has room left. A pinned pair (an accepted offer) is never envied. The
+optimiser may create envy only to place more people (objective level 1 before level 2); first
+come, first served creates none; a practice that registers clients in one municipality creates it across
 municipalities.
 """
 
