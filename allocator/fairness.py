@@ -8,8 +8,8 @@ neighbourhood (rules 8-10, 13, 14); a cap on a group of clients (a group's share
 rule 12; a support provider's places, rule 15) may tell ``a`` and ``b`` apart, so the pair counts
 only when ``a``'s group has room left. A pinned pair (an accepted offer) is never envied. The
 optimiser may create envy only to place more people (objective level 1 before level 2); first
-come, first served creates none; a practice that registers clients in one municipality creates it across
-municipalities.
+come, first served creates none; a practice that registers clients in one municipality creates
+it across municipalities.
 """
 
 from __future__ import annotations
