@@ -37,6 +37,7 @@ def _answered_offers(settings, n: int = 400) -> tuple[int, int]:
             accepted += yes
             session.add(
                 t.Offer(
+                    region_id=client.region_id,
                     client_id=client.id,
                     unit_id=vacancy.id,
                     status="let" if yes else "refused",

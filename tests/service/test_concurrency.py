@@ -31,6 +31,11 @@ def _open_up(client, keys) -> None:
     year = dt.date.today().year
     r = client.put(f"/municipalities/hoorn/quotas/{year}", json={"quota": 1000}, headers=keys.admin)
     assert r.status_code == 200, r.text
+    for complex_id in ("cx-hoorn-2", "cx-hoorn-3"):  # out of their neighbourhood's quota (rule 14)
+        r = client.patch(
+            f"/complexes/{complex_id}", json={"neighbourhood_id": None}, headers=keys.admin
+        )
+        assert r.status_code == 200, r.text
 
 
 def _offers(client, keys, prefix: str, n: int, complex_id: str = "cx-hoorn-2") -> list[dict]:

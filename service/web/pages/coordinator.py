@@ -20,6 +20,7 @@ from allocator.models import Policy, mix_cap, parse_instance
 from allocator.solver import SolverSettings
 from service import tables as t
 from service.deps import RowId, SessionDep, SettingsDep
+from service.pagination import first_page
 from service.problems import ServiceProblem, not_found
 from service.routers import aggregates, audit, clients, offers, region, runs
 from service.schemas import ClientIn, ClientUpdate, OffersFromRunIn, RefuseIn, RunIn, WithdrawIn
@@ -183,7 +184,13 @@ def client_detail(request: Request, ref: str, session: SessionDep, caller: Calle
     client_id = client_of_ref(request, session, ref)
     client = call(clients.read_client, caller, client_id=client_id, session=session)
     history = call(clients.client_history, caller, client_id=client_id, session=session)
-    own_offers = call(offers.list_offers, caller, session=session, client_id=client_id)
+    own_offers = call(
+        offers.list_offers,
+        caller,
+        session=session,
+        settings=request.app.state.settings,
+        client_id=client_id,
+    )
     tx = texts_of(request)
     return page(
         request,
@@ -253,10 +260,10 @@ def proposal_start(request: Request, session: SessionDep, caller: Caller, settin
     return redirect(request, f"/voorstellen/{run.id}")
 
 
-def _run_offers(session, caller, run_id: RowId) -> dict[str, Any]:
+def _run_offers(session, caller, run_id: RowId, settings) -> dict[str, Any]:
     """The offers made from this run, by client (the newest per client)."""
     made = {}
-    for offer in call(offers.list_offers, caller, session=session):
+    for offer in call(offers.list_offers, caller, session=session, settings=settings):
         if offer.run_id == run_id:
             made[offer.client_id] = offer
     return made
@@ -278,7 +285,7 @@ def proposal_page(request, session, caller, run_id: RowId, problems=None, status
     if run.status == "done":
         found = call(runs.read_proposal, caller, run_id=run_id, session=session)
         values["proposal"] = found
-        values["offers"] = _run_offers(session, caller, run_id)
+        values["offers"] = _run_offers(session, caller, run_id, request.app.state.settings)
         stored = call(runs.read_run_input, caller, run_id=run_id, session=session)
         values["explain"] = Explainer(tx, stored)
         values["total_units"] = len(stored.get("units", []))
@@ -391,7 +398,9 @@ BOARD = ("proposed", "accepted", "let", "refused", "expired", "withdrawn")
 @pages.get("/aanbiedingen")
 def offer_board(request: Request, session: SessionDep, caller: Caller):
     tx = texts_of(request)
-    everything = call(offers.list_offers, caller, session=session)
+    everything = call(
+        offers.list_offers, caller, session=session, settings=request.app.state.settings
+    )
     now = dt.datetime.now(dt.UTC)
     columns = {status: [] for status in BOARD}
     for offer in sorted(everything, key=lambda o: o.id, reverse=True):
@@ -451,7 +460,8 @@ def audit_page(request, session, caller, filters: dict[str, Any]):
         audit.read_audit_trail, caller, session=session,
         entity=filters.get("entity") or None, entity_id=filters.get("entity_id") or None,
         actor=filters.get("actor") or None,
-        since=dt.datetime.combine(since, dt.time(), dt.UTC) if since else None, limit=300,
+        since=dt.datetime.combine(since, dt.time(), dt.UTC) if since else None,
+        page=first_page(300),
     )  # fmt: skip
     return page(
         request, "audit.html", title=tx.gettext("Audit trail"), events=events,

@@ -169,7 +169,9 @@ def vacancy_withdraw(
 @pages.get("/corporatie")
 def corporation_offers(request: Request, session: SessionDep, caller: Caller):
     tx = texts_of(request)
-    found = call(offers.list_corporation_offers, caller, session=session)
+    found = call(
+        offers.list_corporation_offers, caller, session=session, settings=request.app.state.settings
+    )
     return page(
         request,
         "corporation_offers.html",
