@@ -111,6 +111,7 @@ def _things_of_the_first_region(client, keys) -> dict[str, str]:
         "key_id": str(own_keys[0]["id"]),
         "name": "backlog",
         "scenario_run_id": str(simulation.json()["id"]),
+        "provider_id": "support-1",
     }
 
 
@@ -136,7 +137,17 @@ BODIES = {
     ("POST", "/scenario-runs"): {"scenario": tiny()},
     ("POST", "/api-keys"): {"name": "x", "role": "corporation", "corporation_id": "corp-a"},
     ("POST", "/regions"): {"name": "third"},
+    ("POST", "/neighbourhoods"): {"id": "r2-nb", "municipality_id": "hoorn", "quota": 1},
+    ("PUT", "/support-providers/{provider_id}"): {
+        "id": "support-1",
+        "name": "Provider",
+        "capacity": [{"municipality_id": "hoorn", "places": 1}],
+    },
 }
+
+
+#: PUT that creates what it names when the caller's region has no such record.
+UPSERTS = {("PUT", "/support-providers/{provider_id}")}
 
 
 def test_every_operation_with_every_role_stays_in_its_region(client, keys, second_region):
@@ -166,6 +177,9 @@ def test_every_operation_with_every_role_stays_in_its_region(client, keys, secon
             assert r.status_code != 500, where
             if role not in ALLOWED[(method, path)]:
                 assert r.status_code == 403, where
+            elif (method, path) in UPSERTS:
+                # creates the id in the caller's region or refuses: region 1 stays as it was
+                assert r.status_code in (404, 409, 422), where
             elif names_an_id:
                 assert r.status_code == 404, where  # another region's id does not exist
             elif r.is_success:
