@@ -70,8 +70,13 @@ def lexicographic_weights(
     if sum(r * w for r, w in zip(ranges, weights, strict=True)) >= _MAX_COST // 16:
         return None
     total = np.zeros(len(client), dtype=np.int64)
+    scaled = np.empty(len(client), dtype=np.int64)
     for coef, up, weight in zip(coefficients, maximise, weights, strict=True):
-        total += (coef if up else -coef) * weight
+        np.multiply(coef, weight, out=scaled)
+        if up:
+            total += scaled
+        else:
+            total -= scaled
     return total
 
 
@@ -178,25 +183,63 @@ def caps_cannot_bind(client: np.ndarray, unit: np.ndarray, caps: list[GroupCaps]
     return True
 
 
-def solve_assignment(client: np.ndarray, unit: np.ndarray, weight: np.ndarray) -> np.ndarray | None:
+def _dense_index(values: np.ndarray) -> tuple[int, np.ndarray]:
+    """How many distinct values and each value's index among them (like ``compact``), without
+    a copy when the values already are 0..n-1, all present (a whole instance's pairs)."""
+    if np.all(values[1:] >= values[:-1]):  # sorted: one comparison pass
+        new = values[1:] != values[:-1]
+        n = 1 + int(np.count_nonzero(new))
+        if values[0] == 0 and values[-1] == n - 1:
+            return n, values
+        return n, np.concatenate([[0], np.cumsum(new)])
+    counts = np.bincount(values)
+    present = counts > 0
+    n = int(np.count_nonzero(present))
+    if n == len(counts):
+        return n, values
+    return n, (np.cumsum(present) - 1)[values]
+
+
+def assignment_index(
+    client: np.ndarray, unit: np.ndarray
+) -> tuple[int, np.ndarray, int, np.ndarray]:
+    """The rows and columns of the dense matrix: (clients, client row of each pair, units,
+    unit column of each pair)."""
+    n_c, c_local = _dense_index(client)
+    n_u, u_local = _dense_index(unit)
+    return n_c, c_local, n_u, u_local
+
+
+def solve_assignment(
+    client: np.ndarray,
+    unit: np.ndarray,
+    weight: np.ndarray,
+    index: tuple[int, np.ndarray, int, np.ndarray] | None = None,
+) -> np.ndarray | None:
     """A plain assignment (only rule 1 binds): the Hungarian method on the dense weight matrix.
 
-    None when the matrix would be too large, or when its sums could leave the integers that
-    float64 represents exactly (the optimum must be exact to be a proof).
+    ``index``: ``assignment_index(client, unit)`` when already known. None when the matrix
+    would be too large, or when its sums could leave the integers that float64 represents
+    exactly (the optimum must be exact to be a proof).
     """
-    clients, c_local = compact(client)
-    units, u_local = compact(unit)
-    if len(clients) * len(units) > _DENSE_LIMIT:
+    if len(client) == 0:
+        return np.zeros(0, dtype=np.int64)
+    n_c, c_local, n_u, u_local = assignment_index(client, unit) if index is None else index
+    if n_c * n_u > _DENSE_LIMIT:
         return None
-    positive = np.maximum(weight, 0)
-    if float(positive.max(initial=0)) * min(len(clients), len(units)) >= 2.0**52:
+    if float(max(int(weight.max()), 0)) * min(n_c, n_u) >= 2.0**52:
         return None
-    matrix = np.zeros((len(clients), len(units)))
-    code = c_local * len(units) + u_local
-    matrix.ravel()[code] = positive
-    rows, cols = linear_sum_assignment(matrix, maximize=True)
-    taken = rows * len(units) + cols
-    taken = taken[matrix[rows, cols] > 0]  # a zero cell is no pair worth taking
+    # the negated weights as costs (pairs not worth taking cost 0, like absent ones): the
+    # minimum needs no copy of the matrix, unlike ``maximize=True``
+    cost = np.negative(weight, dtype=np.float64)
+    np.minimum(cost, 0.0, out=cost)
+    matrix = np.zeros((n_c, n_u))
+    code = c_local * n_u
+    code += u_local
+    matrix.ravel()[code] = cost
+    rows, cols = linear_sum_assignment(matrix)
+    taken = rows * n_u + cols
+    taken = taken[matrix[rows, cols] < 0]  # a zero cell is no pair worth taking
     # back to pair positions: the codes of the pairs, sorted, located by binary search
     order = np.argsort(code, kind="stable") if np.any(code[1:] < code[:-1]) else None
     sorted_code = code if order is None else code[order]

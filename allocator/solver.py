@@ -35,6 +35,7 @@ from allocator.columns import Columns, build_columns
 from allocator.decompose import GroupCaps, settle_pinned, split
 from allocator.eligibility import EligiblePairs, eligible_pairs
 from allocator.flow import (
+    assignment_index,
     caps_cannot_bind,
     lexicographic_scale,
     lexicographic_weights,
@@ -491,6 +492,7 @@ class _Part:
         whole = len(self.positions) == len(self.pairs)  # positions are then 0..n-1
         self.client = self.pairs.client if whole else self.pairs.client[self.positions]
         self.unit = self.pairs.unit if whole else self.pairs.unit[self.positions]
+        self._counts: tuple[int, int] | None = None  # (clients, units), once known
 
     @property
     def greedy(self) -> np.ndarray:
@@ -506,7 +508,9 @@ class _Part:
             and (self.plain or caps_cannot_bind(self.client, self.unit, self.caps))
         ):
             # 0. only rule 1 binds: a plain assignment
-            picked = solve_assignment(self.client, self.unit, weight)
+            index = assignment_index(self.client, self.unit)
+            self._counts = (index[0], index[2])
+            picked = solve_assignment(self.client, self.unit, weight, index)
             if picked is not None:
                 return self._proven(picked, "assignment", [self._spent()])
         # 1. a part that only a few caps hold together: region by region, budgets, bound
@@ -838,8 +842,8 @@ class _Part:
             facts,
             PartFacts(
                 part=self.index,
-                clients=count_distinct(self.client),
-                units=count_distinct(self.unit),
+                clients=self._counts[0] if self._counts else count_distinct(self.client),
+                units=self._counts[1] if self._counts else count_distinct(self.unit),
                 pairs=len(self.positions),
                 path=path,
                 proven=proven,
