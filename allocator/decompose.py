@@ -47,14 +47,15 @@ class Reduced:
 
 
 def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
-    client_ix, unit_ix = cols.client_index(), cols.unit_index()
-    pinned_clients = np.zeros(cols.n_clients, dtype=bool)
     pinned_units = np.zeros(cols.n_units, dtype=bool)
-    for pin in cols.instance.pinned:
-        pinned_clients[client_ix[pin.client_id]] = True
-        pinned_units[unit_ix[pin.unit_id]] = True
-    is_fixed = np.zeros(len(pairs), dtype=bool)
-    if cols.instance.pinned:
+    if not cols.instance.pinned:
+        fixed, free = np.zeros(0, dtype=np.int64), np.arange(len(pairs))
+    else:
+        client_ix, unit_ix = cols.client_index(), cols.unit_index()
+        pinned_clients = np.zeros(cols.n_clients, dtype=bool)
+        for pin in cols.instance.pinned:
+            pinned_clients[client_ix[pin.client_id]] = True
+            pinned_units[unit_ix[pin.unit_id]] = True
         codes = pairs.client * cols.n_units + pairs.unit
         wanted = np.array(
             [
@@ -62,18 +63,15 @@ def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
                 for p in cols.instance.pinned
             ]
         )
-        is_fixed = np.isin(codes, wanted)
-    if not cols.instance.pinned:
-        free = np.ones(len(pairs), dtype=bool)
-    else:
-        free = ~pinned_clients[pairs.client] & ~pinned_units[pairs.unit]
+        fixed = np.flatnonzero(np.isin(codes, wanted))
+        free = np.flatnonzero(~pinned_clients[pairs.client] & ~pinned_units[pairs.unit])
     pinned_unit_list = np.flatnonzero(pinned_units)
     caps = []
     for rule in rules.GROUP_LIMITS:
         group, limit = rule.unit_group(cols), rule.group_limit(cols)
         used = np.bincount(group[pinned_unit_list], minlength=len(limit))
         caps.append(GroupCaps(rule.number, group, np.where(limit < 0, -1, limit - used)))
-    return Reduced(np.flatnonzero(is_fixed), np.flatnonzero(free), caps)
+    return Reduced(fixed, free, caps)
 
 
 def split(

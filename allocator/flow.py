@@ -69,9 +69,17 @@ def lexicographic_weights(
     weights, ranges = lexicographic_scale(coefficients, client)
     if sum(r * w for r, w in zip(ranges, weights, strict=True)) >= _MAX_COST // 16:
         return None
-    total = np.zeros(len(client), dtype=np.int64)
-    scaled = np.empty(len(client), dtype=np.int64)
-    for coef, up, weight in zip(coefficients, maximise, weights, strict=True):
+    if not coefficients:
+        return np.zeros(len(client), dtype=np.int64)
+    total = np.empty(len(client), dtype=np.int64)
+    scaled = None
+    for level, (coef, up, weight) in enumerate(zip(coefficients, maximise, weights, strict=True)):
+        if level == 0:  # the first level written directly: no zeros, two passes fewer
+            np.multiply(coef, weight, out=total)
+            if not up:
+                np.negative(total, out=total)
+            continue
+        scaled = np.empty(len(client), dtype=np.int64) if scaled is None else scaled
         np.multiply(coef, weight, out=scaled)
         if up:
             total += scaled
@@ -169,11 +177,22 @@ def solve_flow(
 _DENSE_LIMIT = 4_000_000
 
 
-def caps_cannot_bind(client: np.ndarray, unit: np.ndarray, caps: list[GroupCaps]) -> bool:
+def caps_cannot_bind(
+    client: np.ndarray,
+    unit: np.ndarray,
+    caps: list[GroupCaps],
+    index: tuple[int, np.ndarray, int, np.ndarray] | None = None,
+) -> bool:
     """True when no limited group could be filled: each takes at least as many placements as
-    it has units here, or as there are clients here. Then only rule 1 is left."""
-    n_clients = count_distinct(client)
-    units = np.flatnonzero(np.bincount(unit)) if len(unit) else unit[:0]
+    it has units here, or as there are clients here. Then only rule 1 is left. ``index``:
+    ``assignment_index(client, unit)`` when already known."""
+    if index is not None:
+        n_clients = index[0]
+        # the unit columns are the units themselves when every unit 0..n-1 is here
+        units = np.arange(index[2]) if index[3] is unit else np.unique(unit)
+    else:
+        n_clients = count_distinct(client)
+        units = np.flatnonzero(np.bincount(unit)) if len(unit) else unit[:0]
     for cap in caps:
         counts = np.bincount(cap.unit_group[units])
         groups = np.flatnonzero(counts)
@@ -186,7 +205,9 @@ def caps_cannot_bind(client: np.ndarray, unit: np.ndarray, caps: list[GroupCaps]
 def _dense_index(values: np.ndarray) -> tuple[int, np.ndarray]:
     """How many distinct values and each value's index among them (like ``compact``), without
     a copy when the values already are 0..n-1, all present (a whole instance's pairs)."""
-    if np.all(values[1:] >= values[:-1]):  # sorted: one comparison pass
+    # sorted (one comparison pass; a short prefix first rules most unsorted columns out)
+    k = min(64, len(values))
+    if np.all(values[1:k] >= values[: k - 1]) and np.all(values[1:] >= values[:-1]):
         new = values[1:] != values[:-1]
         n = 1 + int(np.count_nonzero(new))
         if values[0] == 0 and values[-1] == n - 1:
@@ -227,22 +248,20 @@ def solve_assignment(
     n_c, c_local, n_u, u_local = assignment_index(client, unit) if index is None else index
     if n_c * n_u > _DENSE_LIMIT:
         return None
-    if float(max(int(weight.max()), 0)) * min(n_c, n_u) >= 2.0**52:
+    low, high = int(weight.min()), int(weight.max())
+    if float(max(high, 0)) * min(n_c, n_u) >= 2.0**52:
         return None
-    # the negated weights as costs (pairs not worth taking cost 0, like absent ones): the
-    # minimum needs no copy of the matrix, unlike ``maximize=True``
-    cost = np.negative(weight, dtype=np.float64)
-    np.minimum(cost, 0.0, out=cost)
+    # the negated weights as costs, written in place (pairs not worth taking cost 0, like absent
+    # ones): the minimum needs no copy of the matrix, unlike ``maximize=True``
     matrix = np.zeros((n_c, n_u))
-    code = c_local * n_u
-    code += u_local
-    matrix.ravel()[code] = cost
+    matrix[c_local, u_local] = weight
+    np.negative(matrix, out=matrix)
+    if low < 0:
+        np.minimum(matrix, 0.0, out=matrix)
     rows, cols = linear_sum_assignment(matrix)
-    taken = rows * n_u + cols
-    taken = taken[matrix[rows, cols] < 0]  # a zero cell is no pair worth taking
-    # back to pair positions: the codes of the pairs, sorted, located by binary search
-    order = np.argsort(code, kind="stable") if np.any(code[1:] < code[:-1]) else None
-    sorted_code = code if order is None else code[order]
-    found = np.searchsorted(sorted_code, taken)
-    picked = found if order is None else order[found]
-    return np.sort(picked)
+    keep = matrix[rows, cols] < 0  # a zero cell is no pair worth taking
+    # back to pair positions (each client-unit pair occurs once): the pairs whose unit is the
+    # one their client's row was given
+    col_of_row = np.full(n_c, -1, dtype=u_local.dtype)
+    col_of_row[rows[keep]] = cols[keep]
+    return np.flatnonzero(u_local == col_of_row[c_local])

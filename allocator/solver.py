@@ -394,11 +394,13 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
     reduced = settle_pinned(cols, pairs)
     free = reduced.free
     whole = len(free) == len(pairs)
-    plain = settings.method == "auto" and caps_cannot_bind(
-        pairs.client if whole else pairs.client[free],
-        pairs.unit if whole else pairs.unit[free],
-        reduced.caps,
-    )
+    index = None
+    plain = False
+    if settings.method == "auto" and len(free):
+        client = pairs.client if whole else pairs.client[free]
+        unit = pairs.unit if whole else pairs.unit[free]
+        index = assignment_index(client, unit)
+        plain = caps_cannot_bind(client, unit, reduced.caps, index)
     if plain:
         # a plain assignment as a whole: splitting it would cost more than it saves
         pieces = [free] if len(free) else []
@@ -427,6 +429,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
             greedy,
             say,
             plain=plain,
+            dense=index if plain else None,
         )
         outcomes.append(part.solve())
         pairs_left -= len(positions)
@@ -486,6 +489,7 @@ class _Part:
     say: Progress
     allow_linked: bool = True
     plain: bool = False  # already known: no cap can bind
+    dense: tuple | None = None  # already known: assignment_index(client, unit) of this part
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
@@ -508,7 +512,7 @@ class _Part:
             and (self.plain or caps_cannot_bind(self.client, self.unit, self.caps))
         ):
             # 0. only rule 1 binds: a plain assignment
-            index = assignment_index(self.client, self.unit)
+            index = self.dense or assignment_index(self.client, self.unit)
             self._counts = (index[0], index[2])
             picked = solve_assignment(self.client, self.unit, weight, index)
             if picked is not None:
