@@ -262,6 +262,6 @@ def solve_assignment(
     keep = matrix[rows, cols] < 0  # a zero cell is no pair worth taking
     # back to pair positions (each client-unit pair occurs once): the pairs whose unit is the
     # one their client's row was given
-    col_of_row = np.full(n_c, -1, dtype=u_local.dtype)
+    col_of_row = np.full(n_c, -1, dtype=np.int32 if n_u < 2**31 else np.int64)
     col_of_row[rows[keep]] = cols[keep]
     return np.flatnonzero(u_local == col_of_row[c_local])
