@@ -61,14 +61,15 @@ class Reduced:
 
 
 def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
-    client_ix, unit_ix = cols.client_index(), cols.unit_index()
-    pinned_clients = np.zeros(cols.n_clients, dtype=bool)
     pinned_units = np.zeros(cols.n_units, dtype=bool)
-    for pin in cols.instance.pinned:
-        pinned_clients[client_ix[pin.client_id]] = True
-        pinned_units[unit_ix[pin.unit_id]] = True
-    is_fixed = np.zeros(len(pairs), dtype=bool)
-    if cols.instance.pinned:
+    if not cols.instance.pinned:
+        fixed, free = np.zeros(0, dtype=np.int64), np.ones(len(pairs), dtype=bool)
+    else:
+        client_ix, unit_ix = cols.client_index(), cols.unit_index()
+        pinned_clients = np.zeros(cols.n_clients, dtype=bool)
+        for pin in cols.instance.pinned:
+            pinned_clients[client_ix[pin.client_id]] = True
+            pinned_units[unit_ix[pin.unit_id]] = True
         codes = pairs.client * cols.n_units + pairs.unit
         wanted = np.array(
             [
@@ -76,9 +77,8 @@ def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
                 for p in cols.instance.pinned
             ]
         )
-        is_fixed = np.isin(codes, wanted)
-    free = ~pinned_clients[pairs.client] & ~pinned_units[pairs.unit]
-    fixed = np.flatnonzero(is_fixed)
+        fixed = np.flatnonzero(np.isin(codes, wanted))
+        free = ~pinned_clients[pairs.client] & ~pinned_units[pairs.unit]
     caps = []
     for rule in rules.group_limits():
         c = rule.capacities(cols)

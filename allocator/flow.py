@@ -70,9 +70,22 @@ def lexicographic_weights(
     weights, ranges = lexicographic_scale(coefficients, client)
     if sum(r * w for r, w in zip(ranges, weights, strict=True)) >= _MAX_COST // 16:
         return None
-    total = np.zeros(len(client), dtype=np.int64)
-    for coef, up, weight in zip(coefficients, maximise, weights, strict=True):
-        total += (coef if up else -coef) * weight
+    if not coefficients:
+        return np.zeros(len(client), dtype=np.int64)
+    total = np.empty(len(client), dtype=np.int64)
+    scaled = None
+    for level, (coef, up, weight) in enumerate(zip(coefficients, maximise, weights, strict=True)):
+        if level == 0:  # the first level written directly: no zeros, two passes fewer
+            np.multiply(coef, weight, out=total)
+            if not up:
+                np.negative(total, out=total)
+            continue
+        scaled = np.empty(len(client), dtype=np.int64) if scaled is None else scaled
+        np.multiply(coef, weight, out=scaled)
+        if up:
+            total += scaled
+        else:
+            total -= scaled
     return total
 
 
@@ -165,11 +178,22 @@ def solve_flow(
 _DENSE_LIMIT = 4_000_000
 
 
-def caps_cannot_bind(client: np.ndarray, unit: np.ndarray, caps: list[GroupCaps]) -> bool:
+def caps_cannot_bind(
+    client: np.ndarray,
+    unit: np.ndarray,
+    caps: list[GroupCaps],
+    index: tuple[int, np.ndarray, int, np.ndarray] | None = None,
+) -> bool:
     """True when no limited group could be filled: each takes at least as many placements as
-    it has units here, or as there are clients here. Then only rule 1 is left."""
-    n_clients = count_distinct(client)
-    units = np.flatnonzero(np.bincount(unit)) if len(unit) else unit[:0]
+    it has units here, or as there are clients here. Then only rule 1 is left. ``index``:
+    ``assignment_index(client, unit)`` when already known."""
+    if index is not None:
+        n_clients = index[0]
+        # the unit columns are the units themselves when every unit 0..n-1 is here
+        units = np.arange(index[2]) if index[3] is unit else np.unique(unit)
+    else:
+        n_clients = count_distinct(client)
+        units = np.flatnonzero(np.bincount(unit)) if len(unit) else unit[:0]
     for cap in caps:
         if cap.on_clients:
             if not _pair_caps_cannot_bind(client, unit, cap):
@@ -197,28 +221,66 @@ def _pair_caps_cannot_bind(client: np.ndarray, unit: np.ndarray, cap: GroupCaps)
     return not np.any(cap.left[groups] < np.minimum(n_clients, n_units))
 
 
-def solve_assignment(client: np.ndarray, unit: np.ndarray, weight: np.ndarray) -> np.ndarray | None:
+def _dense_index(values: np.ndarray) -> tuple[int, np.ndarray]:
+    """How many distinct values and each value's index among them (like ``compact``), without
+    a copy when the values already are 0..n-1, all present (a whole instance's pairs)."""
+    # sorted (one comparison pass; a short prefix first rules most unsorted columns out)
+    k = min(64, len(values))
+    if np.all(values[1:k] >= values[: k - 1]) and np.all(values[1:] >= values[:-1]):
+        new = values[1:] != values[:-1]
+        n = 1 + int(np.count_nonzero(new))
+        if values[0] == 0 and values[-1] == n - 1:
+            return n, values
+        return n, np.concatenate([[0], np.cumsum(new)])
+    counts = np.bincount(values)
+    present = counts > 0
+    n = int(np.count_nonzero(present))
+    if n == len(counts):
+        return n, values
+    return n, (np.cumsum(present) - 1)[values]
+
+
+def assignment_index(
+    client: np.ndarray, unit: np.ndarray
+) -> tuple[int, np.ndarray, int, np.ndarray]:
+    """The rows and columns of the dense matrix: (clients, client row of each pair, units,
+    unit column of each pair)."""
+    n_c, c_local = _dense_index(client)
+    n_u, u_local = _dense_index(unit)
+    return n_c, c_local, n_u, u_local
+
+
+def solve_assignment(
+    client: np.ndarray,
+    unit: np.ndarray,
+    weight: np.ndarray,
+    index: tuple[int, np.ndarray, int, np.ndarray] | None = None,
+) -> np.ndarray | None:
     """A plain assignment (only rule 1 binds): the Hungarian method on the dense weight matrix.
 
-    None when the matrix would be too large, or when its sums could leave the integers that
-    float64 represents exactly (the optimum must be exact to be a proof).
+    ``index``: ``assignment_index(client, unit)`` when already known. None when the matrix
+    would be too large, or when its sums could leave the integers that float64 represents
+    exactly (the optimum must be exact to be a proof).
     """
-    clients, c_local = compact(client)
-    units, u_local = compact(unit)
-    if len(clients) * len(units) > _DENSE_LIMIT:
+    if len(client) == 0:
+        return np.zeros(0, dtype=np.int64)
+    n_c, c_local, n_u, u_local = assignment_index(client, unit) if index is None else index
+    if n_c * n_u > _DENSE_LIMIT:
         return None
-    positive = np.maximum(weight, 0)
-    if float(positive.max(initial=0)) * min(len(clients), len(units)) >= 2.0**52:
+    low, high = int(weight.min()), int(weight.max())
+    if float(max(high, 0)) * min(n_c, n_u) >= 2.0**52:
         return None
-    matrix = np.zeros((len(clients), len(units)))
-    code = c_local * len(units) + u_local
-    matrix.ravel()[code] = positive
-    rows, cols = linear_sum_assignment(matrix, maximize=True)
-    taken = rows * len(units) + cols
-    taken = taken[matrix[rows, cols] > 0]  # a zero cell is no pair worth taking
-    # back to pair positions: the codes of the pairs, sorted, located by binary search
-    order = np.argsort(code, kind="stable") if np.any(code[1:] < code[:-1]) else None
-    sorted_code = code if order is None else code[order]
-    found = np.searchsorted(sorted_code, taken)
-    picked = found if order is None else order[found]
-    return np.sort(picked)
+    # the negated weights as costs, written in place (pairs not worth taking cost 0, like absent
+    # ones): the minimum needs no copy of the matrix, unlike ``maximize=True``
+    matrix = np.zeros((n_c, n_u))
+    matrix[c_local, u_local] = weight
+    np.negative(matrix, out=matrix)
+    if low < 0:
+        np.minimum(matrix, 0.0, out=matrix)
+    rows, cols = linear_sum_assignment(matrix)
+    keep = matrix[rows, cols] < 0  # a zero cell is no pair worth taking
+    # back to pair positions (each client-unit pair occurs once): the pairs whose unit is the
+    # one their client's row was given
+    col_of_row = np.full(n_c, -1, dtype=np.int32 if n_u < 2**31 else np.int64)
+    col_of_row[rows[keep]] = cols[keep]
+    return np.flatnonzero(u_local == col_of_row[c_local])

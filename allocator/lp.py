@@ -16,7 +16,6 @@ import numpy as np
 from scipy.sparse import coo_matrix
 
 from allocator.decompose import GroupCaps
-from allocator.variables import groups_of
 
 _INTEGRAL = 1e-6
 
@@ -69,15 +68,27 @@ def capacity_rows(
         (cap.of_pairs(client, unit), cap.left, i) for i, cap in enumerate(caps)
     ]
     for key, left, family in families:
-        for group, positions in groups_of(key):
-            limit = 1 if left is None else int(left[group])
-            if (limit < 0 or limit >= len(positions)) and (family, group) not in keep:
-                continue  # this row could never bind
-            row_ix.append(np.full(len(positions), row))
-            col_ix.append(positions)
-            rhs.append(limit if limit >= 0 else len(positions))
-            keys.append((family, group))
-            row += 1
+        # the groups in key order (keys < 0 belong to no group), all at once
+        order = np.argsort(key, kind="stable")
+        order = order[key[order] >= 0]
+        if len(order) == 0:
+            continue
+        sorted_key = key[order]
+        starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
+        groups = sorted_key[starts]
+        counts = np.diff(np.r_[starts, len(order)])
+        limit = np.ones(len(groups), dtype=np.int64) if left is None else left[groups]
+        kept = (limit >= 0) & (limit < counts)  # a row that could never bind is left out
+        for fam, group in keep:  # unless its limit will change
+            if fam == family:
+                kept |= groups == group
+        row_of_group = row + np.cumsum(kept) - 1
+        pair_kept = np.repeat(kept, counts)
+        row_ix.append(np.repeat(row_of_group, counts)[pair_kept])
+        col_ix.append(order[pair_kept])
+        rhs.extend(np.where(limit[kept] >= 0, limit[kept], counts[kept]).tolist())
+        keys.extend((family, int(g)) for g in groups[kept].tolist())
+        row += int(np.count_nonzero(kept))
     if row == 0:
         return coo_matrix((0, len(client))).tocsr(), np.zeros(0), keys
     data = np.ones(sum(len(c) for c in col_ix))

@@ -35,6 +35,7 @@ from allocator.columns import Columns, build_columns
 from allocator.decompose import GroupCaps, settle_pinned, split
 from allocator.eligibility import EligiblePairs, eligible_pairs
 from allocator.flow import (
+    assignment_index,
     caps_cannot_bind,
     lexicographic_scale,
     lexicographic_weights,
@@ -398,11 +399,13 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
     reduced = settle_pinned(cols, pairs)
     free = reduced.free
     whole = len(free) == len(pairs)
-    plain = settings.method == "auto" and caps_cannot_bind(
-        pairs.client if whole else pairs.client[free],
-        pairs.unit if whole else pairs.unit[free],
-        reduced.caps,
-    )
+    index = None
+    plain = False
+    if settings.method == "auto" and len(free):
+        client = pairs.client if whole else pairs.client[free]
+        unit = pairs.unit if whole else pairs.unit[free]
+        index = assignment_index(client, unit)
+        plain = caps_cannot_bind(client, unit, reduced.caps, index)
     if plain:
         # a plain assignment as a whole: splitting it would cost more than it saves
         pieces = [free] if len(free) else []
@@ -431,6 +434,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
             greedy,
             say,
             plain=plain,
+            dense=index if plain else None,
         )
         outcomes.append(part.solve())
         pairs_left -= len(positions)
@@ -490,12 +494,14 @@ class _Part:
     say: Progress
     allow_linked: bool = True
     plain: bool = False  # already known: no cap can bind
+    dense: tuple | None = None  # already known: assignment_index(client, unit) of this part
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
         whole = len(self.positions) == len(self.pairs)  # positions are then 0..n-1
         self.client = self.pairs.client if whole else self.pairs.client[self.positions]
         self.unit = self.pairs.unit if whole else self.pairs.unit[self.positions]
+        self._counts: tuple[int, int] | None = None  # (clients, units), once known
 
     @property
     def greedy(self) -> np.ndarray:
@@ -512,7 +518,9 @@ class _Part:
             and (self.plain or caps_cannot_bind(self.client, self.unit, self.caps))
         ):
             # 0. only rule 1 binds: a plain assignment
-            picked = solve_assignment(self.client, self.unit, weight)
+            index = self.dense or assignment_index(self.client, self.unit)
+            self._counts = (index[0], index[2])
+            picked = solve_assignment(self.client, self.unit, weight, index)
             if picked is not None:
                 return self._proven(picked, "assignment", [self._spent()])
         # 1. a part that only a few caps hold together: region by region, budgets, bound
@@ -522,7 +530,7 @@ class _Part:
                 return linked
         # 2. the nested flow, exact whenever its answer meets every other cap
         if weight is not None and method == "auto":
-            picked = solve_flow(self.client, self.unit, weight, self.caps)
+            picked = self._flow_by_regions(weight)
             if picked is not None and _meets(self.caps, self.client[picked], self.unit[picked]):
                 return self._proven(picked, "flow", [self._spent()])
 
@@ -566,6 +574,24 @@ class _Part:
     @property
     def linkable(self) -> bool:
         return self.allow_linked and len(self.positions) >= self.settings.linked_min_pairs
+
+    def _flow_by_regions(self, weight: np.ndarray) -> np.ndarray | None:
+        """The nested flow's optimum (local pair indices), one flow per region: the flow has no
+        corporation quota, so the part falls apart into regions for it (complexes and
+        municipalities lie in one region) and the union of the regions' optima is the whole
+        flow's optimum; several small flows are much faster than one large one."""
+        ordered = len(self.positions) > 1 and np.all(self.positions[1:] > self.positions[:-1])
+        regions = split(self.cols, self.pairs, self.positions, []) if ordered else []
+        if len(regions) < 2:
+            return solve_flow(self.client, self.unit, weight, self.caps)
+        picked = []
+        for piece in regions:
+            local = np.searchsorted(self.positions, piece)
+            got = solve_flow(self.client[local], self.unit[local], weight[local], self.caps)
+            if got is None:
+                return None
+            picked.append(local[got])
+        return np.sort(np.concatenate(picked))
 
     def _spent(self) -> float:
         return time.perf_counter() - self.started
@@ -840,8 +866,8 @@ class _Part:
             facts,
             PartFacts(
                 part=self.index,
-                clients=count_distinct(self.client),
-                units=count_distinct(self.unit),
+                clients=self._counts[0] if self._counts else count_distinct(self.client),
+                units=self._counts[1] if self._counts else count_distinct(self.unit),
                 pairs=len(self.positions),
                 path=path,
                 proven=proven,
