@@ -406,7 +406,10 @@ def _date(text: str) -> str:
 def kind_of(annotation: Any) -> Kind:
     """A model field's annotation as the kind of cell that holds it."""
     if get_origin(annotation) in (Union, types.UnionType):
-        annotation = next(a for a in get_args(annotation) if a is not type(None))
+        given = [a for a in get_args(annotation) if a is not type(None)]
+        if len(given) > 1:
+            return "str"  # text or something else (a scenario as a mapping or as YAML text)
+        annotation = given[0]
     if get_origin(annotation) is dict:
         return "map"
     if get_origin(annotation) is list:

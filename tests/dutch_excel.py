@@ -15,7 +15,7 @@ DUTCH_NAMES = {
     "units": {
         "id": "Code", "complex_id": "Complex", "corporation_id": "Corporatie", "rooms": "Kamers",
         "rent": "Huur", "accessible": "Rolstoeltoegankelijk", "min_occupants": "Min. bewoners",
-        "max_occupants": "Max bewoners", "allowed_groups": "Doelgroepen",
+        "max_occupants": "Max bewoners", "allowed_groups": "Doelgroepen", "staircase_id": "Portiek",
     },
     "clients": {
         "id": "Pseudoniem", "household_size": "Huishoudgrootte", "max_rent": "Max huur",
@@ -23,6 +23,7 @@ DUTCH_NAMES = {
         "preferred_municipalities": "Voorkeursgemeenten",
         "excluded_municipalities": "Uitgesloten gemeenten", "target_group": "Doelgroep",
         "ready_since": "Uitstroomklaar sinds", "refused_units": "Geweigerde woningen",
+        "support_provider_id": "Begeleider",
     },
     "municipalities": {
         "id": "Code", "name": "Naam", "quota": "Contingent", "population": "Inwoners",
@@ -32,7 +33,15 @@ DUTCH_NAMES = {
         "id": "Code", "municipality_id": "Gemeente", "units_total": "Woningen totaal",
         "vulnerable_residents": "Kwetsbare bewoners",
         "max_vulnerable_share": "Max aandeel kwetsbaar", "name": "Naam",
+        "group_max_share": "Max aandeel per groep", "group_residents": "Bewoners per groep",
+        "max_vulnerable_per_staircase": "Max kwetsbaar per portiek",
+        "staircase_vulnerable_residents": "Kwetsbare bewoners per portiek",
+        "neighbourhood_id": "Wijk",
     },
+    "neighbourhoods": {
+        "id": "Code", "municipality_id": "Gemeente", "quota": "Contingent", "name": "Naam",
+    },
+    "support_providers": {"id": "Code", "name": "Naam", "capacity": "Plaatsen"},
     "policy": {
         "max_vulnerable_share": "Max aandeel kwetsbaar", "reference_date": "Peildatum",
         "objective": "Doelstelling",

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Form, Request
 from sqlalchemy import select
 
-from service.db import get_sessionmaker
+from service.db import get_read_sessionmaker
 from service.deps import caller_of_key, hash_key
 from service.tables import ApiKey
 from service.web import session as web
@@ -41,7 +41,7 @@ def sign_in_form(request: Request):
 
 @pages.post("/aanmelden", dependencies=[Depends(web.check_csrf)])
 def sign_in(request: Request, key: Annotated[str, Form(max_length=200)] = ""):
-    maker = get_sessionmaker(request.app.state.settings.database_url)
+    maker = get_read_sessionmaker(request.app.state.settings.database_url)
     with maker() as db:
         row = db.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key.strip())))
         caller = caller_of_key(row)
