@@ -175,6 +175,7 @@ def with_all_rules(data: dict) -> dict:
         {"id": "sp2", "name": "SP2", "yearly_places": {"b": 2}},
     ]
     data["region"]["yearly_quota"] = 200
+    data["region"]["resident_moves_per_year"] = 0.3  # residents leave buildings too
     data["region"]["corporations"][0].pop("yearly_quota")
     data["clients"]["support_share"] = 0.5
     data["horizon_weeks"] = 30
