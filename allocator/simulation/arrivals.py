@@ -31,6 +31,7 @@ class ClientArrival:
     preferred: list[str]
     excluded: list[str]
     urgent: bool = False
+    support_provider_id: str | None = None  # rule 15
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,7 @@ class VacancyArrival:
     min_occupants: int
     max_occupants: int
     allowed_groups: list[str] | None
+    staircase_id: str | None = None  # rule 13
 
 
 @dataclass
@@ -198,12 +200,54 @@ def _urgent(config: ScenarioConfig, clients: list[ClientArrival], seed: int) -> 
     return [dataclasses.replace(c, urgent=bool(f)) for c, f in zip(clients, flags, strict=True)]
 
 
+def _support(
+    config: ScenarioConfig, clients: list[ClientArrival], seed: int
+) -> list[ClientArrival]:
+    """Rule 15: a support provider for ``clients.support_share`` of the clients, one that works
+    where they most want to live (with no preference: anywhere they accept), from a stream of its
+    own so a scenario without support keeps its draws. No such provider: none."""
+    share, providers = config.clients.support_share, config.region.support_providers
+    if share <= 0 or not providers or not clients:
+        return clients
+    rng = np.random.default_rng([seed, 5])
+    has = rng.random(len(clients)) < share
+    pick = rng.random(len(clients))
+    out = []
+    for c, h, x in zip(clients, has, pick, strict=True):
+        if c.preferred:
+            fits = [p.id for p in providers if c.preferred[0] in p.yearly_places]
+        else:
+            fits = [p.id for p in providers if set(p.yearly_places) - set(c.excluded)]
+        if h and fits:
+            c = dataclasses.replace(c, support_provider_id=fits[int(x * len(fits))])
+        out.append(c)
+    return out
+
+
+def _staircases(
+    config: ScenarioConfig, vacancies: list[VacancyArrival], seed: int
+) -> list[VacancyArrival]:
+    """Rule 13: each vacancy in a complex with staircases arises in one of them (uniformly), from
+    a stream of its own so a scenario without staircases keeps its draws."""
+    stairs = {cx.id: sorted(cx.staircases) for cx in config.region.complexes if cx.staircases}
+    if not stairs or not vacancies:
+        return vacancies
+    pick = np.random.default_rng([seed, 6]).random(len(vacancies))
+    return [
+        dataclasses.replace(v, staircase_id=s[int(x * len(s))])
+        if (s := stairs.get(v.complex_id))
+        else v
+        for v, x in zip(vacancies, pick, strict=True)
+    ]
+
+
 def generate_arrivals(config: ScenarioConfig, seed: int) -> Arrivals:
     clients = _clients(config, np.random.default_rng([seed, 1]))
+    vacancies = _vacancies(config, np.random.default_rng([seed, 2]))
     return Arrivals(
         seed=seed,
-        clients=_urgent(config, clients, seed),
-        vacancies=_vacancies(config, np.random.default_rng([seed, 2])),
+        clients=_support(config, _urgent(config, clients, seed), seed),
+        vacancies=_staircases(config, vacancies, seed),
         moves=_moves(config, np.random.default_rng([seed, 3])),
     )
 

@@ -20,6 +20,16 @@ leave the list (``clients.leave_per_week``; a draw per client and week, the same
 policy). Urgent clients are treated by every policy as ready ``urgent_priority_weeks`` earlier.
 Quotas start afresh every calendar year, pro-rated for a partial year.
 
+Rules 12-15, where the scenario sets them, hold under every policy alike: each round's instance
+carries the complexes' group shares and staircases with their residents, the neighbourhoods with
+this year's quota left and the support providers with this year's places left
+(``RuleState``); the optimiser solves with them, and practice and FCFS take a pair only while
+every registered cap of the core has room (``allocator.greedy``). A placement adds to its
+building's group and staircase residents; neighbourhood quotas and support places start afresh
+every calendar year like the municipal quotas. Residents moving out lower only the building's
+vulnerable count (which group or staircase they leave is not drawn), so groups and staircases
+only fill up: their caps bind at least as hard as in reality.
+
 Ceilings (``hindsight``, ``ceiling_arrivals``) solve one instance per quota year with every
 arrival known and ignore the round cadence (a pair may be matched as soon as both exist).
 """
@@ -128,6 +138,92 @@ class RunResult:
         return len(self.placements)
 
 
+@dataclass
+class RuleState:
+    """Rules 12-15 as a run goes: residents per capped group and per staircase of each building
+    (rising with placements), and this calendar year's neighbourhood quotas and support places
+    left. Empty for a scenario without them."""
+
+    group: dict[str, dict[str, int]]  # complex -> capped group -> residents
+    stairs: dict[str, dict[str, int]]  # complex -> staircase -> vulnerable residents
+    neighbourhood_of: dict[str, str]  # complex -> neighbourhood
+    municipality_of: dict[str, str]  # complex -> municipality
+    neighbourhood_left: dict[str, int] = field(default_factory=dict)
+    support_left: dict[tuple[str, str], int] = field(default_factory=dict)
+
+    @classmethod
+    def start(cls, config: ScenarioConfig) -> RuleState:
+        cxs = config.region.complexes
+        return cls(
+            group={
+                cx.id: {g: (cx.group_residents or {}).get(g, 0) for g in cx.group_max_share}
+                for cx in cxs
+                if cx.group_max_share
+            },
+            stairs={cx.id: dict(cx.staircases) for cx in cxs if cx.staircases},
+            neighbourhood_of={cx.id: cx.neighbourhood for cx in cxs if cx.neighbourhood},
+            municipality_of={cx.id: cx.municipality for cx in cxs},
+        )
+
+    def new_year(self, config: ScenarioConfig, year: int) -> None:
+        self.neighbourhood_left, self.support_left = config.rule_quotas_for_year(year)
+
+    def place(self, client: ClientArrival, unit: VacancyArrival) -> None:
+        cx = unit.complex_id
+        if client.target_group in self.group.get(cx, {}):
+            self.group[cx][client.target_group] += 1
+        if unit.staircase_id is not None and cx in self.stairs:
+            self.stairs[cx][unit.staircase_id] = self.stairs[cx].get(unit.staircase_id, 0) + 1
+        if cx in self.neighbourhood_of:
+            self.neighbourhood_left[self.neighbourhood_of[cx]] -= 1
+        key = (client.support_provider_id, self.municipality_of[cx])
+        if key in self.support_left:
+            self.support_left[key] -= 1
+
+
+def _complex_rules(cx, rules: RuleState) -> dict:
+    """A complex's rule 12-14 fields in the contract (none for a complex without them)."""
+    row: dict = {}
+    if cx.group_max_share:
+        row["group_max_share"] = dict(cx.group_max_share)
+        row["group_residents"] = dict(rules.group[cx.id])
+    if cx.staircases:
+        row["staircase_vulnerable_residents"] = dict(rules.stairs[cx.id])
+    if cx.max_vulnerable_per_staircase is not None:
+        row["max_vulnerable_per_staircase"] = cx.max_vulnerable_per_staircase
+    if cx.neighbourhood:
+        row["neighbourhood_id"] = cx.neighbourhood
+    return row
+
+
+def _rule_tables(config: ScenarioConfig, rules: RuleState) -> dict:
+    """The neighbourhoods and support providers with what is left of this year."""
+    region, out = config.region, {}
+    if region.neighbourhoods:
+        out["neighbourhoods"] = [
+            {
+                "id": nb.id,
+                "municipality_id": nb.municipality,
+                "quota": max(0, rules.neighbourhood_left.get(nb.id, 0)),
+            }
+            | ({} if nb.name is None else {"name": nb.name})
+            for nb in region.neighbourhoods
+        ]
+    if region.support_providers:
+        out["support_providers"] = [
+            {
+                "id": p.id,
+                "name": p.name,
+                "capacity": [
+                    {"municipality_id": m, "places": max(0, rules.support_left.get((p.id, m), 0))}
+                    for m in p.yearly_places
+                ],
+            }
+            for p in region.support_providers
+        ]
+    return out
+
+
 def _client_row(c: ClientArrival, refused: list[str], priority_weeks: float = 0.0) -> dict:
     ready = c.ready_since
     if c.urgent and priority_weeks:
@@ -144,6 +240,8 @@ def _client_row(c: ClientArrival, refused: list[str], priority_weeks: float = 0.
     }
     if c.max_rent is not None:
         row["max_rent"] = c.max_rent
+    if c.support_provider_id is not None:
+        row["support_provider_id"] = c.support_provider_id
     return row
 
 
@@ -160,9 +258,14 @@ def build_instance(
     objective: list[str] | None = None,
     acceptance: list[dict] | None = None,
     pinned: list[dict] | None = None,
+    rules: RuleState | None = None,
 ) -> Instance:
-    """The contract instance of one round (or of a ceiling's quota year)."""
+    """The contract instance of one round (or of a ceiling's quota year); ``rules`` the state of
+    rules 12-15 (their residents and what is left of this year; the scenario's start if unset)."""
     region = config.region
+    if rules is None:
+        rules = RuleState.start(config)
+        rules.new_year(config, week_date(config, week).year)
     return Instance.model_validate(
         {
             "municipalities": [
@@ -186,6 +289,7 @@ def build_instance(
                     if cx.max_vulnerable_share is None
                     else {"max_vulnerable_share": cx.max_vulnerable_share}
                 )
+                | _complex_rules(cx, rules)
                 for cx in region.complexes
             ],
             "units": [contract_row(Unit, v) for v in units],
@@ -201,6 +305,7 @@ def build_instance(
             "pinned": pinned or [],
             "acceptance": acceptance or [],
         }
+        | _rule_tables(config, rules)
     )
 
 
@@ -326,6 +431,7 @@ class _Online:
         self.corp_quota: dict[str, int | None] = {}
         self.used_muni: Counter = Counter()
         self.used_corp: Counter = Counter()
+        self.rules = RuleState.start(config)
 
     # --- one week -----------------------------------------------------------------------------
 
@@ -343,6 +449,7 @@ class _Online:
             self.year, self.used_muni, self.used_corp = date.year, Counter(), Counter()
             self.quota, self.corp_quota = self.config.quotas_for_year(date.year)
             self.result.quota_by_year[date.year] = dict(self.quota)
+            self.rules.new_year(self.config, date.year)
         for cx in self.arrivals.moves.get(week, []):
             self.vulnerable[cx] = max(0, self.vulnerable[cx] - 1)
         left = self.drop_outs(week)
@@ -421,6 +528,11 @@ class _Online:
     def register(self, c: ClientArrival) -> tuple[str, str | None]:
         """Today's practice at intake: one municipality and one corporation for this client."""
         munis = [m.id for m in self.config.region.municipalities if m.id not in c.excluded]
+        if c.support_provider_id is not None:  # rule 15: only where the provider works
+            (provider,) = [
+                p for p in self.config.region.support_providers if p.id == c.support_provider_id
+            ]
+            munis = [m for m in munis if m in provider.yearly_places]
         if not munis:
             return NO_MUNICIPALITY, None
         registered = Counter(m for m, _ in self.registration.values())
@@ -460,6 +572,7 @@ class _Online:
             self.refused,
             objective=objective,
             acceptance=acceptance,
+            rules=self.rules,
         )
 
     def round(self, week: int) -> tuple[int, int, int, int, int]:
@@ -501,6 +614,7 @@ class _Online:
         self.vulnerable[cx] += 1
         self.used_muni[muni] += 1
         self.used_corp[unit.corporation_id] += 1
+        self.rules.place(client, unit)
         r = self.result
         r.max_share[cx] = max(r.max_share[cx], self.vulnerable[cx] / self.units_total[cx])
         r.peak_vulnerable[cx] = max(r.peak_vulnerable[cx], self.vulnerable[cx])
@@ -619,10 +733,12 @@ def ceiling(
         weeks_of_year[week_date(config, w).year].append(w)
     placed_ids: set[str] = set()
     proven = True
+    rules = RuleState.start(config)
     for year, weeks in sorted(weeks_of_year.items()):
         first, last = weeks[0], weeks[-1]
         quota, corp_quota = config.quotas_for_year(year)
         result.quota_by_year[year] = dict(quota)
+        rules.new_year(config, year)
         for w in weeks:
             for cx in arrivals.moves.get(w, []):
                 vulnerable[cx] = max(0, vulnerable[cx] - 1)
@@ -651,9 +767,10 @@ def ceiling(
             learn=not knows_answers,
             result=result,
             keep_trace=keep_trace,
+            rules=rules,
         )
         proven &= year_proven
-        _book(config, result, clients, units, pairs, vulnerable, year, placed_ids)
+        _book(config, result, clients, units, pairs, vulnerable, year, placed_ids, rules)
     end = week_date(config, horizon)
     for c in arrivals.clients:
         if c.id in placed_ids:
@@ -728,6 +845,7 @@ def _solve_year(
     learn: bool,
     result: RunResult,
     keep_trace: bool,
+    rules: RuleState,
 ) -> tuple[list[tuple[str, str]], bool]:
     refused = {
         c.id: [units[j].id for j in np.flatnonzero(~allowed[i])] for i, c in enumerate(clients)
@@ -747,6 +865,7 @@ def _solve_year(
             corp_quota,
             refused,
             pinned=[{"client_id": c, "unit_id": u} for c, u in pinned],
+            rules=rules,
         )
         solution = solve(instance, settings)
         pairs = solution.assignments
@@ -768,7 +887,7 @@ def _solve_year(
                 result.refusals += 1
 
 
-def _book(config, result, clients, units, pairs, vulnerable, year, placed_ids) -> None:
+def _book(config, result, clients, units, pairs, vulnerable, year, placed_ids, rules) -> None:
     """Record a ceiling's placements of one quota year."""
     by_client = {c.id: c for c in clients}
     by_unit = {v.id: v for v in units}
@@ -780,6 +899,7 @@ def _book(config, result, clients, units, pairs, vulnerable, year, placed_ids) -
         placed_ids.add(cid)
         cx = v.complex_id
         vulnerable[cx] += 1
+        rules.place(c, v)
         result.max_share[cx] = max(result.max_share[cx], vulnerable[cx] / units_total[cx])
         result.peak_vulnerable[cx] = max(result.peak_vulnerable[cx], vulnerable[cx])
         days = max(0, (week_date(config, week) - c.ready_since).days)

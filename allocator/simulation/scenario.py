@@ -448,6 +448,23 @@ class ScenarioConfig(_Spec):
             {c: None if q is None else part(q) for c, q in corps.items()},
         )
 
+    def rule_quotas_for_year(self, year: int) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+        """Rules 14 and 15 for one calendar year: each neighbourhood's quota and each (provider,
+        municipality)'s support places, pro-rated like the municipal quotas."""
+        share = self.year_share(year) if self.region.prorate_partial_years else 1.0
+
+        def part(q: int) -> int:
+            return math.floor(q * share + 0.5)
+
+        return (
+            {nb.id: part(nb.yearly_quota) for nb in self.region.neighbourhoods},
+            {
+                (p.id, m): part(q)
+                for p in self.region.support_providers
+                for m, q in p.yearly_places.items()
+            },
+        )
+
     def year_share(self, year: int) -> float:
         """The part of calendar year ``year`` inside the horizon (0 to 1)."""
         first, after = dt.date(year, 1, 1), dt.date(year + 1, 1, 1)
