@@ -1,6 +1,7 @@
 """The coordinator's working week in a real browser: sign in, overview, make a proposal, open an
 explanation, compare alternatives, make offers, accept one, refuse one with a reason, run again
-(the accepted offer pinned, the refused dwelling gone for that client), the audit trail."""
+(the accepted offer pinned, the refused dwelling gone for that client), the audit trail, the
+acceptance model."""
 
 from __future__ import annotations
 
@@ -112,6 +113,16 @@ def test_the_coordinators_week(page: Page, service, check):
     expect(page.locator("main tbody tr").first).to_contain_text("offer")
     assert "offer" in page.content() and "WF-C" not in page.url
     check(page, "coordinator-audit")
+
+    # the acceptance model, with the answered offers it rests on (this week's among them)
+    page.get_by_role("link", name="Acceptatiemodel", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Acceptatiemodel")
+    history = page.locator("section", has=page.get_by_role("heading", name="De geschiedenis"))
+    expect(history).to_contain_text("beantwoorde aanbiedingen")
+    expect(history).to_contain_text("laatste antwoord")
+    expect(page.get_by_role("heading", name="Basiskans per doelgroep")).to_be_visible()
+    expect(page.locator("main table").last).to_contain_text("elke plaats lager")
+    check(page, "coordinator-acceptance-model")
 
     # a client's page: its history, reached by a link without the pseudonym in the URL
     page.get_by_role("link", name="Cliënten").click()
