@@ -411,6 +411,8 @@ def _date(text: str) -> str:
 def kind_of(annotation: Any) -> Kind:
     """A model field's annotation as the kind of cell that holds it."""
     if get_origin(annotation) in (Union, types.UnionType):
+        if str in get_args(annotation):
+            return "str"  # text is kept as typed (a scenario's YAML): the model reads it
         annotation = next(a for a in get_args(annotation) if a is not type(None))
     if get_origin(annotation) is dict:
         return "map"

@@ -65,6 +65,7 @@ async def planner_submit(request: Request, caller: Caller, form: Form):
 
 def _submit(request, caller, form: FormData, scenario: str):
     from service.db import get_sessionmaker
+    from service.scope import set_region
 
     tx = texts_of(request)
     settings = request.app.state.settings
@@ -72,6 +73,9 @@ def _submit(request, caller, form: FormData, scenario: str):
     data = {"scenario": scenario, "seeds": text(form, "seeds"), "variants": variants or None}
     values = {"scenario": scenario, "seeds": data["seeds"] or "", "variants": ", ".join(variants)}
     with get_sessionmaker(settings.database_url)() as session:
+        # this session is opened here (the upload is read first), not by the request's
+        # dependency: scope it to the caller's region as ``deps.current_principal`` does
+        set_region(session, caller.region_id)
         body, errors = parse(ScenarioRunIn, data, tx)
         if body is None:
             return planner_page(request, session, caller, 422, errors=errors, **values)
