@@ -2,7 +2,9 @@
 
 The tables of a CSV folder or a workbook are the contract's tables, one file or sheet each
 (``municipalities``, ``corporations``, ``complexes``, ``units``, ``clients``; optional ``policy``
-with one row, ``pinned``, and for rules 14-15 ``neighbourhoods`` and ``support_providers``). In
+with one row, ``pinned``, ``acceptance`` (a chance in [0, 1] per client and unit, for the
+``expected_acceptance`` objective level; written only when given), and for rules 14-15
+``neighbourhoods`` and ``support_providers``). In
 a cell, empty means "not given" (the contract's default applies), lists are separated by ``;``
 (a JSON list is accepted too); what a Dutch Excel writes is read too (``;`` between fields,
 ``566,58``, ``26-11-2026``, WAAR/ONWAAR, ja/nee, Dutch column names: see
@@ -35,6 +37,7 @@ from pydantic import BaseModel
 from allocator.errors import InputIssue, InstanceError
 from allocator.models import (
     TABLES,
+    AcceptanceEstimate,
     Client,
     Complex,
     ComplexSummary,
@@ -76,8 +79,9 @@ ROW_MODELS: dict[str, type[BaseModel]] = {
     "pinned": PinnedPair,
     "neighbourhoods": Neighbourhood,
     "support_providers": SupportProvider,
+    "acceptance": AcceptanceEstimate,
 }
-OPTIONAL_TABLES = ("policy", "pinned", "neighbourhoods", "support_providers")
+OPTIONAL_TABLES = ("policy", "pinned", "neighbourhoods", "support_providers", "acceptance")
 _FILE_TABLE = "instance"  # the table named by problems with the file as a whole
 
 
@@ -238,7 +242,6 @@ def _with_lines(
         for row, line in zip(data.get(table, []), lines.get(table, []), strict=True):
             if "id" in row:
                 where.setdefault((table, str(row["id"]).strip()), []).append(line)
-    pinned_lines = lines.get("pinned", [])
     result = []
     for issue in issues:
         row = issue.row
@@ -246,10 +249,13 @@ def _with_lines(
         if found:
             plural = "s" if len(found) > 1 else ""
             row = f"{row} (line{plural} {', '.join(map(str, found))})"
-        elif issue.table == "pinned" and row and (m := re.fullmatch(r"#(\d+)", row)):
+        elif (
+            issue.table in ("pinned", "acceptance") and row and (m := re.fullmatch(r"#(\d+)", row))
+        ):
+            # rows without an id (pairs) are named by their spreadsheet line
             index = int(m.group(1))
-            if index < len(pinned_lines):
-                row = f"line {pinned_lines[index]}"
+            if index < len(lines.get(issue.table, [])):
+                row = f"line {lines[issue.table][index]}"
         result.append(InputIssue(issue.table, row, issue.field, issue.message))
     return result
 
@@ -340,8 +346,9 @@ def _instance_tables(instance: Instance) -> dict[str, tuple[list[str], list[list
     for table, model, rows in (
         *(
             (t, ROW_MODELS[t], getattr(instance, t))
-            for t in dict.fromkeys((*TABLES, "pinned"))
-            if t not in ("neighbourhoods", "support_providers") or getattr(instance, t)
+            for t in dict.fromkeys((*TABLES, "pinned", "acceptance"))
+            if t not in ("neighbourhoods", "support_providers", "acceptance")
+            or getattr(instance, t)
         ),
         ("policy", Policy, [instance.policy]),
     ):

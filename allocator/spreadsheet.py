@@ -112,6 +112,11 @@ DUTCH_HEADERS: dict[str, dict[str, tuple[str, ...]]] = {
         "name": ("naam",),
         "capacity": ("plaatsen", "capaciteit"),
     },
+    "acceptance": {
+        "client_id": ("cliënt",),
+        "unit_id": ("woning",),
+        "probability": ("kans", "acceptatiekans"),
+    },
 }
 #: The service's vacancy uploads are the contract's units.
 DUTCH_HEADERS["vacancies"] = DUTCH_HEADERS["units"]

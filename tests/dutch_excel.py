@@ -47,6 +47,7 @@ DUTCH_NAMES = {
         "objective": "Doelstelling",
     },
     "pinned": {"client_id": "Cliënt", "unit_id": "Woning"},
+    "acceptance": {"client_id": "Cliënt", "unit_id": "Woning", "probability": "Kans"},
 }  # fmt: skip
 
 
@@ -63,7 +64,7 @@ def dutch_csv(text: str, table: str | None = None) -> bytes:
     rows = list(csv.reader(text.splitlines()))
     header = rows[0]
     if table is not None:
-        header = [DUTCH_NAMES[table].get(h, h) for h in header]
+        header = [DUTCH_NAMES.get(table, {}).get(h, h) for h in header]  # others in English
     body = [[dutch_value(v) for v in row] for row in rows[1:]]
     out = []
     for row in [header, *body]:

@@ -495,3 +495,83 @@ def test_failed_write_leaves_the_old_file(tmp_path: Path, monkeypatch) -> None:
 def test_unknown_proposal_format(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         write_proposal(small_proposal(), tmp_path / "proposal.txt")
+
+
+# ----------------------------------------------------------------------------------------------
+# The optional acceptance table (issue 10 point 4): a chance per client and unit
+
+
+@pytest.fixture(scope="module")
+def with_acceptance(instance: Instance) -> Instance:
+    from allocator.models import AcceptanceEstimate
+
+    pairs = zip(instance.clients[:4], instance.units[:4], strict=True)
+    return instance.with_changes(
+        acceptance=[
+            AcceptanceEstimate(client_id=c.id, unit_id=u.id, probability=p)
+            for (c, u), p in zip(pairs, (0.0, 0.25, 0.6180339887, 1.0), strict=True)
+        ]
+    )
+
+
+def test_acceptance_round_trip_json_csv_xlsx(tmp_path: Path, with_acceptance: Instance) -> None:
+    # JSON → CSV folder → XLSX, each read back from the one before: the same instance throughout
+    write_instance(with_acceptance, tmp_path / "a.json")
+    from_json = read_instance(tmp_path / "a.json")
+    write_instance(from_json, tmp_path / "csv")
+    from_csv = read_instance(tmp_path / "csv")
+    write_instance(from_csv, tmp_path / "b.xlsx")
+    from_xlsx = read_instance(tmp_path / "b.xlsx")
+    assert from_json == from_csv == from_xlsx == with_acceptance
+    assert len(from_xlsx.acceptance) == 4
+    assert (
+        (tmp_path / "csv" / "acceptance.csv")
+        .read_text()
+        .startswith("client_id,unit_id,probability\n")
+    )
+
+
+def test_acceptance_table_is_written_only_when_given(tmp_path: Path, instance: Instance) -> None:
+    write_instance(instance, tmp_path / "csv")
+    assert not (tmp_path / "csv" / "acceptance.csv").exists()
+    assert read_instance(tmp_path / "csv").acceptance == []
+
+
+@pytest.mark.parametrize("chance", ["1,5", "-0.1"])
+def test_acceptance_out_of_range_names_line_and_field(
+    csv_folder: Path, instance: Instance, chance: str
+) -> None:
+    # a Dutch sheet: ";" between fields, Dutch column names, decimal comma
+    c, u = instance.clients[0].id, instance.units
+    (csv_folder / "acceptance.csv").write_text(
+        f"cliënt;woning;kans\n{c};{u[0].id};0,5\n{c};{u[1].id};{chance}\n", encoding="utf-8"
+    )
+    with pytest.raises(InstanceError) as exc:
+        read_instance(csv_folder)
+    assert issues_of(exc) == [("acceptance", "line 3", "kans")]
+
+
+def test_acceptance_in_a_workbook_names_line_and_field(
+    tmp_path: Path, with_acceptance: Instance
+) -> None:
+    path = tmp_path / "instance.xlsx"
+    write_instance(with_acceptance, path)
+    sheets = pd.read_excel(path, sheet_name=None, dtype=str, keep_default_na=False)
+    sheets["acceptance"].loc[2, "probability"] = "1,5"
+    with pd.ExcelWriter(path) as writer:
+        for name, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+    with pytest.raises(InstanceError) as exc:
+        read_instance(path)
+    assert issues_of(exc) == [("acceptance", "line 4", "probability")]
+
+
+def test_acceptance_unknown_client_is_named(csv_folder: Path, instance: Instance) -> None:
+    unit = instance.units[0].id
+    (csv_folder / "acceptance.csv").write_text(
+        f"client_id,unit_id,probability\n{instance.clients[0].id},{unit},0.5\nc-nobody,{unit},0.5\n"
+    )
+    with pytest.raises(InstanceError) as exc:
+        read_instance(csv_folder)
+    assert issues_of(exc) == [("acceptance", "line 3", "client_id")]
+    assert "c-nobody" in exc.value.issues[0].message

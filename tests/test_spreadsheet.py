@@ -18,6 +18,7 @@ from allocator.models import Policy
 from allocator.spreadsheet import (
     DUTCH_HEADERS,
     canonical_columns,
+    kind_of,
     normalise_header,
     parse_cell,
     read_csv,
@@ -158,3 +159,11 @@ def test_a_problem_in_a_dutch_file_names_the_files_own_column(tmp_path):
     [issue] = exc.value.issues
     assert (issue.table, issue.row, issue.field) == ("units", "WF-U001 (line 2)", "Huur")
     assert DUTCH_NAMES["units"]["rent"] == "Huur"
+
+
+def test_a_field_that_takes_text_or_a_map_keeps_the_text():
+    # the planner's scenario (a JSON object or a YAML text): never read as key=value pairs
+    from typing import Any
+
+    assert kind_of(dict[str, Any] | str) == "str"
+    assert kind_of(dict[str, float] | None) == "map"

@@ -47,6 +47,7 @@ def navigation(caller, t: Texts) -> list[tuple[str, str]]:
     """The menu: a page is listed when the caller passes the role check of the API function
     it shows (``core.allowed``), so the menu follows the API's permissions."""
     from service.routers import (
+        acceptance,
         aggregates,
         audit,
         clients,
@@ -65,6 +66,7 @@ def navigation(caller, t: Texts) -> list[tuple[str, str]]:
         ("/woningen", t.gettext("Vacancies"), vacancies.list_vacancies),
         ("/voorstellen", t.gettext("Proposals"), runs.list_runs),
         ("/aanbiedingen", t.gettext("Offers"), offers.list_offers),
+        ("/acceptatiemodel", t.gettext("Acceptance model"), acceptance.read_acceptance_model),
         ("/planner", t.gettext("Scenarios"), scenario_runs.list_scenario_runs),
         ("/logboek", t.gettext("Audit trail"), audit.read_audit_trail),
         ("/beheer", t.gettext("Keys"), keys.list_api_keys),

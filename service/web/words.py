@@ -31,5 +31,6 @@ TABLES = [
     N_("units"),
     N_("clients"),
     N_("pinned"),
+    N_("acceptance"),
     N_("policy"),
 ]

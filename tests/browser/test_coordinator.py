@@ -1,6 +1,7 @@
 """The coordinator's working week in a real browser: sign in, overview, make a proposal, open an
 explanation, compare alternatives, make offers, accept one, refuse one with a reason, run again
-(the accepted offer pinned, the refused dwelling gone for that client), the audit trail."""
+(the accepted offer pinned, the refused dwelling gone for that client), the audit trail, the
+acceptance model."""
 
 from __future__ import annotations
 
@@ -113,6 +114,16 @@ def test_the_coordinators_week(page: Page, service, check):
     assert "offer" in page.content() and "WF-C" not in page.url
     check(page, "coordinator-audit")
 
+    # the acceptance model, with the answered offers it rests on (this week's among them)
+    page.get_by_role("link", name="Acceptatiemodel", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Acceptatiemodel")
+    history = page.locator("section", has=page.get_by_role("heading", name="De geschiedenis"))
+    expect(history).to_contain_text("beantwoorde aanbiedingen")
+    expect(history).to_contain_text("laatste antwoord")
+    expect(page.get_by_role("heading", name="Basiskans per doelgroep")).to_be_visible()
+    expect(page.locator("main table").last).to_contain_text("elke plaats lager")
+    check(page, "coordinator-acceptance-model")
+
     # a client's page: its history, reached by a link without the pseudonym in the URL
     page.get_by_role("link", name="Cliënten").click()
     check(page, "coordinator-clients")
@@ -120,3 +131,28 @@ def test_the_coordinators_week(page: Page, service, check):
     assert refused_client not in page.url
     expect(page.locator("main")).to_contain_text("te ver van het werk")
     check(page, "coordinator-client")
+
+
+def test_the_acceptance_model_in_words_on_a_real_history(page: Page, service, check):
+    """400 answered offers (a first-choice dwelling accepted more often) written into the
+    service's database: the page shows the fitted terms in words, with their intervals."""
+    from types import SimpleNamespace
+
+    from tests.service.test_acceptance_model import _answered_offers
+
+    database = f"sqlite:///{service.log.parent / 'service.sqlite3'}"
+    made, _ = _answered_offers(SimpleNamespace(database_url=database))
+    api = service.api("GET", "/acceptance-model", service.keys["coordinator"]).json()
+    assert api["offers"] >= made
+    sign_in(page, service, "coordinator")
+    page.get_by_role("link", name="Acceptatiemodel", exact=True).click()
+    main = page.locator("main")
+    cards = main.locator(".cards li")
+    expect(cards.nth(0)).to_have_text(re.compile(rf"^\s*{api['offers']}\s+beantwoorde"))
+    expect(cards.nth(1)).to_have_text(re.compile(rf"^\s*{api['accepted']}\s+geaccepteerd"))
+    expect(cards.nth(2)).to_have_text(re.compile(rf"^\s*{api['refused']}\s+geweigerd"))
+    rank = page.locator("tr", has=page.get_by_role("rowheader", name=re.compile("elke plaats")))
+    expect(rank).to_contain_text("Minder cliënten accepteren")
+    expect(rank.locator("td").nth(1)).to_contain_text(" tot ")
+    expect(main).not_to_contain_text("te klein of te eenvormig")
+    check(page, "coordinator-acceptance-model-fitted")

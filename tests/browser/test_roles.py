@@ -158,6 +158,7 @@ def test_a_signed_out_visitor_is_sent_to_sign_in_from_every_page(page: Page, ser
         if "GET" in r.methods and r.path not in ("/", "/aanmelden")
     )  # fmt: skip
     assert len(paths) >= 20
+    assert "/acceptatiemodel" in paths
     for path in paths:
         page.goto(service.url + path)
         assert page.url == service.url + "/aanmelden", path
@@ -181,7 +182,14 @@ def test_the_api_documentation_works_without_internet(page: Page, service, check
 def test_pages_stay_usable_at_a_tablets_width(page: Page, service, check):
     page.set_viewport_size(TABLET)
     sign_in(page, service, "coordinator")
-    for path in ("/overzicht", "/clienten", "/woningen", "/aanbiedingen", "/sjablonen"):
+    for path in (
+        "/overzicht",
+        "/clienten",
+        "/woningen",
+        "/aanbiedingen",
+        "/acceptatiemodel",
+        "/sjablonen",
+    ):
         page.goto(service.url + path)
         check(page, "tablet" + path.replace("/", "-"))
 

@@ -348,3 +348,84 @@ def test_a_broken_rule_of_an_offer_in_words():
     assert issue_text(Texts("en"), message) == (
         "Offering WF-U017 to WF-C010 breaks rule 6: not refused."
     )
+
+
+# --- the acceptance model -------------------------------------------------------------------
+
+
+def test_the_acceptance_model_page_shows_what_the_api_says_with_its_history(client, keys, settings):
+    import datetime as dt
+
+    from service.web.i18n import Texts
+    from tests.service.test_acceptance_model import _answered_offers
+
+    sign_in(client, keys.coordinator)
+    menu = client.get("/overzicht").text
+    assert 'href="/acceptatiemodel"' in menu and "Acceptatiemodel" in menu
+    _answered_offers(settings)
+    api = client.get("/acceptance-model", headers=keys.coordinator).json()
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", client.get("/acceptatiemodel").text))
+    # the history it rests on: offers, accepted, refused, first and last answer
+    for label, value in (
+        ("beantwoorde aanbiedingen", api["offers"]),
+        ("geaccepteerd", api["accepted"]),
+        ("geweigerd", api["refused"]),
+    ):
+        assert f" {value} {label}" in text, label
+    assert "eerste antwoord" in text and "laatste antwoord" in text
+    dutch = Texts("nl")
+    for key in ("first_answer", "last_answer"):
+        assert dutch.date(dt.datetime.fromisoformat(api[key])) in text, key
+    # the base chance per target group, as a percentage, with the offers it rests on
+    for group, chance in api["base_by_target_group"].items():
+        percent = f"{round(chance * 100)}%"
+        row = f" {group} {percent} {api['offers_by_target_group'][group]} "
+        assert row in text, row
+    # every term in words: rank lowers the odds, with its interval (decimal commas)
+    rank = next(term for term in api["terms"] if term["feature"] == "rank")
+    odds = f"{rank['odds_ratio']:.2f}".replace(".", ",")
+    assert f"elke plaats lager op de gemeentelijst van de cliënt dan de eerste {odds}" in text
+    assert "Minder cliënten accepteren: de odds op acceptatie worden vermenigvuldigd met" in text
+    assert "elke 10 km van de eerste gemeente van de cliënt — — Niet geschat" in text
+
+
+def test_the_acceptance_model_page_without_history_and_for_other_roles(client, keys, settings):
+    from sqlalchemy import delete
+
+    from service import tables as t
+    from service.db import get_sessionmaker
+
+    sign_in(client, keys.coordinator)
+    page = client.get("/acceptatiemodel")
+    assert page.status_code == 200  # the demo's few answers: shares per group, and it says so
+    assert "De geschiedenis is te klein of te eenvormig" in page.text
+    assert "Niet geschat" in page.text
+    with get_sessionmaker(settings.database_url)() as session:
+        session.execute(delete(t.Offer))
+        session.commit()
+    page = client.get("/acceptatiemodel")
+    assert "Er zijn nog geen beantwoorde aanbiedingen" in page.text
+    assert "Nog geen enkele doelgroep heeft een beantwoorde aanbieding." in page.text
+    sign_in(client, keys.planner)  # the API's own role check: the planner reads aggregates
+    assert client.get("/acceptatiemodel").status_code == 200
+    sign_in(client, keys.corporation)
+    assert client.get("/acceptatiemodel").status_code == 403
+    assert 'href="/acceptatiemodel"' not in client.get("/corporatie").text
+
+
+def test_the_acceptance_model_page_calls_the_apis_route(client, keys, monkeypatch):
+    """Through ``core.call`` of the API's own function: no second query, no second role check."""
+    from service.routers import acceptance
+    from service.web import core
+
+    called = []
+    real = core.call
+
+    def spy(func, caller, /, **arguments):
+        called.append(func)
+        return real(func, caller, **arguments)
+
+    monkeypatch.setattr("service.web.pages.coordinator.call", spy)
+    sign_in(client, keys.coordinator)
+    assert client.get("/acceptatiemodel").status_code == 200
+    assert called == [acceptance.read_acceptance_model]

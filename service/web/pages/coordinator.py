@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import math
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -22,7 +23,7 @@ from service import tables as t
 from service.deps import RowId, SessionDep, SettingsDep
 from service.pagination import first_page
 from service.problems import ServiceProblem, not_found
-from service.routers import aggregates, audit, clients, offers, region, runs
+from service.routers import acceptance, aggregates, audit, clients, offers, region, runs
 from service.schemas import ClientIn, ClientUpdate, OffersFromRunIn, RefuseIn, RunIn, WithdrawIn
 from service.state import quota_use, today
 from service.web import session as web
@@ -492,3 +493,81 @@ def audit_filter(request: Request, session: SessionDep, caller: Caller, form: Fo
         "since": since,
     }
     return audit_page(request, session, caller, filters)
+
+
+# --- the acceptance model -----------------------------------------------------------------
+
+#: What one step of each term of the model is, in the words of the page (``FEATURE_TEXT`` in
+#: allocator/acceptance.py says the same in English for the API).
+TERM_TEXT = {
+    "rank": N_("each place further down the client's list of municipalities than the first"),
+    "rent_over_limit": N_(
+        "each 10 percentage points that the rent is above 80 percent of the client's rent limit"
+    ),
+    "distance": N_("each 10 km from the client's first municipality"),
+}
+
+
+def _term_words(tx, term) -> dict[str, Any]:
+    """One term of the model in a sentence: how a step changes the odds of accepting, the 95%
+    interval, and whether the history can tell an effect from none."""
+    step = tx.gettext(TERM_TEXT.get(term.feature, term.meaning))
+    if term.ci_low is None or term.ci_high is None:
+        return {
+            "step": step,
+            "odds": None,
+            "interval": None,
+            "words": tx.gettext(
+                "Not estimated: in the history this does not vary, or the history is too small."
+            ),
+        }
+    odds = round(term.odds_ratio, 2)
+    low, high = round(math.exp(term.ci_low), 2), round(math.exp(term.ci_high), 2)
+    values = {"odds": tx.number(odds), "low": tx.number(low), "high": tx.number(high)}
+    if term.ci_high < 0:
+        words = tx.gettext(
+            "Fewer accept: the odds of accepting are multiplied by %(odds)s (95%% interval "
+            "%(low)s to %(high)s).",
+            **values,
+        )
+    elif term.ci_low > 0:
+        words = tx.gettext(
+            "More accept: the odds of accepting are multiplied by %(odds)s (95%% interval "
+            "%(low)s to %(high)s).",
+            **values,
+        )
+    else:
+        words = tx.gettext(
+            "The history cannot tell whether this matters: the odds of accepting are "
+            "multiplied by %(odds)s, but the 95%% interval (%(low)s to %(high)s) includes 1, "
+            "no effect.",
+            **values,
+        )
+    return {
+        "step": step,
+        "odds": tx.number(odds),
+        "interval": tx.gettext("%(low)s to %(high)s", low=values["low"], high=values["high"]),
+        "words": words,
+    }
+
+
+@pages.get("/acceptatiemodel")
+def acceptance_model(request: Request, session: SessionDep, caller: Caller):
+    """The region's acceptance model as the API gives it (``GET /acceptance-model``, its own
+    role check), in words: base chance per target group, each term's odds ratio with its
+    interval, and the answered offers it rests on."""
+    tx = texts_of(request)
+    model = call(acceptance.read_acceptance_model, caller, session=session)
+    fitted = any(term.ci_low is not None for term in model.terms)
+    return page(
+        request,
+        "acceptance.html",
+        title=tx.gettext("Acceptance model"),
+        model=model,
+        fitted=fitted,
+        groups=[
+            (group, chance, model.offers_by_target_group.get(group, 0))
+            for group, chance in sorted(model.base_by_target_group.items())
+        ],
+        terms=[_term_words(tx, term) for term in model.terms],
+    )
