@@ -84,6 +84,8 @@ def test_a_planner_runs_the_westfriesland_scenario_and_sees_its_plots(page: Page
     images = page.locator(".plots img")
     assert images.count() >= 1
     for i in range(images.count()):
+        # each plot is its own request: wait until the browser has it, then that it decoded
+        expect(images.nth(i)).to_have_js_property("complete", True, timeout=60_000)
         loaded = images.nth(i).evaluate("img => img.complete && img.naturalWidth > 0")
         assert loaded, images.nth(i).get_attribute("src")
     expect(page.locator(".report table").first).to_be_visible()
