@@ -185,7 +185,8 @@ def load_region(
     path: Annotated[Path, typer.Argument(help="A contract instance (.json, .xlsx, CSV folder).")],
     name: Annotated[str, typer.Option(help="The new region's name (unique).")],
 ) -> None:
-    """Add a region with its state from a contract instance (its ids must not be in use)."""
+    """Add a region with its state from a contract instance. Its ids are its own: another
+    region may use the same ones."""
     from sqlalchemy.exc import IntegrityError
 
     from allocator.errors import InstanceError

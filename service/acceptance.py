@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from allocator.acceptance import FittedAcceptance, fit, pair_features
 from service import tables as t
+from service.tables import same_record
 
 #: Offers whose answer is known: accepted (and perhaps let since) or refused.
 ACCEPTED = ("accepted", "let")
@@ -43,9 +44,9 @@ def history(session: Session) -> History:
     """Every answered offer with its pair's features and the client's target group."""
     rows = session.execute(
         select(t.Offer, t.Client, t.Vacancy, t.Complex.municipality_id)
-        .join(t.Client, t.Offer.client_id == t.Client.id)
-        .join(t.Vacancy, t.Offer.unit_id == t.Vacancy.id)
-        .join(t.Complex, t.Vacancy.complex_id == t.Complex.id)
+        .join(t.Client, same_record(t.Client, t.Offer, "client_id"))
+        .join(t.Vacancy, same_record(t.Vacancy, t.Offer, "unit_id"))
+        .join(t.Complex, same_record(t.Complex, t.Vacancy, "complex_id"))
         .where(t.Offer.status.in_(ACCEPTED + REFUSED))
         .order_by(t.Offer.id.desc())
         .limit(MAX_HISTORY)
@@ -75,7 +76,7 @@ def estimates_for(session: Session, model: FittedAcceptance, client: t.Client) -
     accepts, likeliest first."""
     rows = session.execute(
         select(t.Vacancy, t.Complex.municipality_id)
-        .join(t.Complex, t.Vacancy.complex_id == t.Complex.id)
+        .join(t.Complex, same_record(t.Complex, t.Vacancy, "complex_id"))
         .where(t.Vacancy.status == "open")
         .order_by(t.Vacancy.id)
     ).all()

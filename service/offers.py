@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from allocator.errors import InstanceError
 from allocator.models import parse_instance
 from allocator.validator import pinned_issues
+from service import scope
 from service import tables as t
 from service.audit import SYSTEM, record, set_client_status
 from service.db import TryAgain, get_sessionmaker, lock_region
@@ -38,12 +39,20 @@ def lock(session: Session, table: Any, ids: Iterable[str | int]) -> list[Any]:
         return []
     query = (
         select(table)
-        .where(table.id.in_(ids))
+        .where(table.region_id == _region(session), table.id.in_(ids))
         .order_by(table.id)
         .with_for_update()
         .execution_options(populate_existing=True)
     )
     return list(session.scalars(query))
+
+
+def _region(session: Session) -> int:
+    """The region whose rows a writer locks: ids are each region's own (``scope.get``)."""
+    region_id = region_of(session)
+    if region_id is None:
+        raise ValueError("locking rows by id needs the session's region")
+    return region_id
 
 
 def lock_offer(session: Session, offer_id: int) -> t.Offer:
@@ -129,8 +138,8 @@ def make_offers(
     seen_clients: set[str] = set()
     seen_units: set[str] = set()
     for i, (client_id, unit_id) in enumerate(pairs):
-        client = session.get(t.Client, client_id)
-        unit = session.get(t.Vacancy, unit_id)
+        client = scope.get(session, t.Client, client_id)
+        unit = scope.get(session, t.Vacancy, unit_id)
         if client is None:
             problem(i, "client_id", f"There is no client {client_id!r}.")
         elif client.status != "ready":
@@ -210,7 +219,7 @@ def make_offers(
             by_hand=offer.by_hand or None,
         )
         set_client_status(
-            session, caller, session.get(t.Client, client_id), "proposed", offer_id=offer.id
+            session, caller, scope.get(session, t.Client, client_id), "proposed", offer_id=offer.id
         )
         made.append(offer)
     return made
@@ -256,12 +265,12 @@ def _move(session, caller, offer: t.Offer, to: str, *, allowed_from, reason=None
     now = utcnow()
     previous = offer.status
     offer.status = to
-    client = session.get(t.Client, offer.client_id)
+    client = scope.get(session, t.Client, offer.client_id)
     if to in ("accepted", "refused", "withdrawn") and previous == "proposed":
         offer.decided_at = now
     if to == "refused":
         offer.refusal_reason = reason
-        if session.get(t.Refusal, (offer.client_id, offer.unit_id)) is None:
+        if scope.get(session, t.Refusal, client_id=offer.client_id, unit_id=offer.unit_id) is None:
             session.add(
                 t.Refusal(
                     client_id=offer.client_id,
@@ -274,14 +283,14 @@ def _move(session, caller, offer: t.Offer, to: str, *, allowed_from, reason=None
         set_client_status(session, caller, client, "ready", offer_id=offer.id)
     if to == "let":
         offer.let_at = now
-        unit = session.get(t.Vacancy, offer.unit_id)
+        unit = scope.get(session, t.Vacancy, offer.unit_id)
         unit.status, unit.closed_at, unit.status_reason = "let", now, f"let to offer {offer.id}"
         # the newcomer is a vulnerable household in the building from now on (rule 10),
         # counted in SQL so that concurrent lets in one building each count
         residents = t.Complex.vulnerable_residents
         session.execute(
             update(t.Complex)
-            .where(t.Complex.id == unit.complex_id)
+            .where(t.Complex.region_id == unit.region_id, t.Complex.id == unit.complex_id)
             .values(
                 vulnerable_residents=case(
                     (residents < t.Complex.units_total, residents + 1),

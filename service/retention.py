@@ -22,6 +22,7 @@ from service.audit import SYSTEM, record
 from service.deps import Principal
 from service.offers import lock
 from service.problems import conflict, not_found
+from service.scope import set_region
 from service.tables import utcnow
 
 log = logging.getLogger("service.retention")
@@ -44,16 +45,26 @@ def erase(session: Session, caller: Principal, client: t.Client) -> None:
     client.support = False
     client.support_contact = None
     client.erased_at = utcnow()
-    for refusal in session.scalars(select(t.Refusal).where(t.Refusal.client_id == client.id)):
+    # the client's own rows: its id is its region's own, so the region is part of the look-up
+    # (purge runs in a session without a region)
+    in_its_region = (t.Refusal.region_id == client.region_id, t.Refusal.client_id == client.id)
+    for refusal in session.scalars(select(t.Refusal).where(*in_its_region)):
         refusal.reason = None
-    offers = list(session.scalars(select(t.Offer).where(t.Offer.client_id == client.id)))
+    offers = list(
+        session.scalars(
+            select(t.Offer).where(
+                t.Offer.region_id == client.region_id, t.Offer.client_id == client.id
+            )
+        )
+    )
     for offer in offers:
         offer.refusal_reason = None
     about = or_(
         (t.AuditEvent.entity == "client") & (t.AuditEvent.entity_id == client.id),
         (t.AuditEvent.entity == "offer") & t.AuditEvent.entity_id.in_([str(o.id) for o in offers]),
     )
-    for event in session.scalars(select(t.AuditEvent).where(about)):
+    events = select(t.AuditEvent).where(t.AuditEvent.region_id == client.region_id, about)
+    for event in session.scalars(events):
         if any(k in event.details for k in PERSONAL_DETAILS):
             event.details = {k: v for k, v in event.details.items() if k not in PERSONAL_DETAILS}
     record(session, caller, "client.erased", "client", client.id, region_id=client.region_id)
@@ -83,16 +94,25 @@ def purge(session: Session, months: int, now: dt.datetime | None = None) -> int:
     region: a session without a region)."""
     now = now or utcnow()
     before = now - dt.timedelta(days=round(months * 365.25 / 12))
-    due = session.scalars(
-        select(t.Client.id).where(
+    due = session.execute(
+        select(t.Client.region_id, t.Client.id)
+        .where(
             t.Client.status.in_(("housed", "withdrawn")),
             t.Client.erased_at.is_(None),
             func.coalesce(t.Client.left_at, t.Client.registered_at) < before,
         )
+        .order_by(t.Client.region_id)
     ).all()
-    for client in lock(session, t.Client, due):
-        if client.erased_at is None:
-            erase(session, SYSTEM, client)
+    by_region: dict[int, list[str]] = {}
+    for region_id, client_id in due:
+        by_region.setdefault(region_id, []).append(client_id)
+    # ids are each region's own: the clients are locked region by region
+    for region_id, client_ids in by_region.items():
+        set_region(session, region_id)
+        for client in lock(session, t.Client, client_ids):
+            if client.erased_at is None:
+                erase(session, SYSTEM, client)
+    set_region(session, None)
     return len(due)
 
 

@@ -11,12 +11,15 @@ installation admin's requests) are not scoped.
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
 from sqlalchemy import event
 from sqlalchemy.orm import ORMExecuteState, Session, with_loader_criteria
 
 from service.tables import InRegion, Scoped
 
 REGION = "region_id"
+T = TypeVar("T")
 
 
 def set_region(session: Session, region_id: int | None) -> None:
@@ -28,6 +31,18 @@ def set_region(session: Session, region_id: int | None) -> None:
 
 def region_of(session: Session) -> int | None:
     return session.info.get(REGION)
+
+
+def get(session: Session, table: type[T], id_: str | None = None, **key: Any) -> T | None:
+    """The record of the session's region with this id (or these key columns). Ids are each
+    region's own (``tables.region_key``): an id alone names no record, so a session without a
+    region cannot look one up."""
+    region_id = session.info.get(REGION)
+    if region_id is None:
+        raise ValueError(f"a look-up of a {table.__name__} by id needs the session's region")
+    if id_ is not None:
+        key["id"] = id_
+    return session.get(table, {REGION: region_id, **key})
 
 
 @event.listens_for(Session, "do_orm_execute")

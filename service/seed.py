@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from allocator.io import read_instance
 from allocator.models import DEFAULT_OBJECTIVE, Instance
+from service import scope
 from service import tables as t
 from service.audit import SYSTEM, record
 from service.db import get_sessionmaker
@@ -78,7 +79,7 @@ def load_region(
                 decided_at=now,
             )
         )
-        session.get(t.Client, p.client_id).status = "proposed"
+        scope.get(session, t.Client, p.client_id).status = "proposed"
     record(
         session,
         caller,

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from allocator.models import Unit, contract_row
 from service import tables as t
 from service.scope import region_of
-from service.tables import OPEN_OFFER_STATES
+from service.tables import OPEN_OFFER_STATES, same_record
 
 
 def today() -> dt.date:
@@ -56,9 +56,9 @@ def quota_use(session: Session, year: int) -> QuotaUse:
             t.Complex.neighbourhood_id,
             t.Client.support_provider_id,
         )
-        .join(t.Vacancy, t.Vacancy.id == t.Offer.unit_id)
-        .join(t.Complex, t.Complex.id == t.Vacancy.complex_id)
-        .join(t.Client, t.Client.id == t.Offer.client_id)
+        .join(t.Vacancy, same_record(t.Vacancy, t.Offer, "unit_id"))
+        .join(t.Complex, same_record(t.Complex, t.Vacancy, "complex_id"))
+        .join(t.Client, same_record(t.Client, t.Offer, "client_id"))
         .where(t.Offer.status.in_(("accepted", "let")))
         .where(extract("year", t.Offer.decided_at) == year)
     ).all()

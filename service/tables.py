@@ -13,9 +13,11 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -75,6 +77,29 @@ class InRegion(Scoped):
     region_id: Mapped[int] = mapped_column(ForeignKey("regions.id"), index=True)
 
 
+def region_key(*columns: str) -> PrimaryKeyConstraint:
+    """A record's identity within its region: ids are the region's own, so two regions may
+    both have a municipality "0405" or a client "C001" (and a new id says nothing about the
+    ids of other regions)."""
+    return PrimaryKeyConstraint("region_id", *columns)
+
+
+def in_region(columns: tuple[str, ...], table: str, *, ondelete: str | None = None):
+    """A reference to a record of the same region: (region_id, its id), so no row ever points
+    into another region."""
+    return ForeignKeyConstraint(
+        ("region_id", *columns),
+        (f"{table}.region_id", f"{table}.id"),
+        ondelete=ondelete,
+    )
+
+
+def same_record(target: Any, source: Any, column: str):
+    """The join condition from ``source.column`` to the record of ``target`` it names: the
+    same region and that id."""
+    return (target.region_id == source.region_id) & (target.id == getattr(source, column))
+
+
 #: Offer states in which the unit and the client are taken.
 OPEN_OFFER_STATES = ("proposed", "accepted")
 _OPEN_OFFER = "status IN ('proposed', 'accepted')"
@@ -82,11 +107,12 @@ _OPEN_OFFER = "status IN ('proposed', 'accepted')"
 
 class ApiKey(Scoped, Base):
     __tablename__ = "api_keys"
+    __table_args__ = (in_region(("corporation_id",), "corporations"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     # region_id none: an admin of the whole installation (regions and keys, no region's data)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20))
-    corporation_id: Mapped[str | None] = mapped_column(ForeignKey("corporations.id"))
+    corporation_id: Mapped[str | None] = mapped_column(String(100))
     # SHA-256 of the key: keys are 256-bit random strings, so a fast hash cannot be brute-forced
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(
@@ -109,21 +135,27 @@ class RegionPolicy(Base):
 
 class Municipality(InRegion, Base):
     __tablename__ = "municipalities"
-    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    __table_args__ = (region_key("id"),)
+    id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     population: Mapped[int | None]
 
 
-class MunicipalityQuota(Base):
+class MunicipalityQuota(InRegion, Base):
     __tablename__ = "municipality_quotas"
-    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipalities.id"), primary_key=True)
-    year: Mapped[int] = mapped_column(primary_key=True)
+    __table_args__ = (
+        region_key("municipality_id", "year"),
+        in_region(("municipality_id",), "municipalities"),
+    )
+    municipality_id: Mapped[str] = mapped_column(String(100))
+    year: Mapped[int]
     quota: Mapped[int]
 
 
 class Corporation(InRegion, Base):
     __tablename__ = "corporations"
-    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    __table_args__ = (region_key("id"),)
+    id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
     quota: Mapped[int | None] = mapped_column(doc="Placements per year in its units; none: no cap")
 
@@ -133,8 +165,9 @@ class Neighbourhood(InRegion, Base):
     gets the year's quota minus the lets, like a municipality)."""
 
     __tablename__ = "neighbourhoods"
-    id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipalities.id"))
+    __table_args__ = (region_key("id"), in_region(("municipality_id",), "municipalities"))
+    id: Mapped[str] = mapped_column(String(100))
+    municipality_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str | None] = mapped_column(String(200))
     quota: Mapped[int]
 
@@ -143,7 +176,8 @@ class SupportProvider(InRegion, Base):
     """Rule 15: a provider of ambulant support (begeleiding) after the move."""
 
     __tablename__ = "support_providers"
-    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    __table_args__ = (region_key("id"),)
+    id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str] = mapped_column(String(200))
 
 
@@ -152,17 +186,25 @@ class SupportPlaces(InRegion, Base):
     places minus the lets of its clients there this year)."""
 
     __tablename__ = "support_places"
-    provider_id: Mapped[str] = mapped_column(
-        ForeignKey("support_providers.id", ondelete="CASCADE"), primary_key=True
+    __table_args__ = (
+        region_key("provider_id", "municipality_id"),
+        in_region(("provider_id",), "support_providers", ondelete="CASCADE"),
+        in_region(("municipality_id",), "municipalities"),
     )
-    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipalities.id"), primary_key=True)
+    provider_id: Mapped[str] = mapped_column(String(100))
+    municipality_id: Mapped[str] = mapped_column(String(100))
     places: Mapped[int]
 
 
 class Complex(InRegion, Base):
     __tablename__ = "complexes"
-    id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    municipality_id: Mapped[str] = mapped_column(ForeignKey("municipalities.id"))
+    __table_args__ = (
+        region_key("id"),
+        in_region(("municipality_id",), "municipalities"),
+        in_region(("neighbourhood_id",), "neighbourhoods"),
+    )
+    id: Mapped[str] = mapped_column(String(100))
+    municipality_id: Mapped[str] = mapped_column(String(100))
     name: Mapped[str | None] = mapped_column(String(200))
     units_total: Mapped[int]
     vulnerable_residents: Mapped[int]
@@ -172,16 +214,21 @@ class Complex(InRegion, Base):
     group_residents: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     max_vulnerable_per_staircase: Mapped[int | None]
     staircase_vulnerable_residents: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    neighbourhood_id: Mapped[str | None] = mapped_column(ForeignKey("neighbourhoods.id"))
+    neighbourhood_id: Mapped[str | None] = mapped_column(String(100))
 
 
 class Vacancy(InRegion, Base):
     """A unit offered by a corporation: the contract's ``units`` row plus its life cycle."""
 
     __tablename__ = "vacancies"
-    id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    complex_id: Mapped[str] = mapped_column(ForeignKey("complexes.id"))
-    corporation_id: Mapped[str] = mapped_column(ForeignKey("corporations.id"), index=True)
+    __table_args__ = (
+        region_key("id"),
+        in_region(("complex_id",), "complexes"),
+        in_region(("corporation_id",), "corporations"),
+    )
+    id: Mapped[str] = mapped_column(String(100))
+    complex_id: Mapped[str] = mapped_column(String(100))
+    corporation_id: Mapped[str] = mapped_column(String(100), index=True)
     rooms: Mapped[int]
     rent: Mapped[float] = mapped_column(Float)
     accessible: Mapped[bool] = mapped_column(Boolean)
@@ -199,7 +246,8 @@ class Client(InRegion, Base):
     """A client's dossier. ``id`` is a pseudonym; the service stores no names."""
 
     __tablename__ = "clients"
-    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    __table_args__ = (region_key("id"), in_region(("support_provider_id",), "support_providers"))
+    id: Mapped[str] = mapped_column(String(100))
     household_size: Mapped[int]
     max_rent: Mapped[float | None] = mapped_column(Float)
     needs_accessible: Mapped[bool] = mapped_column(Boolean)
@@ -211,7 +259,7 @@ class Client(InRegion, Base):
     support: Mapped[bool] = mapped_column(Boolean, default=False)  # begeleiding yes/no
     support_contact: Mapped[str | None] = mapped_column(String(200))
     # rule 15; never shown to a corporation (only `support` yes/no and the contact are)
-    support_provider_id: Mapped[str | None] = mapped_column(ForeignKey("support_providers.id"))
+    support_provider_id: Mapped[str | None] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(20), default="ready")
     registered_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     # housed or withdrawn since; after the retention period its personal fields are erased
@@ -224,8 +272,12 @@ class Refusal(InRegion, Base):
     gone from the vacancies (let since), so there is no foreign key on it."""
 
     __tablename__ = "refusals"
-    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), primary_key=True)
-    unit_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    __table_args__ = (
+        region_key("client_id", "unit_id"),
+        in_region(("client_id",), "clients"),
+    )
+    client_id: Mapped[str] = mapped_column(String(100))
+    unit_id: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
     refused_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -308,6 +360,7 @@ class Offer(InRegion, Base):
         # so that concurrent requests cannot both succeed.
         Index(
             "uq_offers_open_unit",
+            "region_id",
             "unit_id",
             unique=True,
             sqlite_where=text(_OPEN_OFFER),
@@ -315,16 +368,19 @@ class Offer(InRegion, Base):
         ),
         Index(
             "uq_offers_open_client",
+            "region_id",
             "client_id",
             unique=True,
             sqlite_where=text(_OPEN_OFFER),
             postgresql_where=text(_OPEN_OFFER),
         ),
+        in_region(("client_id",), "clients"),
+        in_region(("unit_id",), "vacancies"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
-    client_id: Mapped[str] = mapped_column(ForeignKey("clients.id"), index=True)
-    unit_id: Mapped[str] = mapped_column(ForeignKey("vacancies.id"), index=True)
+    client_id: Mapped[str] = mapped_column(String(100), index=True)
+    unit_id: Mapped[str] = mapped_column(String(100), index=True)
     status: Mapped[str] = mapped_column(String(20), default="proposed")
     by_hand: Mapped[bool] = mapped_column(Boolean, default=False)
     refusal_reason: Mapped[str | None] = mapped_column(Text)

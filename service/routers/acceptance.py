@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from allocator.acceptance import FEATURE_TEXT
+from service import scope
 from service import tables as t
 from service.acceptance import MAX_HISTORY, estimates_for, region_model
 from service.deps import Coordinator, CoordinatorOrPlanner, SessionDep
@@ -94,7 +95,7 @@ def read_acceptance_model(session: SessionDep, caller: CoordinatorOrPlanner):
 def read_client_estimates(client_id: str, session: SessionDep, caller: Coordinator):
     """The model's chance that this client accepts each open vacancy in a municipality the
     client accepts, likeliest first (the coordinator only: it concerns one client)."""
-    client = session.get(t.Client, client_id)
+    client = scope.get(session, t.Client, client_id)
     if client is None:
         raise not_found("client", client_id)
     model, _history = region_model(session)

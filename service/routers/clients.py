@@ -7,6 +7,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from allocator.errors import InputIssue, InstanceError
+from service import scope
 from service import tables as t
 from service.audit import record
 from service.db import retrying
@@ -44,7 +45,7 @@ def _check_municipalities(session, client: ClientIn) -> None:
         if m not in known
     ]
     provider = client.support_provider_id
-    if provider is not None and session.get(t.SupportProvider, provider) is None:
+    if provider is not None and scope.get(session, t.SupportProvider, provider) is None:
         issues.append(
             InputIssue(
                 "clients",
@@ -60,7 +61,7 @@ def _check_municipalities(session, client: ClientIn) -> None:
 @router.post("", response_model=ClientOut, status_code=201, responses=responses(409, 422))
 def register_client(body: ClientIn, session: SessionDep, caller: Coordinator):
     """Register a client who is ready to move. ``id`` is a pseudonym, never a name."""
-    if session.get(t.Client, body.id):
+    if scope.get(session, t.Client, body.id):
         raise conflict(f"Client {body.id!r} is already registered.")
     _check_municipalities(session, body)
     client = t.Client(**body.model_dump(exclude={"refused_units"}), status="ready")
@@ -89,7 +90,7 @@ def list_clients(
 
 
 def _client(session, client_id: str) -> t.Client:
-    client = session.get(t.Client, client_id)
+    client = scope.get(session, t.Client, client_id)
     if client is None:
         raise not_found("client", client_id)
     return client

@@ -39,8 +39,8 @@ def create_key(
     if role == "corporation":
         if not corporation_id:
             raise ServiceProblem(422, "A corporation key needs corporation_id.")
-        corporation = session.get(t.Corporation, corporation_id)
-        if corporation is None or corporation.region_id != region_id:
+        corporation = session.get(t.Corporation, {"region_id": region_id, "id": corporation_id})
+        if corporation is None:
             raise ServiceProblem(422, f"The region has no corporation {corporation_id!r}.")
     elif corporation_id is not None:
         raise ServiceProblem(422, "Only a corporation key has a corporation_id.")

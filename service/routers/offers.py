@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from sqlalchemy import select
 
+from service import scope
 from service import tables as t
 from service.db import retrying
 from service.deps import Coordinator, CoordinatorOrCorporation, RowId, SessionDep, SettingsDep
@@ -23,7 +24,7 @@ from service.schemas import (
     OfferStatus,
     RefuseIn,
 )
-from service.tables import OPEN_OFFER_STATES
+from service.tables import OPEN_OFFER_STATES, same_record
 
 router = APIRouter(tags=["offers"], responses=responses(401, 403, 503))
 
@@ -180,7 +181,7 @@ def let_offer(offer_id: RowId, session: SessionDep, caller: Coordinator):
 
 
 def corporation_view(session, offer: t.Offer) -> CorporationOfferOut:
-    client = session.get(t.Client, offer.client_id)
+    client = scope.get(session, t.Client, offer.client_id)
     return CorporationOfferOut(
         id=offer.id,
         case_id=f"case-{offer.id}",
@@ -198,7 +199,7 @@ def corporation_view(session, offer: t.Offer) -> CorporationOfferOut:
 
 def _own_offer(session, caller, offer_id: RowId) -> t.Offer:
     offer = get_offer(session, offer_id)
-    unit = session.get(t.Vacancy, offer.unit_id)
+    unit = scope.get(session, t.Vacancy, offer.unit_id)
     if caller.role == "corporation" and unit.corporation_id != caller.corporation_id:
         raise not_found("offer", offer_id)  # to a corporation, another's offer is not there
     return offer
@@ -210,7 +211,11 @@ def list_corporation_offers(
 ):
     """Offers on the corporation's own units, with only the fields a corporation may see."""
     expire_due_for_reading(session, settings.database_url)
-    query = select(t.Offer).join(t.Vacancy, t.Vacancy.id == t.Offer.unit_id).order_by(t.Offer.id)
+    query = (
+        select(t.Offer)
+        .join(t.Vacancy, same_record(t.Vacancy, t.Offer, "unit_id"))
+        .order_by(t.Offer.id)
+    )
     if caller.role == "corporation":
         query = query.where(t.Vacancy.corporation_id == caller.corporation_id)
     return [corporation_view(session, o) for o in page.of(session, query)]

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 
+from service import scope
 from service import tables as t
 from service.audit import record
 from service.deps import Admin, AnyRole, CoordinatorOrAdmin, RegionReader, SessionDep
@@ -82,7 +83,7 @@ def list_municipalities(session: SessionDep, caller: RegionReader, year: int | N
     responses=responses(409, 422),
 )
 def create_municipality(body: MunicipalityIn, session: SessionDep, caller: Admin):
-    if session.get(t.Municipality, body.id):
+    if scope.get(session, t.Municipality, body.id):
         raise conflict(f"Municipality {body.id!r} already exists.")
     year = body.year or today().year
     m = t.Municipality(id=body.id, name=body.name, population=body.population)
@@ -104,7 +105,7 @@ def create_municipality(body: MunicipalityIn, session: SessionDep, caller: Admin
 def read_municipality(
     municipality_id: str, session: SessionDep, caller: RegionReader, year: int | None = YearQuery
 ):
-    m = session.get(t.Municipality, municipality_id)
+    m = scope.get(session, t.Municipality, municipality_id)
     if m is None:
         raise not_found("municipality", municipality_id)
     return municipality_out(session, m, year or today().year)
@@ -122,7 +123,7 @@ def set_quota(
     session: SessionDep,
     caller: CoordinatorOrAdmin,
 ):
-    m = session.get(t.Municipality, municipality_id)
+    m = scope.get(session, t.Municipality, municipality_id)
     if m is None:
         raise not_found("municipality", municipality_id)
     session.merge(t.MunicipalityQuota(municipality_id=m.id, year=year, quota=body.quota))
@@ -143,7 +144,7 @@ def list_corporations(session: SessionDep, caller: AnyRole):
     responses=responses(409, 422),
 )
 def create_corporation(body: CorporationIn, session: SessionDep, caller: Admin):
-    if session.get(t.Corporation, body.id):
+    if scope.get(session, t.Corporation, body.id):
         raise conflict(f"Corporation {body.id!r} already exists.")
     row = t.Corporation(**body.model_dump())
     session.add(row)
@@ -161,9 +162,9 @@ def list_complexes(session: SessionDep, caller: AnyRole):
     "/complexes", response_model=ComplexOut, status_code=201, responses=responses(409, 422)
 )
 def create_complex(body: ComplexIn, session: SessionDep, caller: Admin):
-    if session.get(t.Complex, body.id):
+    if scope.get(session, t.Complex, body.id):
         raise conflict(f"Complex {body.id!r} already exists.")
-    if session.get(t.Municipality, body.municipality_id) is None:
+    if scope.get(session, t.Municipality, body.municipality_id) is None:
         raise ServiceProblem(422, f"There is no municipality {body.municipality_id!r}.")
     row = t.Complex(**body.model_dump())
     _check_complex(session, row)
@@ -175,7 +176,7 @@ def create_complex(body: ComplexIn, session: SessionDep, caller: Admin):
 
 @router.get("/complexes/{complex_id}", response_model=ComplexOut, responses=responses(404, 422))
 def read_complex(complex_id: str, session: SessionDep, caller: AnyRole):
-    row = session.get(t.Complex, complex_id)
+    row = scope.get(session, t.Complex, complex_id)
     if row is None:
         raise not_found("complex", complex_id)
     return row
@@ -186,7 +187,7 @@ def update_complex(
     complex_id: str, body: ComplexUpdate, session: SessionDep, caller: CoordinatorOrAdmin
 ):
     """Correct a building's composition (for example after residents moved out)."""
-    row = session.get(t.Complex, complex_id)
+    row = scope.get(session, t.Complex, complex_id)
     if row is None:
         raise not_found("complex", complex_id)
     changes = {
@@ -226,7 +227,7 @@ def _check_complex(session, row: t.Complex) -> None:
     """What the contract checks across tables, for one complex: its neighbourhood exists and
     lies in its municipality; group_residents names only capped groups."""
     if row.neighbourhood_id is not None:
-        nb = session.get(t.Neighbourhood, row.neighbourhood_id)
+        nb = scope.get(session, t.Neighbourhood, row.neighbourhood_id)
         if nb is None:
             raise ServiceProblem(422, f"There is no neighbourhood {row.neighbourhood_id!r}.")
         if nb.municipality_id != row.municipality_id:
@@ -254,9 +255,9 @@ def list_neighbourhoods(session: SessionDep, caller: AnyRole):
     responses=responses(409, 422),
 )
 def create_neighbourhood(body: NeighbourhoodIn, session: SessionDep, caller: Admin):
-    if session.get(t.Neighbourhood, body.id):
+    if scope.get(session, t.Neighbourhood, body.id):
         raise conflict(f"Neighbourhood {body.id!r} already exists.")
-    if session.get(t.Municipality, body.municipality_id) is None:
+    if scope.get(session, t.Municipality, body.municipality_id) is None:
         raise ServiceProblem(422, f"There is no municipality {body.municipality_id!r}.")
     row = t.Neighbourhood(**body.model_dump())
     session.add(row)
@@ -303,7 +304,7 @@ def set_support_provider(
     unknown = sorted({c.municipality_id for c in body.capacity} - known)
     if unknown:
         raise ServiceProblem(422, f"There is no municipality {unknown[0]!r}.")
-    row = session.get(t.SupportProvider, provider_id)
+    row = scope.get(session, t.SupportProvider, provider_id)
     if row is None:
         row = t.SupportProvider(id=provider_id, name=body.name)
         session.add(row)

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from allocator.errors import InputIssue, InstanceError
 from allocator.io import name_columns
+from service import scope
 from service import tables as t
 from service.audit import record
 from service.db import retrying
@@ -36,14 +37,14 @@ def _region_issues(session, caller: Caller, rows: list[tuple[str, VacancyIn]], t
                 "reports only its own vacancies.",
                 kind="forbidden",
             )
-        if row.id in seen or session.get(t.Vacancy, row.id) is not None:
+        if row.id in seen or scope.get(session, t.Vacancy, row.id) is not None:
             issues.append(InputIssue(table, label, "id", f"vacancy {row.id!r} already exists"))
         seen.add(row.id)
-        if session.get(t.Complex, row.complex_id) is None:
+        if scope.get(session, t.Complex, row.complex_id) is None:
             issues.append(
                 InputIssue(table, label, "complex_id", f"unknown complex {row.complex_id!r}")
             )
-        if session.get(t.Corporation, row.corporation_id) is None:
+        if scope.get(session, t.Corporation, row.corporation_id) is None:
             issues.append(
                 InputIssue(
                     table, label, "corporation_id", f"unknown corporation {row.corporation_id!r}"
@@ -85,7 +86,7 @@ def submit_vacancies(
     if not body:
         raise ServiceProblem(422, "The list of vacancies is empty.")
     ids = _add_vacancies(session, caller, body, "body")
-    return [session.get(t.Vacancy, i) for i in ids]
+    return [scope.get(session, t.Vacancy, i) for i in ids]
 
 
 @router.post(
@@ -136,7 +137,7 @@ def list_vacancies(
 
 
 def _vacancy(session, vacancy_id: str, caller: Caller) -> t.Vacancy:
-    row = session.get(t.Vacancy, vacancy_id)
+    row = scope.get(session, t.Vacancy, vacancy_id)
     if row is None:
         raise not_found("vacancy", vacancy_id)
     own_corporation(caller, row.corporation_id, "vacancy", vacancy_id)
