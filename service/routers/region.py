@@ -126,7 +126,11 @@ def set_quota(
     m = scope.get(session, t.Municipality, municipality_id)
     if m is None:
         raise not_found("municipality", municipality_id)
-    session.merge(t.MunicipalityQuota(municipality_id=m.id, year=year, quota=body.quota))
+    session.merge(
+        t.MunicipalityQuota(
+            region_id=m.region_id, municipality_id=m.id, year=year, quota=body.quota
+        )
+    )
     record(session, caller, "quota.set", "municipality", m.id, year=year, quota=body.quota)
     session.commit()
     return municipality_out(session, m, year)

@@ -241,3 +241,199 @@ def test_only_an_installation_admin_makes_regions_and_keys_of_any_region(
     assert r.status_code == 404
     listed = client.get("/api-keys", headers=theirs.admin).json()
     assert listed and {k["region_id"] for k in listed} == {region_id}
+
+
+# --- ids are each region's own ---------------------------------------------------------------
+
+#: Region 1's (the demo's) ids, made again in a new region with other values.
+SAME_IDS = {
+    "municipality": "hoorn",
+    "corporation": "corp-a",
+    "neighbourhood": "hoorn-n1",
+    "provider": "support-1",
+    "complex": "cx-hoorn-1",
+    "vacancy": "WF-U001",
+    "client": "WF-C001",
+}
+
+
+def _new_region_through_the_api(client, database_url: str, name: str) -> Keys:
+    """A region made by an installation admin, and a key of every role of it."""
+    with get_sessionmaker(database_url)() as session:
+        _, key = create_key(session, SYSTEM, "the installation's admin", "admin", None, None)
+        session.commit()
+    r = client.post("/regions", json={"name": name}, headers={"X-API-Key": key})
+    assert r.status_code == 201, r.text
+    region_id = r.json()["id"]
+    r = client.post(
+        "/api-keys",
+        json={"name": "its admin", "role": "admin", "region_id": region_id},
+        headers={"X-API-Key": key},
+    )
+    admin = {"X-API-Key": r.json()["key"]}
+    r = client.post(
+        "/corporations", json={"id": SAME_IDS["corporation"], "name": "Other A"}, headers=admin
+    )
+    assert r.status_code == 201, r.text
+    made = {"admin": admin}
+    for label, role, corporation in ((C, C, None), (P, P, None), (K, K, "corp-a")):
+        body = {"name": label, "role": role, "corporation_id": corporation}
+        r = client.post("/api-keys", json=body, headers=admin)
+        assert r.status_code == 201, r.text
+        made[label] = {"X-API-Key": r.json()["key"]}
+    return Keys(corp_b=made[K], **made)
+
+
+def _created(response) -> dict:
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def test_two_regions_hold_the_same_ids_and_never_touch_each_other(client, keys, database_url):
+    """Region 1 is the demo; region 2 makes every one of the demo's ids again through the API
+    (each a 201, though region 1 has it), with other values. Runs, offers and lets of one
+    region then see and change only its own records."""
+    ids = SAME_IDS
+    theirs = _new_region_through_the_api(client, database_url, "same ids")
+    year = dt.date.today().year
+    before = _snapshot(database_url, 1)
+    town = {"id": ids["municipality"], "name": "Other Hoorn", "quota": 4, "year": year}
+    _created(client.post("/municipalities", json=town, headers=theirs.admin))
+    _created(
+        client.put(
+            f"/municipalities/{ids['municipality']}/quotas/{year}",
+            json={"quota": 3},
+            headers=theirs.coordinator,
+        )
+    )
+    nb = {"id": ids["neighbourhood"], "municipality_id": ids["municipality"], "quota": 2}
+    _created(client.post("/neighbourhoods", json=nb, headers=theirs.admin))
+    provider = {
+        "id": ids["provider"],
+        "name": "Other provider",
+        "capacity": [{"municipality_id": ids["municipality"], "places": 2}],
+    }
+    _created(
+        client.put(f"/support-providers/{ids['provider']}", json=provider, headers=theirs.admin)
+    )
+    building = {
+        "id": ids["complex"],
+        "municipality_id": ids["municipality"],
+        "units_total": 10,
+        "vulnerable_residents": 0,
+        "neighbourhood_id": ids["neighbourhood"],
+    }
+    _created(client.post("/complexes", json=building, headers=theirs.admin))
+    unit = {**VACANCY, "id": ids["vacancy"], "complex_id": ids["complex"], "rent": 321.0}
+    _created(client.post("/vacancies", json=[unit], headers=theirs.corporation))
+    person = {
+        **CLIENT,
+        "id": ids["client"],
+        "household_size": 2,
+        "support_provider_id": ids["provider"],
+        "refused_units": ["WF-U002"],
+    }
+    _created(client.post("/clients", json=person, headers=theirs.coordinator))
+    # nothing of region 1 changed; each region reads its own record under the one id
+    assert _snapshot(database_url, 1) == before
+    mine = client.get(f"/vacancies/{ids['vacancy']}", headers=keys.coordinator).json()
+    other = client.get(f"/vacancies/{ids['vacancy']}", headers=theirs.coordinator).json()
+    assert (mine["rent"], other["rent"]) == (566.58, 321.0)
+    assert (
+        client.get(f"/clients/{ids['client']}", headers=keys.coordinator).json()["refused_units"]
+        == []
+    )
+    assert client.get(f"/clients/{ids['client']}", headers=theirs.coordinator).json()[
+        "refused_units"
+    ] == ["WF-U002"]
+
+    # a run of each region solves only that region's records
+    runs = {}
+    for label, headers in (("first", keys.coordinator), ("second", theirs.coordinator)):
+        run = client.post("/runs", headers=headers).json()
+        runs[label] = wait_for_run(client, run["id"], headers)
+        assert runs[label]["status"] == "done", runs[label]
+    second = client.get(f"/runs/{runs['second']['id']}/input", headers=theirs.coordinator).json()
+    assert [u["id"] for u in second["units"]] == [ids["vacancy"]]
+    assert second["units"][0]["rent"] == 321.0
+    assert [c["id"] for c in second["clients"]] == [ids["client"]]
+    assert [m["id"] for m in second["municipalities"]] == [ids["municipality"]]
+    assert second["municipalities"][0]["quota"] == 3
+    assert second["clients"][0]["refused_units"] == ["WF-U002"]
+    assert (runs["first"]["units"], runs["first"]["clients"]) != (1, 1)
+    proposal = client.get(
+        f"/runs/{runs['second']['id']}/proposal", headers=theirs.coordinator
+    ).json()
+    assert [(a["client_id"], a["unit_id"]) for a in proposal["assignments"]] == [
+        (ids["client"], ids["vacancy"])
+    ]
+
+    # region 2 offers its WF-U001 to its WF-C001 and lets it: region 1's are untouched
+    offers = client.post(
+        f"/runs/{runs['second']['id']}/offers", json={}, headers=theirs.coordinator
+    )
+    assert offers.status_code == 201, offers.text
+    offer_id = offers.json()[0]["id"]
+    for step in ("accept", "let"):
+        r = client.post(f"/offers/{offer_id}/{step}", json={}, headers=theirs.coordinator)
+        assert r.status_code == 200, r.text
+    assert (
+        client.get(f"/vacancies/{ids['vacancy']}", headers=theirs.coordinator).json()["status"]
+        == "let"
+    )
+    assert (
+        client.get(f"/vacancies/{ids['vacancy']}", headers=keys.coordinator).json()["status"]
+        == "open"
+    )
+    assert (
+        client.get(f"/clients/{ids['client']}", headers=keys.coordinator).json()["status"]
+        == "ready"
+    )
+    first_building = client.get(f"/complexes/{ids['complex']}", headers=keys.coordinator).json()
+    assert first_building["vulnerable_residents"] == 33
+    second_building = client.get(f"/complexes/{ids['complex']}", headers=theirs.coordinator).json()
+    assert second_building["vulnerable_residents"] == 1
+    # and region 1's own run makes its own offers, whatever region 2 did with the same ids
+    r = client.post(f"/runs/{runs['first']['id']}/offers", json={}, headers=keys.coordinator)
+    assert r.status_code == 201, r.text
+    assert r.json() and {o["id"] for o in r.json()}.isdisjoint({offer_id})
+    assert (
+        client.get(f"/vacancies/{ids['vacancy']}", headers=theirs.coordinator).json()["status"]
+        == "let"
+    )
+
+
+def test_an_id_only_the_other_region_has_is_free(client, keys, second_region):
+    """Every kind of record: a POST of an id that exists only in the other region is made
+    (201); a 409 would tell the caller that the other region has it."""
+    _, theirs = second_region
+    for path, body, headers in (
+        ("/municipalities", {"id": "hoorn", "name": "H", "quota": 1}, theirs.admin),
+        ("/corporations", {"id": "corp-b", "name": "B"}, theirs.admin),
+        (
+            "/neighbourhoods",
+            {"id": "hoorn-n1", "municipality_id": "hoorn", "quota": 1},
+            theirs.admin,
+        ),
+        (
+            "/complexes",
+            {
+                "id": "cx-hoorn-1",
+                "municipality_id": "hoorn",
+                "units_total": 5,
+                "vulnerable_residents": 0,
+            },
+            theirs.admin,
+        ),
+        (
+            "/vacancies",
+            [{**VACANCY, "id": "WF-U001", "corporation_id": "corp-b", "complex_id": "cx-hoorn-1"}],
+            theirs.coordinator,
+        ),
+        ("/clients", {**CLIENT, "id": "WF-C001"}, theirs.coordinator),
+    ):
+        r = client.post(path, json=body, headers=headers)
+        assert r.status_code == 201, (path, r.text)
+        # made a second time in the same region: taken
+        again = client.post(path, json=body, headers=headers)
+        assert again.status_code in (409, 422), (path, again.text)
