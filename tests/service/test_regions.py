@@ -437,3 +437,43 @@ def test_an_id_only_the_other_region_has_is_free(client, keys, second_region):
         # made a second time in the same region: taken
         again = client.post(path, json=body, headers=headers)
         assert again.status_code in (409, 422), (path, again.text)
+
+
+def _answer(response, *ids: str) -> tuple[int, str]:
+    """A response with the ids it names blanked: what a caller learns besides its own input."""
+    body = response.text
+    for i in ids:
+        body = body.replace(i, "<id>")
+    return response.status_code, body
+
+
+def test_a_corporation_cannot_tell_another_corporations_vacancy_ids(client, keys):
+    """Within a region vacancy ids are the region's (one unit per id), so a taken id is taken
+    for every corporation; but the answer never says whose it is: reporting another
+    corporation's id is answered exactly as reporting one's own again, and reading or
+    withdrawing another's is answered exactly as an id nobody has."""
+    own, others, fresh = "WF-U001", "WF-U022", "NOBODY-U9"
+    report = {**VACANCY, "corporation_id": "corp-a"}
+    again = client.post("/vacancies", json=[{**report, "id": own}], headers=keys.corporation)
+    taken = client.post("/vacancies", json=[{**report, "id": others}], headers=keys.corporation)
+    assert again.status_code == 422
+    assert _answer(again, own) == _answer(taken, others)
+    for upload_id in (own, others):
+        csv = "id,complex_id,corporation_id,rooms,rent,max_occupants\n"
+        csv += f"{upload_id},cx-hoorn-1,corp-a,2,500,2\n"
+        files = {"file": ("v.csv", csv.encode(), "text/csv")}
+        r = client.post("/vacancies/upload", files=files, headers=keys.corporation)
+        if upload_id == own:
+            first = _answer(r, own)
+        else:
+            assert _answer(r, others) == first and first[0] == 422
+    for method, path, body in (
+        ("GET", "/vacancies/{}", None),
+        ("POST", "/vacancies/{}/withdraw", {"reason": "let elsewhere"}),
+    ):
+        theirs = client.request(method, path.format(others), json=body, headers=keys.corporation)
+        nobodys = client.request(method, path.format(fresh), json=body, headers=keys.corporation)
+        assert theirs.status_code == 404
+        assert _answer(theirs, others) == _answer(nobodys, fresh)
+    # nothing of corp-b's vacancy changed
+    assert client.get(f"/vacancies/{others}", headers=keys.corp_b).json()["status"] == "open"
