@@ -281,15 +281,13 @@ def proposal_page(request, session, caller, run_id: RowId, problems=None, status
         "ref": lambda c: client_ref(request, c),
         "names": {},
         "explain": None,
-        "total_units": 0,
     }
     if run.status == "done":
         found = call(runs.read_proposal, caller, run_id=run_id, session=session)
         values["proposal"] = found
         values["offers"] = _run_offers(session, caller, run_id, request.app.state.settings)
         stored = call(runs.read_run_input, caller, run_id=run_id, session=session)
-        values["explain"] = Explainer(tx, stored)
-        values["total_units"] = len(stored.get("units", []))
+        values["explain"] = Explainer(tx, stored, found)
         summaries = found.get("summaries") or {}
         values["names"] = {
             m["municipality_id"]: m["name"] for m in summaries.get("municipalities", [])
