@@ -193,8 +193,8 @@ class Explainer:
                 if u in self.holder
             )
             return t.gettext(
-                "An equally good proposal could place this client instead of %(who)s (same "
-                "waiting time and preference rank; the tie went the other way).",
+                "An equally good proposal could place this client instead of %(who)s: same "
+                "waiting time and preference rank, and the tie went the other way.",
                 who=who or "—",
             )
         if code in _COUNTED:
