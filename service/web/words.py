@@ -31,6 +31,8 @@ TABLES = [
     N_("units"),
     N_("clients"),
     N_("pinned"),
+    N_("neighbourhoods"),
+    N_("support_providers"),
     N_("acceptance"),
     N_("policy"),
 ]

@@ -146,7 +146,10 @@ def new_rules_at_their_limit():
         clients,
         units,
         complexes=complexes,
-        corporations=[{"id": "k1", "name": "K1"}, {"id": "k2", "name": "Woonstichting", "quota": 1}],
+        corporations=[
+            {"id": "k1", "name": "K1"},
+            {"id": "k2", "name": "Woonstichting", "quota": 1},
+        ],
         neighbourhoods=[{"id": "nb1", "municipality_id": "m1", "name": "Centrum", "quota": 1}],
         pinned=[{"client_id": "pinned", "unit_id": "p1"}],
     )
@@ -250,9 +253,9 @@ def test_the_english_sentences_name_the_groups_and_state_the_counts(solved):
     inst, p = by_case["tie"]
     (u,) = p["unplaced"]
     holder = p["assignments"][0]["client_id"]
-    assert f"instead of {holder} (dwelling u1): same waiting time" in Explainer(Texts("en"), inst, p).reason(
-        u["reasons"][0], u
-    )
+    assert f"instead of {holder} (dwelling u1): same waiting time" in Explainer(
+        Texts("en"), inst, p
+    ).reason(u["reasons"][0], u)
 
 
 def test_a_limit_that_opens_nothing_alone_says_so_in_words(solved):

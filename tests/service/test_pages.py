@@ -144,6 +144,29 @@ def test_templates_per_table_read_back_with_the_one_reader(client, keys, table, 
         assert rows == [] and issues == []  # every column known, none missing
 
 
+@pytest.mark.parametrize("lang", ["nl", "en"])
+def test_the_templates_page_names_every_table_in_the_pages_language(client, keys, lang):
+    from service.web.i18n import Texts
+    from service.web.words import TABLES as TABLE_WORDS
+
+    assert set(TABLES) <= set(TABLE_WORDS), "a table without its name in words.TABLES"
+    sign_in(client, keys.coordinator)
+    client.cookies.set("lang", lang)
+    page = client.get("/sjablonen").text
+    named = re.findall(r'<th scope="row">([^<]+)</th>', page)
+    assert len(named) == len(TABLES)
+    if lang == "nl":
+        assert {"wijken", "begeleiders"} <= set(named)
+        assert not set(named) & set(TABLES), named  # no table under its English key
+        assert all(Texts("nl").gettext(t) != t for t in TABLES)
+    else:
+        assert {"neighbourhoods", "support providers"} <= set(named)
+    for table in ("neighbourhoods", "support_providers"):
+        for kind in ("csv", "xlsx"):
+            answer = client.get(f"/sjablonen/{table}.{lang}.{kind}")
+            assert answer.status_code == 200 and answer.content, (table, kind)
+
+
 def test_the_api_documentation_needs_no_internet(client):
     for path in ("/docs", "/redoc"):
         html = client.get(path).text
@@ -271,21 +294,23 @@ def test_an_xlsx_upload_with_dutch_columns_through_the_page(client, keys):
 
 def test_every_reason_code_is_explained_in_both_languages():
     import json
-    from typing import get_args
 
-    from allocator.models import ReasonCode
-    from service.web.explain import Explainer
+    from service.web.explain import Explainer, core_codes
     from service.web.i18n import Texts
 
     demo = json.loads((WEB.parents[1] / "scenarios/westfriesland/instance.json").read_text())
     names = {"municipality_quota": ["hoorn"], "corporation_quota": ["corp-a"],
-             "mix_cap": ["cx-hoorn-1"]}  # fmt: skip
+             "mix_cap": ["cx-hoorn-1"], "group_share": ["cx-hoorn-mm/BW"],
+             "staircase": ["cx-hoorn-1/p1"], "neighbourhood_quota": ["hoorn-n1"],
+             "support_places": ["support-1/hoorn"]}  # fmt: skip
+    unplaced = {"removed_by_rule": {"not accessible": 2}, "removed_with_others": {}}
+    assert set(names) | {"no_eligible_unit"} <= core_codes()
     for lang, words in (("nl", "passende woning"), ("en", "eligible dwelling")):
         explain = Explainer(Texts(lang), demo)
-        for code in get_args(ReasonCode):
+        for code in core_codes():
             reason = {"code": code, "count": 3, "names": names.get(code, []), "message": "?"}
-            text = explain.reason(reason, {"not accessible": 2}, 60)
-            assert text != "?" and words in text, (lang, code, text)
+            text = explain.reason(reason, unplaced)
+            assert text != "?" and (words in text or code == "equally_good"), (lang, code, text)
         line = {"client_id": "WF-C002", "municipality_id": "hoorn", "preference_rank": 2,
                 "waiting_days": 40, "eligible_units": 5}  # fmt: skip
         assert "Hoorn" in explain.line(line) and "2" in explain.line(line)
