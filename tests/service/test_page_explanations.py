@@ -253,9 +253,8 @@ def test_the_english_sentences_name_the_groups_and_state_the_counts(solved):
     inst, p = by_case["tie"]
     (u,) = p["unplaced"]
     holder = p["assignments"][0]["client_id"]
-    assert f"instead of {holder} (dwelling u1): same waiting time" in Explainer(
-        Texts("en"), inst, p
-    ).reason(u["reasons"][0], u)
+    said = Explainer(Texts("en"), inst, p).reason(u["reasons"][0], u)
+    assert f"instead of {holder} (dwelling u1): same waiting time" in said
 
 
 def test_a_limit_that_opens_nothing_alone_says_so_in_words(solved):
