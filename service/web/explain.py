@@ -48,6 +48,12 @@ _COUNTED = (
 )
 
 
+#: A broken rule in the core's words (``Violation.__str__``), and a group limit's detail
+#: (``allocator.rules.base.group_limit_check``).
+_BROKEN = re.compile(r"rule (?P<rule>\d+) \((?P<name>[^)]+)\): (?P<detail>[^;]+)")
+_OVER = re.compile(r"^(?P<noun>.+) (?P<label>\S+): (?P<count>\d+) placements, limit (?P<most>\d+)$")
+
+
 def core_codes() -> set[str]:
     """Every reason code the core can put on an unplaced client's line: its fixed codes and the
     code of each registered group limit."""
@@ -304,6 +310,37 @@ class Explainer:
         if not limits:
             return head + "."
         return t.gettext("%(head)s; already full: %(limits)s.", head=head, limits=limits)
+
+    def blocked(self, message: str) -> str:
+        """Why an alternative cannot be offered (the core's ``blocked_by``: the rules placing the
+        client there would break), with each full group named as the proposal's reasons name it.
+        A message of another form is shown as the core wrote it."""
+        t = self.t
+        nouns = {r.groups.noun: r.groups.code for r in rules.group_limits()}
+        parts = []
+        for found in _BROKEN.finditer(message):
+            rule = t.gettext(
+                "rule %(rule)s (%(name)s)", rule=found["rule"], name=t.gettext(found["name"])
+            )
+            over = _OVER.match(found["detail"].strip())
+            if over and over["noun"] in nouns:
+                parts.append(
+                    t.ngettext(
+                        "%(rule)s: %(limit)s would take %(num)s placement in this run, with "
+                        "room for %(most)s",
+                        "%(rule)s: %(limit)s would take %(num)s placements in this run, with "
+                        "room for %(most)s",
+                        int(over["count"]),
+                        rule=rule,
+                        limit=self.limit(nouns[over["noun"]], over["label"]),
+                        most=over["most"],
+                    )
+                )
+            else:
+                parts.append(rule)
+        if not parts:
+            return message
+        return t.gettext("Placing the client here would break %(rules)s.", rules="; ".join(parts))
 
     def _no_eligible_unit(self, u: dict[str, Any]) -> str:
         t = self.t

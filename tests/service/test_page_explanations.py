@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from allocator import rules
+from allocator.alternatives import alternatives
 from allocator.explain import make_proposal, propose
 from allocator.io import read_instance
 from allocator.models import REASON_CODES
@@ -310,6 +311,22 @@ def test_a_new_rules_code_is_noticed_and_still_said_in_the_pages_language():
     assert "Alleen deze limiet verhogen maakt 1 passende woning vrij." in said
 
 
+def test_an_alternative_a_full_limit_blocks_is_said_in_words():
+    inst = new_rules_at_their_limit()
+    _, found = alternatives(inst, "v-only", k=3)
+    (message,) = [a.blocked_by for a in found if a.blocked_by]
+    raw = json.loads(inst.model_dump_json())
+    dutch = Explainer(Texts("nl"), raw).blocked(message)
+    assert dutch == (
+        "De cliënt hier plaatsen breekt regel 10 (maximum van Magic Mix): het Magic Mix-maximum "
+        "van Vol gebouw zou in deze ronde 1 plaatsing krijgen, met ruimte voor 0."
+    )
+    assert Explainer(Texts("en"), raw).blocked(message) == (
+        "Placing the client here would break rule 10 (Magic Mix cap): the Magic Mix cap of Vol "
+        "gebouw would take 1 placement in this run, with room for 0."
+    )
+
+
 # --- the page --------------------------------------------------------------------------------
 
 
@@ -345,4 +362,11 @@ def test_the_proposal_page_says_every_reason_in_the_chosen_language(client, keys
         words = re.sub(r"(Support provider|Corporation|neighbourhood|complex) ?\w*", "", dutch)
         assert not ENGLISH.search(words), dutch
     assert any("Alleen deze limiet verhogen maakt geen woning vrij" in d for d in pages["nl"])
+    # WF-C074 has no room anywhere from the start: each alternative says which limit, in Dutch
+    client.cookies.set("lang", "nl")
+    page = client.get(f"/voorstellen/{run_id}").text
+    link = re.search(r'class="id">WF-C074</th>.*?hx-get="([^"]+)"', page, re.S)[1]
+    shown = html.unescape(client.get(html.unescape(link)).text)
+    assert "De cliënt hier plaatsen breekt regel 10 (maximum van Magic Mix)" in shown
+    assert "would break" not in shown and "placements, limit" not in shown
     assert any("Raising this limit alone opens no dwelling" in e for e in pages["en"])

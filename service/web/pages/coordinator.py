@@ -333,6 +333,7 @@ def proposal_alternatives(
         client_id=client_id,
         alternatives=found,
         municipalities={m.id: m.name for m in instance.municipalities},
+        explain=Explainer(texts_of(request), stored),
     )
 
 
