@@ -33,7 +33,7 @@ from service.web.forms import flag, parse, read_form, text, texts
 from service.web.pages import router
 from service.web.render import page, redirect
 from service.web.render import texts as texts_of
-from service.web.words import N_
+from service.web.words import N_, AuditWords
 
 pages = router()
 Caller = Annotated[Any, Depends(web.page_caller)]
@@ -199,6 +199,7 @@ def client_detail(request: Request, ref: str, session: SessionDep, caller: Calle
         title=tx.gettext("Client %(id)s", id=client.id),
         client=client,
         history=history,
+        audit=AuditWords(tx),
         offers=own_offers,
         ref=ref,
         values=client.model_dump(),
@@ -465,7 +466,7 @@ def audit_page(request, session, caller, filters: dict[str, Any]):
     )  # fmt: skip
     return page(
         request, "audit.html", title=tx.gettext("Audit trail"), events=events,
-        filters=filters, entities=ENTITIES,
+        filters=filters, entities=ENTITIES, audit=AuditWords(tx),
     )  # fmt: skip
 
 
