@@ -178,12 +178,22 @@ class Explainer:
                               rank=a["preference_rank"], listed=listed)  # fmt: skip
         else:
             where = t.gettext("%(name)s (no preference given)", name=name)
-        text = (
-            N_("Accepted offer kept: %(where)s; waited %(days)s days; %(n)s eligible dwellings.")
-            if a.get("pinned")
-            else N_("Placed in %(where)s; waited %(days)s days; %(n)s eligible dwellings.")
+        n, days = a["eligible_units"], a["waiting_days"]
+        if a.get("pinned"):
+            return t.ngettext(
+                "Accepted offer kept: %(where)s; waited %(days)s days; %(num)s eligible dwelling.",
+                "Accepted offer kept: %(where)s; waited %(days)s days; %(num)s eligible dwellings.",
+                n,
+                where=where,
+                days=days,
+            )
+        return t.ngettext(
+            "Placed in %(where)s; waited %(days)s days; %(num)s eligible dwelling.",
+            "Placed in %(where)s; waited %(days)s days; %(num)s eligible dwellings.",
+            n,
+            where=where,
+            days=days,
         )
-        return t.gettext(text, where=where, days=a["waiting_days"], n=a["eligible_units"])
 
     def reason(self, r: dict[str, Any], unplaced: dict[str, Any]) -> str:
         """One reason of an unplaced client (``unplaced``: the client's line of the proposal)."""

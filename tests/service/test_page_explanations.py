@@ -210,6 +210,9 @@ def test_every_reason_in_dutch_is_from_the_catalogue_and_never_the_cores_english
                 in_english = english.reason(r, u)
                 assert in_english != said and "%(" not in in_english, where
                 assert stated in in_english and not ENGLISH_CORE.search(in_english), where
+        for a in p["assignments"]:
+            said = dutch.line(a)
+            assert not ENGLISH.search(said) and "passende woning" in said, (name, said)
         untranslated = sorted(m for m in nl.asked if not translated_in_nl(m))
         assert not untranslated, (name, untranslated)
 
