@@ -365,6 +365,15 @@ def test_the_proposal_page_says_every_reason_in_the_chosen_language(client, keys
         words = re.sub(r"(Support provider|Corporation|neighbourhood|complex) ?\w*", "", dutch)
         assert not ENGLISH.search(words), dutch
     assert any("Alleen deze limiet verhogen maakt geen woning vrij" in d for d in pages["nl"])
+    # the summaries name every other limit (rules 12-15) in words, with its room and use
+    client.cookies.set("lang", "nl")
+    page = html.unescape(client.get(f"/voorstellen/{run_id}").text)
+    table = page.split("<caption>Overige limieten na dit voorstel</caption>", 1)[1]
+    named = re.findall(r'<th scope="row">([^<]+)</th>', table.split("</table>", 1)[0])
+    assert len(named) == len(proposal["summaries"]["limits"])
+    assert "Het wijkcontingent van Hoorn, neighbourhood 1" in named
+    assert "De begeleiding door Support provider 1 in Hoorn" in named
+    assert not [n for n in named if "/" in n]  # no raw group labels
     # WF-C074 has no room anywhere from the start: each alternative says which limit, in Dutch
     client.cookies.set("lang", "nl")
     page = client.get(f"/voorstellen/{run_id}").text
