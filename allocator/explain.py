@@ -26,6 +26,7 @@ from allocator.models import (
     ComplexSummary,
     CorporationSummary,
     Instance,
+    LimitRef,
     LimitSummary,
     MunicipalitySummary,
     ObjectiveValues,
@@ -231,8 +232,10 @@ def _unplaced_all(instance: Instance, solution: Solution) -> list[Unplaced]:
             out.append(_no_eligible_unit(instance, cols, i))
             continue
         mine_i = slice(starts[i], starts[i + 1])
-        closed_why = _closed_why(instance, limits, mine_i, classes["closed_before_run"][mine_i])
-        reasons = _class_reasons(cols, per_client, holder, i, closed_why)
+        closed_why, closed_by = _closed_why(
+            instance, limits, mine_i, classes["closed_before_run"][mine_i]
+        )
+        reasons = _class_reasons(cols, per_client, holder, i, closed_why, closed_by)
         reasons += _limit_reasons(instance, limits, mine_i, alone, classes)
         n_closed = len(per_client["closed_before_run"].get(i, []))
         if n_closed and n_closed == eligible[i]:
@@ -278,7 +281,7 @@ def _by_client(client: np.ndarray, unit: np.ndarray) -> dict[int, list[int]]:
     return out
 
 
-def _class_reasons(cols, per_client, holder, i, closed_why) -> list[UnplacedReason]:
+def _class_reasons(cols, per_client, holder, i, closed_why, closed_by) -> list[UnplacedReason]:
     reasons = []
     for code, by_client in per_client.items():
         units = by_client.get(i, [])
@@ -300,21 +303,31 @@ def _class_reasons(cols, per_client, holder, i, closed_why) -> list[UnplacedReas
             message = message[0].upper() + message[1:]
         else:
             message = _TEXTS[code].format(n=len(units)) + "."
-        reasons.append(UnplacedReason(code=code, message=message, count=len(units), names=names))
+        reasons.append(
+            UnplacedReason(
+                code=code,
+                message=message,
+                count=len(units),
+                names=names,
+                closed_by=closed_by if code == "closed_before_run" else [],
+            )
+        )
     return reasons
 
 
 def _closed_why(
     instance: Instance, limits: list[_Limit], mine: slice, mask: np.ndarray
-) -> set[str]:
-    """The limits that leave these pairs without room before the run, in words."""
-    why = set()
+) -> tuple[set[str], list[LimitRef]]:
+    """The limits that leave these pairs without room before the run, in words and by name
+    (so that a page can say them in its own language)."""
+    why, by = set(), []
     if not mask.any():
-        return why
+        return why, by
     for lim in limits:
         for g in np.unique(lim.group[mine][mask & lim.closed[mine]]).tolist():
             why.add(lim.rule.groups.full_text(instance, lim.keys[g], 0))
-    return why
+            by.append(LimitRef(code=lim.rule.groups.code, group=lim.rule.groups.label(lim.keys[g])))
+    return why, by
 
 
 def _limit_reasons(instance, limits, mine, alone, classes) -> list[UnplacedReason]:

@@ -673,6 +673,13 @@ REASON_CODES = (
 ReasonCode = str
 
 
+class LimitRef(_Out):
+    """One group limit's group, as a proposal names it."""
+
+    code: str = Field(description="The limit's reason code (as in summaries.limits).")
+    group: str = Field(description="The group's row, as in a limit reason's `names`.")
+
+
 class UnplacedReason(_Out):
     code: ReasonCode = Field(
         description="cannot_be_placed: every eligible unit is without room from the start of "
@@ -698,6 +705,11 @@ class UnplacedReason(_Out):
         description="The rule rows that bind (a municipality, corporation, complex, "
         "complex/group, complex/staircase, neighbourhood or provider/municipality), or for "
         "taken units the ids of the units.",
+    )
+    closed_by: list[LimitRef] = Field(
+        default_factory=list,
+        description="For closed_before_run and cannot_be_placed: the limits without room from "
+        "the start of this run that close these units.",
     )
 
 

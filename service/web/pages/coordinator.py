@@ -33,7 +33,7 @@ from service.web.forms import flag, parse, read_form, text, texts
 from service.web.pages import router
 from service.web.render import page, redirect
 from service.web.render import texts as texts_of
-from service.web.words import N_
+from service.web.words import N_, AuditWords
 
 pages = router()
 Caller = Annotated[Any, Depends(web.page_caller)]
@@ -199,6 +199,7 @@ def client_detail(request: Request, ref: str, session: SessionDep, caller: Calle
         title=tx.gettext("Client %(id)s", id=client.id),
         client=client,
         history=history,
+        audit=AuditWords(tx),
         offers=own_offers,
         ref=ref,
         values=client.model_dump(),
@@ -281,15 +282,13 @@ def proposal_page(request, session, caller, run_id: RowId, problems=None, status
         "ref": lambda c: client_ref(request, c),
         "names": {},
         "explain": None,
-        "total_units": 0,
     }
     if run.status == "done":
         found = call(runs.read_proposal, caller, run_id=run_id, session=session)
         values["proposal"] = found
         values["offers"] = _run_offers(session, caller, run_id, request.app.state.settings)
         stored = call(runs.read_run_input, caller, run_id=run_id, session=session)
-        values["explain"] = Explainer(tx, stored)
-        values["total_units"] = len(stored.get("units", []))
+        values["explain"] = Explainer(tx, stored, found)
         summaries = found.get("summaries") or {}
         values["names"] = {
             m["municipality_id"]: m["name"] for m in summaries.get("municipalities", [])
@@ -335,6 +334,7 @@ def proposal_alternatives(
         client_id=client_id,
         alternatives=found,
         municipalities={m.id: m.name for m in instance.municipalities},
+        explain=Explainer(texts_of(request), stored),
     )
 
 
@@ -466,7 +466,7 @@ def audit_page(request, session, caller, filters: dict[str, Any]):
     )  # fmt: skip
     return page(
         request, "audit.html", title=tx.gettext("Audit trail"), events=events,
-        filters=filters, entities=ENTITIES,
+        filters=filters, entities=ENTITIES, audit=AuditWords(tx),
     )  # fmt: skip
 
 
