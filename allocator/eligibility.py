@@ -69,16 +69,43 @@ def eligible_pairs(cols: Columns) -> EligiblePairs:
 def removals(cols: Columns, client: int) -> tuple[dict[str, int], dict[str, int]]:
     """For one client, out of all units: per eligibility rule, the units it removes on its own
     (no other rule removes them), and the units it removes that other rules remove too."""
-    ui = np.arange(cols.n_units)
-    ci = np.full(cols.n_units, client)
+    return removals_of(cols, np.array([client]))[0]
+
+
+#: Pairs per block in ``removals_of``: large enough that numpy, not Python, does the work, small
+#: enough to keep a block's masks in a few tens of MB.
+_BLOCK_PAIRS = 2_000_000
+
+
+def removals_of(cols: Columns, clients: np.ndarray) -> list[tuple[dict[str, int], dict[str, int]]]:
+    """``removals`` for many clients at once, in blocks of clients × all units.
+
+    The masks are elementwise numpy expressions, so a block's clients as a column and all units
+    as a row give the block's client × unit table by broadcasting, without spelling out every
+    pair (10,000 clients × 40,000 units at national scale). A mask that does not broadcast is
+    asked pair by pair."""
     found = rules.eligibility()
-    removed = np.array([~r.mask(cols, ci, ui) for r in found], dtype=bool).reshape(
-        len(found), cols.n_units
-    )
-    several = removed.sum(axis=0) > 1
-    alone = (removed & ~several).sum(axis=1)
-    shared = (removed & several).sum(axis=1)
-    return (
-        {r.label: int(n) for r, n in zip(found, alone, strict=True) if n},
-        {r.label: int(n) for r, n in zip(found, shared, strict=True) if n},
-    )
+    n = cols.n_units
+    out: list[tuple[dict[str, int], dict[str, int]]] = []
+    per_block = max(1, _BLOCK_PAIRS // max(n, 1))
+    every_unit = np.arange(n)
+    for start in range(0, len(clients), per_block):
+        chunk = np.asarray(clients[start : start + per_block], dtype=np.int64)
+        k = len(chunk)
+        removed = np.empty((len(found), k, n), dtype=bool)
+        for r, rule in enumerate(found):
+            ok = np.asarray(rule.mask(cols, chunk[:, None], every_unit[None, :]))
+            if ok.ndim != 2:
+                ok = rule.mask(cols, np.repeat(chunk, n), np.tile(every_unit, k)).reshape(k, n)
+            np.logical_not(np.broadcast_to(ok, (k, n)), out=removed[r])
+        several = removed.sum(axis=0, dtype=np.int8) > 1
+        alone = (removed & ~several).sum(axis=2)
+        shared = (removed & several).sum(axis=2)
+        for j in range(k):
+            out.append(
+                (
+                    {r.label: int(m) for r, m in zip(found, alone[:, j], strict=True) if m},
+                    {r.label: int(m) for r, m in zip(found, shared[:, j], strict=True) if m},
+                )
+            )
+    return out

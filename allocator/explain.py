@@ -19,7 +19,7 @@ import numpy as np
 from allocator import rules
 from allocator.alternatives import alternatives, change_in_words
 from allocator.columns import Columns, build_columns
-from allocator.eligibility import removals
+from allocator.eligibility import removals_of
 from allocator.fairness import proposal_fairness
 from allocator.models import (
     Assignment,
@@ -226,17 +226,28 @@ def _unplaced_all(instance: Instance, solution: Solution) -> list[Unplaced]:
     eligible = pairs.per_client(cols.n_clients)
     # ``client`` is sorted (pairs run client by client): each client's pairs are one slice
     starts = np.searchsorted(client, np.arange(cols.n_clients + 1))
+    unplaced = np.flatnonzero(~placed)
+    removed = dict(zip(unplaced.tolist(), removals_of(cols, unplaced), strict=True))
+    closed_groups = [
+        _groups_by_client(client, lim.group, classes["closed_before_run"] & lim.closed)
+        for lim in limits
+    ]
+    together = classes["blocked_together"]
+    full_groups = [
+        _groups_by_client(client, lim.group, (alone | together) & lim.full, alone, together)
+        for lim in limits
+    ]
     out = []
-    for i in np.flatnonzero(~placed).tolist():
+    for i in unplaced.tolist():
         if eligible[i] == 0:
-            out.append(_no_eligible_unit(instance, cols, i))
+            out.append(_no_eligible_unit(instance, cols, i, removed[i]))
             continue
         mine_i = slice(starts[i], starts[i + 1])
-        closed_why, closed_by = _closed_why(
-            instance, limits, mine_i, classes["closed_before_run"][mine_i]
-        )
+        closed_why, closed_by = _closed_why(instance, limits, [g.get(i, ()) for g in closed_groups])
         reasons = _class_reasons(cols, per_client, holder, i, closed_why, closed_by)
-        reasons += _limit_reasons(instance, limits, mine_i, alone, classes)
+        reasons += _limit_reasons(
+            instance, limits, [g.get(i, ()) for g in full_groups], int(together[mine_i].sum())
+        )
         n_closed = len(per_client["closed_before_run"].get(i, []))
         if n_closed and n_closed == eligible[i]:
             first = next(r for r in reasons if r.code == "closed_before_run")
@@ -250,7 +261,8 @@ def _unplaced_all(instance: Instance, solution: Solution) -> list[Unplaced]:
                 client_id=cols.client_ids[i],
                 waiting_days=int(waited[i]),
                 eligible_units=int(eligible[i]),
-                **_removed(cols, i),
+                removed_by_rule=removed[i][0],
+                removed_with_others=removed[i][1],
                 reasons=reasons,
             )
         )
@@ -315,34 +327,47 @@ def _class_reasons(cols, per_client, holder, i, closed_why, closed_by) -> list[U
     return reasons
 
 
+def _groups_by_client(
+    client: np.ndarray, group: np.ndarray, mask: np.ndarray, *counted: np.ndarray
+) -> dict[int, list[tuple[int, ...]]]:
+    """Per client, the groups of its pairs under ``mask`` in ascending order, each with the
+    number of its pairs under each of ``counted``: one sort for all clients, where a
+    ``np.unique`` per client and limit cost seconds at national scale."""
+    at = np.flatnonzero(mask)
+    if len(at) == 0:
+        return {}
+    width = int(group.max()) + 1
+    keys, inverse = np.unique(client[at] * width + group[at], return_inverse=True)
+    counts = [np.bincount(inverse, weights=c[at], minlength=len(keys)).astype(np.int64)
+              for c in counted]  # fmt: skip
+    out: dict[int, list[tuple[int, ...]]] = defaultdict(list)
+    for k, key in enumerate(keys.tolist()):
+        out[key // width].append((key % width, *(int(c[k]) for c in counts)))
+    return out
+
+
 def _closed_why(
-    instance: Instance, limits: list[_Limit], mine: slice, mask: np.ndarray
+    instance: Instance, limits: list[_Limit], groups: list
 ) -> tuple[set[str], list[LimitRef]]:
-    """The limits that leave these pairs without room before the run, in words and by name
-    (so that a page can say them in its own language)."""
+    """The limits that leave a client's pairs without room before the run (``groups``: per
+    limit, the client's groups that are closed), in words and by name (so that a page can say
+    them in its own language)."""
     why, by = set(), []
-    if not mask.any():
-        return why, by
-    for lim in limits:
-        for g in np.unique(lim.group[mine][mask & lim.closed[mine]]).tolist():
+    for lim, closed in zip(limits, groups, strict=True):
+        for g, *_ in closed:
             why.add(lim.rule.groups.full_text(instance, lim.keys[g], 0))
             by.append(LimitRef(code=lim.rule.groups.code, group=lim.rule.groups.label(lim.keys[g])))
     return why, by
 
 
-def _limit_reasons(instance, limits, mine, alone, classes) -> list[UnplacedReason]:
-    """One reason per full limit of this client's units, ranked by the units raising that limit
-    alone would open; limits that decide only together with others are said to."""
-    together = classes["blocked_together"][mine]
-    alone = alone[mine]
+def _limit_reasons(instance, limits, groups, n_together) -> list[UnplacedReason]:
+    """One reason per full limit of this client's units (``groups``: per limit, the client's
+    full groups with the units each blocks alone and together with others), ranked by the
+    units raising that limit alone would open; limits that decide only together with others
+    are said to."""
     reasons = []
-    for lim in limits:
-        full, group = lim.full[mine], lim.group[mine]
-        on_its_own = alone & full
-        with_others = together & full
-        for g in np.unique(group[on_its_own | with_others]).tolist():
-            n_alone = int(np.sum(on_its_own & (group == g)))
-            n_with = int(np.sum(with_others & (group == g)))
+    for lim, full in zip(limits, groups, strict=True):
+        for g, n_alone, n_with in full:
             text = lim.rule.groups.full_text(instance, lim.keys[g], int(lim.used[g]))
             if n_alone:
                 text += f". It alone blocks {n_alone} eligible unit(s): raising it would open them"
@@ -362,7 +387,6 @@ def _limit_reasons(instance, limits, mine, alone, classes) -> list[UnplacedReaso
                     names=[lim.rule.groups.label(lim.keys[g])],
                 )
             )
-    n_together = int(together.sum())
     if n_together:
         reasons.append(
             UnplacedReason(
@@ -377,14 +401,11 @@ def _limit_reasons(instance, limits, mine, alone, classes) -> list[UnplacedReaso
     return reasons
 
 
-def _removed(cols: Columns, i: int) -> dict[str, dict[str, int]]:
-    alone, others = removals(cols, i)
-    return {"removed_by_rule": alone, "removed_with_others": others}
-
-
-def _no_eligible_unit(instance: Instance, cols: Columns, i: int) -> Unplaced:
+def _no_eligible_unit(
+    instance: Instance, cols: Columns, i: int, removed: tuple[dict[str, int], dict[str, int]]
+) -> Unplaced:
     client = instance.clients[i]
-    alone, others = removals(cols, i)
+    alone, others = removed
     total = cols.n_units
     parts = []
     for label in dict.fromkeys([*alone, *others]):

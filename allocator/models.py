@@ -9,6 +9,7 @@ fields; checks that span tables (unknown or duplicate ids) live in ``Instance`` 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections import Counter
 from fractions import Fraction
@@ -54,15 +55,24 @@ def mix_cap(share, units_total):
     0.29 × 100 is 29 and 0.2999999999 × 10 is 2, where float arithmetic gives 28.999... and a
     tolerance would give 3.
     """
+    if np.ndim(share) == 0 and np.ndim(units_total) == 0:
+        return _exact_floor(float(share), int(units_total))
     shares, totals = np.broadcast_arrays(np.asarray(share, dtype=float), np.asarray(units_total))
     cap = np.array(
         [
-            math.floor(Fraction(repr(float(s))) * int(t))
+            _exact_floor(s, int(t))
             for s, t in zip(shares.ravel().tolist(), totals.ravel().tolist(), strict=True)
         ],
         dtype=np.int64,
     ).reshape(shares.shape)
     return int(cap) if cap.ndim == 0 else cap
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _exact_floor(share: float, units_total: int) -> int:
+    # Cached: explanations ask for the same few (share, size) pairs tens of thousands of times
+    # at national scale, and a Fraction costs microseconds.
+    return math.floor(Fraction(repr(share)) * units_total)
 
 
 class _Row(BaseModel):

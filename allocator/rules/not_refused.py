@@ -12,10 +12,28 @@ from allocator.columns import Columns
 from allocator.rules.base import EligibilityRule
 
 
+def _refusing(cols: Columns) -> np.ndarray:
+    out = np.zeros(cols.n_clients, dtype=bool)
+    out[cols.refused_codes // max(cols.n_units, 1)] = True
+    return out
+
+
 def _mask(cols: Columns, ci: np.ndarray, ui: np.ndarray) -> np.ndarray:
+    ci, ui = np.asarray(ci, dtype=np.int64), np.asarray(ui, dtype=np.int64)
+    ok = np.ones(np.broadcast_shapes(ci.shape, ui.shape), dtype=bool)
     if len(cols.refused_codes) == 0:
-        return np.ones(len(ci), dtype=bool)
-    return ~np.isin(ci.astype(np.int64) * cols.n_units + ui, cols.refused_codes)
+        return ok
+    # Few clients refused anything: only their pairs are looked up, by binary search in the
+    # sorted, unique ``refused_codes``
+    asked = np.broadcast_to(cols.cached("refusing", _refusing)[ci], ok.shape)
+    if not asked.any():
+        return ok
+    keys = (
+        np.broadcast_to(ci, ok.shape)[asked] * cols.n_units + np.broadcast_to(ui, ok.shape)[asked]
+    )
+    codes = cols.refused_codes
+    ok[asked] = codes[np.minimum(np.searchsorted(codes, keys), len(codes) - 1)] != keys
+    return ok
 
 
 RULE = EligibilityRule(
