@@ -55,7 +55,7 @@ def mix_cap(share, units_total):
     0.29 × 100 is 29 and 0.2999999999 × 10 is 2, where float arithmetic gives 28.999... and a
     tolerance would give 3.
     """
-    if np.ndim(share) == 0 and np.ndim(units_total) == 0:
+    if isinstance(share, float | int | np.floating) and isinstance(units_total, int | np.integer):
         return _exact_floor(float(share), int(units_total))
     shares, totals = np.broadcast_arrays(np.asarray(share, dtype=float), np.asarray(units_total))
     cap = np.array(
