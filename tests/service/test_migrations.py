@@ -357,6 +357,7 @@ def test_upgrading_from_0008_names_each_references_corporation(empty_database):
         session.execute(text("UPDATE offers SET status = 'withdrawn' WHERE id = 2"))
         session.add(
             t.Offer(
+                id=3,  # the rows above were inserted with their ids: the sequence is behind
                 client_id="k2",
                 corporation_id="cb",
                 unit_id="u1",
