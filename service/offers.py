@@ -32,8 +32,9 @@ from service.units import Key, reference, shared_ids
 def lock(session: Session, table: Any, ids: Iterable[str | int]) -> list[Any]:
     """``SELECT … FOR UPDATE`` of these rows, by id, fresh from the database.
 
-    Every writer locks in one order, vacancies, then clients, then offers, each by id, so two
-    writers never wait for each other in a circle. (SQLite serialises writers instead.)
+    Every writer locks in one order, vacancies (by corporation and id, ``lock_vacancies``), then
+    clients, then offers, each by id, so two writers never wait for each other in a circle.
+    (SQLite serialises writers instead.)
     """
     ids = sorted(set(ids))
     if not ids:
