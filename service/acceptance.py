@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from allocator.acceptance import FittedAcceptance, fit, pair_features
 from service import tables as t
-from service.tables import same_record
+from service.tables import same_record, the_vacancy
 
 #: Offers whose answer is known: accepted (and perhaps let since) or refused.
 ACCEPTED = ("accepted", "let")
@@ -45,7 +45,7 @@ def history(session: Session) -> History:
     rows = session.execute(
         select(t.Offer, t.Client, t.Vacancy, t.Complex.municipality_id)
         .join(t.Client, same_record(t.Client, t.Offer, "client_id"))
-        .join(t.Vacancy, same_record(t.Vacancy, t.Offer, "unit_id"))
+        .join(t.Vacancy, the_vacancy(t.Offer))
         .join(t.Complex, same_record(t.Complex, t.Vacancy, "complex_id"))
         .where(t.Offer.status.in_(ACCEPTED + REFUSED))
         .order_by(t.Offer.id.desc())
@@ -78,7 +78,7 @@ def estimates_for(session: Session, model: FittedAcceptance, client: t.Client) -
         select(t.Vacancy, t.Complex.municipality_id)
         .join(t.Complex, same_record(t.Complex, t.Vacancy, "complex_id"))
         .where(t.Vacancy.status == "open")
-        .order_by(t.Vacancy.id)
+        .order_by(t.Vacancy.id, t.Vacancy.corporation_id)
     ).all()
     preferred = list(client.preferred_municipalities or [])
     excluded = set(client.excluded_municipalities or [])
@@ -90,9 +90,10 @@ def estimates_for(session: Session, model: FittedAcceptance, client: t.Client) -
         out.append(
             {
                 "unit_id": vacancy.id,
+                "corporation_id": vacancy.corporation_id,
                 "municipality_id": muni,
                 "probability": round(float(model.chance(client.target_group, x[None, :])[0]), 4),
             }
         )
-    out.sort(key=lambda e: (-e["probability"], e["unit_id"]))
+    out.sort(key=lambda e: (-e["probability"], e["unit_id"], e["corporation_id"]))
     return out

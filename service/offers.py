@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import case, select, update
+from sqlalchemy import case, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from allocator.errors import InstanceError
@@ -26,13 +26,15 @@ from service.problems import ProblemIssue, ServiceProblem, conflict, issues_of, 
 from service.scope import region_of, set_region
 from service.state import build_instance
 from service.tables import OPEN_OFFER_STATES, utcnow
+from service.units import Key, reference, shared_ids
 
 
 def lock(session: Session, table: Any, ids: Iterable[str | int]) -> list[Any]:
     """``SELECT … FOR UPDATE`` of these rows, by id, fresh from the database.
 
-    Every writer locks in one order, vacancies, then clients, then offers, each by id, so two
-    writers never wait for each other in a circle. (SQLite serialises writers instead.)
+    Every writer locks in one order, vacancies (by corporation and id, ``lock_vacancies``), then
+    clients, then offers, each by id, so two writers never wait for each other in a circle.
+    (SQLite serialises writers instead.)
     """
     ids = sorted(set(ids))
     if not ids:
@@ -47,6 +49,28 @@ def lock(session: Session, table: Any, ids: Iterable[str | int]) -> list[Any]:
     return list(session.scalars(query))
 
 
+def lock_vacancies(session: Session, keys: Iterable[Key]) -> list[t.Vacancy]:
+    """``lock`` for vacancies, by (corporation, unit id): unit ids are each corporation's own."""
+    keys = sorted(set(keys))
+    if not keys:
+        return []
+    query = (
+        select(t.Vacancy)
+        .where(
+            t.Vacancy.region_id == _region(session),
+            tuple_(t.Vacancy.corporation_id, t.Vacancy.id).in_(keys),
+        )
+        .order_by(t.Vacancy.corporation_id, t.Vacancy.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return list(session.scalars(query))
+
+
+def vacancy_of(session: Session, offer: t.Offer) -> t.Vacancy | None:
+    return scope.get(session, t.Vacancy, offer.unit_id, corporation_id=offer.corporation_id)
+
+
 def _region(session: Session) -> int:
     """The region whose rows a writer locks: ids are each region's own (``scope.get``)."""
     region_id = region_of(session)
@@ -59,11 +83,13 @@ def lock_offer(session: Session, offer_id: int) -> t.Offer:
     """Lock the rows a transition of this offer decides from: its vacancy, its client, itself.
     (An offer's unit and client never change, so reading them first without a lock is safe.)"""
     parties = session.execute(
-        select(t.Offer.unit_id, t.Offer.client_id).where(t.Offer.id == offer_id)
+        select(t.Offer.corporation_id, t.Offer.unit_id, t.Offer.client_id).where(
+            t.Offer.id == offer_id
+        )
     ).first()
     if parties is None:
         raise not_found("offer", offer_id)
-    lock(session, t.Vacancy, [parties.unit_id])
+    lock_vacancies(session, [(parties.corporation_id, parties.unit_id)])
     lock(session, t.Client, [parties.client_id])
     (offer,) = lock(session, t.Offer, [offer_id])
     return offer
@@ -80,13 +106,13 @@ def due_offers(session: Session) -> list[int]:
 def expire_due(session: Session) -> int:
     """Offers past their answer date expire, and their clients are ready again."""
     due = session.execute(
-        select(t.Offer.id, t.Offer.unit_id, t.Offer.client_id).where(
+        select(t.Offer.id, t.Offer.corporation_id, t.Offer.unit_id, t.Offer.client_id).where(
             t.Offer.status == "proposed", t.Offer.expires_at < utcnow()
         )
     ).all()
     if not due:
         return 0
-    lock(session, t.Vacancy, [d.unit_id for d in due])
+    lock_vacancies(session, [(d.corporation_id, d.unit_id) for d in due])
     clients = {c.id: c for c in lock(session, t.Client, [d.client_id for d in due])}
     expired = 0
     for offer in lock(session, t.Offer, [d.id for d in due]):
@@ -95,7 +121,15 @@ def expire_due(session: Session) -> int:
         offer.status = "expired"
         offer.decided_at = utcnow()
         expired += 1
-        record(session, SYSTEM, "offer.expired", "offer", offer.id, unit_id=offer.unit_id)
+        record(
+            session,
+            SYSTEM,
+            "offer.expired",
+            "offer",
+            offer.id,
+            unit_id=offer.unit_id,
+            corporation_id=offer.corporation_id,
+        )
         client = clients.get(offer.client_id)
         if client is not None and client.status == "proposed":
             set_client_status(session, SYSTEM, client, "ready", offer_id=offer.id)
@@ -117,18 +151,19 @@ def expire_due_for_reading(session: Session, database_url: str) -> None:
 def make_offers(
     session: Session,
     caller: Caller,
-    pairs: list[tuple[str, str]],
+    pairs: list[tuple[str, Key]],
     *,
     expiry_days: int,
     run_id: int | None = None,
-    by_hand: set[tuple[str, str]] = frozenset(),
+    by_hand: set[tuple[str, Key]] = frozenset(),
     intended_start_date: dt.date | None = None,
 ) -> list[t.Offer]:
     """Offer each unit to its client, all or nothing, after checking every rule of the contract
-    on these offers together with every offer already open."""
+    on these offers together with every offer already open. A pair is (client, (the unit's
+    corporation, unit id))."""
     lock_region(session)
     expire_due(session)
-    lock(session, t.Vacancy, [u for _, u in pairs])
+    lock_vacancies(session, [u for _, u in pairs])
     lock(session, t.Client, [c for c, _ in pairs])
     problems: list[ProblemIssue] = []
 
@@ -136,10 +171,11 @@ def make_offers(
         problems.append(ProblemIssue(location=f"offers[{i}].{field}", field=field, message=message))
 
     seen_clients: set[str] = set()
-    seen_units: set[str] = set()
-    for i, (client_id, unit_id) in enumerate(pairs):
+    seen_units: set[Key] = set()
+    for i, (client_id, unit_key) in enumerate(pairs):
+        corporation_id, unit_id = unit_key
         client = scope.get(session, t.Client, client_id)
-        unit = scope.get(session, t.Vacancy, unit_id)
+        unit = scope.get(session, t.Vacancy, unit_id, corporation_id=corporation_id)
         if client is None:
             problem(i, "client_id", f"There is no client {client_id!r}.")
         elif client.status != "ready":
@@ -150,16 +186,18 @@ def make_offers(
             problem(i, "unit_id", f"There is no vacancy {unit_id!r}.")
         elif unit.status != "open":
             problem(i, "unit_id", f"Vacancy {unit_id!r} is {unit.status}, no longer open.")
-        elif unit_id in seen_units:
+        elif unit_key in seen_units:
             problem(i, "unit_id", f"Vacancy {unit_id!r} is offered twice.")
         elif session.scalar(
             select(t.Offer.id).where(
-                t.Offer.unit_id == unit_id, t.Offer.status.in_(OPEN_OFFER_STATES)
+                t.Offer.corporation_id == corporation_id,
+                t.Offer.unit_id == unit_id,
+                t.Offer.status.in_(OPEN_OFFER_STATES),
             )
         ):
             problem(i, "unit_id", f"Vacancy {unit_id!r} already has an open offer.")
         seen_clients.add(client_id)
-        seen_units.add(unit_id)
+        seen_units.add(unit_key)
     if problems:
         raise conflict("Some offers cannot be made; nothing was offered.", problems)
 
@@ -170,7 +208,8 @@ def make_offers(
         raise ServiceProblem(
             409, "The region's current state is not a valid instance.", errors=issues_of(exc)
         ) from None
-    new = set(pairs)
+    shared = shared_ids(session)
+    new = {(c, reference(corporation_id, u, shared)) for c, (corporation_id, u) in pairs}
     broken = [
         issue
         for issue in pinned_issues(instance)
@@ -193,13 +232,14 @@ def make_offers(
     made = []
     now = utcnow()
     expires = now + dt.timedelta(days=expiry_days)
-    for client_id, unit_id in pairs:
+    for client_id, (corporation_id, unit_id) in pairs:
         offer = t.Offer(
             run_id=run_id,
             client_id=client_id,
+            corporation_id=corporation_id,
             unit_id=unit_id,
             status="proposed",
-            by_hand=(client_id, unit_id) in by_hand,
+            by_hand=(client_id, (corporation_id, unit_id)) in by_hand,
             intended_start_date=intended_start_date,
             created_by=caller.name,
             created_at=now,
@@ -215,6 +255,7 @@ def make_offers(
             offer.id,
             client_id=client_id,
             unit_id=unit_id,
+            corporation_id=corporation_id,
             run_id=run_id,
             by_hand=offer.by_hand or None,
         )
@@ -270,10 +311,16 @@ def _move(session, caller, offer: t.Offer, to: str, *, allowed_from, reason=None
         offer.decided_at = now
     if to == "refused":
         offer.refusal_reason = reason
-        if scope.get(session, t.Refusal, client_id=offer.client_id, unit_id=offer.unit_id) is None:
+        refused = {
+            "client_id": offer.client_id,
+            "corporation_id": offer.corporation_id,
+            "unit_id": offer.unit_id,
+        }
+        if scope.get(session, t.Refusal, **refused) is None:
             session.add(
                 t.Refusal(
                     client_id=offer.client_id,
+                    corporation_id=offer.corporation_id,
                     unit_id=offer.unit_id,
                     reason=reason,
                     offer_id=offer.id,
@@ -283,7 +330,7 @@ def _move(session, caller, offer: t.Offer, to: str, *, allowed_from, reason=None
         set_client_status(session, caller, client, "ready", offer_id=offer.id)
     if to == "let":
         offer.let_at = now
-        unit = scope.get(session, t.Vacancy, offer.unit_id)
+        unit = vacancy_of(session, offer)
         unit.status, unit.closed_at, unit.status_reason = "let", now, f"let to offer {offer.id}"
         # the newcomer is a vulnerable household in the building from now on (rule 10),
         # counted in SQL so that concurrent lets in one building each count
@@ -308,6 +355,7 @@ def _move(session, caller, offer: t.Offer, to: str, *, allowed_from, reason=None
         previous=previous,
         client_id=offer.client_id,
         unit_id=offer.unit_id,
+        corporation_id=offer.corporation_id,
         reason=reason,
     )
     return offer
@@ -318,7 +366,9 @@ def withdraw_vacancy_offers(session: Session, caller: Caller, vacancy: t.Vacancy
     offer stays: only the coordinator withdraws it (``POST /offers/{id}/withdraw``)."""
     open_offers = session.execute(
         select(t.Offer.id, t.Offer.client_id).where(
-            t.Offer.unit_id == vacancy.id, t.Offer.status.in_(OPEN_OFFER_STATES)
+            t.Offer.corporation_id == vacancy.corporation_id,
+            t.Offer.unit_id == vacancy.id,
+            t.Offer.status.in_(OPEN_OFFER_STATES),
         )
     ).all()
     lock(session, t.Client, [o.client_id for o in open_offers])
@@ -334,10 +384,12 @@ def withdraw_vacancy_offers(session: Session, caller: Caller, vacancy: t.Vacancy
             _move(session, caller, offer, "withdrawn", allowed_from=("proposed",))
 
 
-def withdraw_vacancy(session: Session, caller: Caller, vacancy_id: str, reason: str) -> t.Vacancy:
-    """The unit is no longer available: its proposed offer is withdrawn; an accepted offer must
-    be withdrawn by the coordinator first. A corporation reaches only its own vacancies."""
-    (row,) = lock(session, t.Vacancy, [vacancy_id]) or (None,)
+def withdraw_vacancy(session: Session, caller: Caller, vacancy: Key, reason: str) -> t.Vacancy:
+    """The unit (corporation, id) is no longer available: its proposed offer is withdrawn; an
+    accepted offer must be withdrawn by the coordinator first. A corporation reaches only its
+    own vacancies."""
+    vacancy_id = vacancy[1]
+    (row,) = lock_vacancies(session, [vacancy]) or (None,)
     if row is None:
         raise not_found("vacancy", vacancy_id)
     own_corporation(caller, row.corporation_id, "vacancy", vacancy_id)
@@ -345,7 +397,15 @@ def withdraw_vacancy(session: Session, caller: Caller, vacancy_id: str, reason: 
         raise conflict(f"Vacancy {vacancy_id!r} is already {row.status}.")
     withdraw_vacancy_offers(session, caller, row)
     row.status, row.status_reason, row.closed_at = "withdrawn", reason, utcnow()
-    record(session, caller, "vacancy.withdrawn", "vacancy", row.id, reason=reason)
+    record(
+        session,
+        caller,
+        "vacancy.withdrawn",
+        "vacancy",
+        row.id,
+        corporation_id=row.corporation_id,
+        reason=reason,
+    )
     return row
 
 
@@ -362,14 +422,15 @@ def withdraw_client(session: Session, caller: Caller, client_id: str, reason: st
 def lock_client_leaving(session: Session, client_id: str) -> tuple[t.Client, list[t.Offer]]:
     """Lock a client who is leaving with the vacancies and offers of its open offers, in the one
     order (vacancies first). An offer made between the first look and the locks means: again."""
-    units = set(
-        session.scalars(
-            select(t.Offer.unit_id).where(
+    units = {
+        (row.corporation_id, row.unit_id)
+        for row in session.execute(
+            select(t.Offer.corporation_id, t.Offer.unit_id).where(
                 t.Offer.client_id == client_id, t.Offer.status.in_(OPEN_OFFER_STATES)
             )
         )
-    )
-    lock(session, t.Vacancy, units)
+    }
+    lock_vacancies(session, units)
     clients = lock(session, t.Client, [client_id])
     if not clients:
         raise not_found("client", client_id)
@@ -380,7 +441,7 @@ def lock_client_leaving(session: Session, client_id: str) -> tuple[t.Client, lis
         .with_for_update()
         .execution_options(populate_existing=True)
     ).all()
-    if {o.unit_id for o in offers} - units:
+    if {(o.corporation_id, o.unit_id) for o in offers} - units:
         raise TryAgain()
     return clients[0], list(offers)
 

@@ -211,6 +211,14 @@ class VacancyIn(Stored, contract.Unit):
     min_occupants: int = Field(default=1, ge=1, le=MAX_PERSONS)
     max_occupants: int = Field(ge=1, le=MAX_PERSONS)
 
+    @field_validator("id", mode="after")
+    @classmethod
+    def _no_separator(cls, value: str) -> str:
+        # a "/" would make a qualified unit reference ("corporation/id", units.py) ambiguous
+        if "/" in value:
+            raise ValueError('a unit id holds no "/"')
+        return value
+
 
 class VacancyOut(_Out):
     id: str
@@ -425,7 +433,18 @@ class ScenarioKpi(BaseModel):
 
 class Pair(_In):
     client_id: str = Field(min_length=1, max_length=100)
-    unit_id: str = Field(min_length=1, max_length=100)
+    unit_id: str = Field(
+        min_length=1,
+        max_length=100,
+        description="The unit's id, or its reference in a run (``corporation/id``).",
+    )
+    corporation_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The unit's corporation: needed when more than one corporation of the "
+        "region uses the unit id (422 otherwise).",
+    )
 
 
 class OffersFromRunIn(_In):
@@ -455,6 +474,7 @@ class OfferOut(_Out):
     id: int
     run_id: int | None
     client_id: str
+    corporation_id: str = Field(description="The unit's corporation.")
     unit_id: str
     status: OfferStatus
     by_hand: bool

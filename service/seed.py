@@ -58,6 +58,7 @@ def load_region(
     for cx in instance.complexes:
         session.add(t.Complex(**cx.model_dump()))
     session.flush()
+    corporation_of = {u.id: u.corporation_id for u in instance.units}
     for u in instance.units:
         session.add(t.Vacancy(**u.model_dump(), status="open"))
     for c in instance.clients:
@@ -66,12 +67,20 @@ def load_region(
     session.flush()
     for c in instance.clients:
         for unit_id in c.refused_units:
-            session.add(t.Refusal(client_id=c.id, unit_id=unit_id, reason="before registration"))
+            session.add(
+                t.Refusal(
+                    client_id=c.id,
+                    corporation_id=corporation_of.get(unit_id, ""),
+                    unit_id=unit_id,
+                    reason="before registration",
+                )
+            )
     now = utcnow()
     for p in instance.pinned:
         session.add(
             t.Offer(
                 client_id=p.client_id,
+                corporation_id=corporation_of[p.unit_id],
                 unit_id=p.unit_id,
                 status="accepted",
                 created_by=caller.name,

@@ -22,7 +22,8 @@ from sqlalchemy.orm import Session
 from allocator.models import Unit, contract_row
 from service import tables as t
 from service.scope import region_of
-from service.tables import OPEN_OFFER_STATES, same_record
+from service.tables import OPEN_OFFER_STATES, same_record, the_vacancy
+from service.units import Key, reference, shared_ids
 
 
 def today() -> dt.date:
@@ -56,7 +57,7 @@ def quota_use(session: Session, year: int) -> QuotaUse:
             t.Complex.neighbourhood_id,
             t.Client.support_provider_id,
         )
-        .join(t.Vacancy, same_record(t.Vacancy, t.Offer, "unit_id"))
+        .join(t.Vacancy, the_vacancy(t.Offer))
         .join(t.Complex, same_record(t.Complex, t.Vacancy, "complex_id"))
         .join(t.Client, same_record(t.Client, t.Offer, "client_id"))
         .where(t.Offer.status.in_(("accepted", "let")))
@@ -76,13 +77,32 @@ def quota_use(session: Session, year: int) -> QuotaUse:
 
 
 def refused_units(session: Session, client_ids: list[str] | None = None) -> dict[str, list[str]]:
-    """The units each client refused (of these clients only, when named)."""
-    refused: dict[str, list[str]] = {}
-    query = select(t.Refusal).order_by(t.Refusal.client_id, t.Refusal.unit_id)
+    """The units each client refused (of these clients only, when named), by reference
+    (``units.py``): a refusal of one corporation's unit whose id another uses too is qualified;
+    a refusal naming the id only holds for every corporation's unit with that id."""
+    rows: list[t.Refusal] = []
+    query = select(t.Refusal).order_by(
+        t.Refusal.client_id, t.Refusal.unit_id, t.Refusal.corporation_id
+    )
     if client_ids is not None:
         query = query.where(t.Refusal.client_id.in_(client_ids))
-    for r in session.scalars(query):
-        refused.setdefault(r.client_id, []).append(r.unit_id)
+    rows = list(session.scalars(query))
+    shared = shared_ids(session, {r.unit_id for r in rows}) if rows else set()
+    holders: dict[str, list[str]] = {}
+    if any(not r.corporation_id and r.unit_id in shared for r in rows):
+        for corporation_id, unit_id in session.execute(
+            select(t.Vacancy.corporation_id, t.Vacancy.id)
+            .where(t.Vacancy.id.in_(sorted(shared)))
+            .order_by(t.Vacancy.corporation_id)
+        ):
+            holders.setdefault(unit_id, []).append(corporation_id)
+    refused: dict[str, list[str]] = {}
+    for r in rows:
+        corporations = [r.corporation_id] if r.corporation_id else holders.get(r.unit_id, [""])
+        for corporation_id in corporations:
+            ref = reference(corporation_id, r.unit_id, shared) if corporation_id else r.unit_id
+            if ref not in refused.setdefault(r.client_id, []):
+                refused[r.client_id].append(ref)
     return refused
 
 
@@ -110,7 +130,7 @@ def build_instance(
     *,
     on: dt.date | None = None,
     pin_states: tuple[str, ...] = ("accepted",),
-    extra_pinned: list[tuple[str, str]] = (),
+    extra_pinned: list[tuple[str, Key]] = (),
     leave_out_clients: frozenset[str] = frozenset(),
 ) -> dict[str, Any]:
     """The contract's instance for the current state, as plain JSON data.
@@ -118,7 +138,11 @@ def build_instance(
     Clients: every ready client, and the client of every offer in ``pin_states`` (pinned to its
     unit). Units: every open vacancy without an open offer, and the units of those offers. For a
     run ``pin_states`` is accepted offers; to check new offers it is every open offer, so the
-    new ones are checked together with those already made.
+    new ones are checked together with those already made. ``extra_pinned``: (client, (its
+    unit's corporation, unit id)).
+
+    Units are named by their reference (``units.py``): the unit id, qualified with its
+    corporation where another corporation of the region uses the id too.
     """
     on = on or today()
     use = quota_use(session, on.year)
@@ -128,8 +152,11 @@ def build_instance(
     offers = session.scalars(
         select(t.Offer).where(t.Offer.status.in_(OPEN_OFFER_STATES)).order_by(t.Offer.id)
     ).all()
-    taken_units = {o.unit_id for o in offers}
-    pinned = [(o.client_id, o.unit_id) for o in offers if o.status in pin_states]
+    shared = shared_ids(session)
+    taken_units = {(o.corporation_id, o.unit_id) for o in offers}
+    pinned = [
+        (o.client_id, (o.corporation_id, o.unit_id)) for o in offers if o.status in pin_states
+    ]
     pinned += [p for p in extra_pinned if p not in pinned]
     pinned_clients = {c for c, _ in pinned}
     pinned_units = {u for _, u in pinned}
@@ -141,11 +168,14 @@ def build_instance(
         if c.id not in leave_out_clients
         and ((c.status == "ready" and c.id not in pinned_clients) or c.id in pinned_clients)
     ]
-    vacancies = session.scalars(select(t.Vacancy).order_by(t.Vacancy.id)).all()
+    vacancies = session.scalars(
+        select(t.Vacancy).order_by(t.Vacancy.id, t.Vacancy.corporation_id)
+    ).all()
     unit_rows = [
-        unit_row(v)
+        {**unit_row(v), "id": reference(v.corporation_id, v.id, shared)}
         for v in vacancies
-        if (v.status == "open" and v.id not in taken_units) or v.id in pinned_units
+        if (v.status == "open" and (v.corporation_id, v.id) not in taken_units)
+        or (v.corporation_id, v.id) in pinned_units
     ]
     municipalities = session.scalars(select(t.Municipality).order_by(t.Municipality.id)).all()
     corporations = session.scalars(select(t.Corporation).order_by(t.Corporation.id)).all()
@@ -224,7 +254,10 @@ def build_instance(
             if policy
             else ["placed", "waiting_days", "rank_sum"],
         },
-        "pinned": [{"client_id": c, "unit_id": u} for c, u in pinned],
+        "pinned": [
+            {"client_id": c, "unit_id": reference(corporation_id, u, shared)}
+            for c, (corporation_id, u) in pinned
+        ],
     }
 
 

@@ -94,6 +94,16 @@ def in_region(columns: tuple[str, ...], table: str, *, ondelete: str | None = No
     )
 
 
+def the_vacancy(source: Any):
+    """The join condition from an offer (``source``) to its vacancy: the same region, the same
+    corporation and that unit id (unit ids are each corporation's own)."""
+    return (
+        (Vacancy.region_id == source.region_id)
+        & (Vacancy.corporation_id == source.corporation_id)
+        & (Vacancy.id == source.unit_id)
+    )
+
+
 def same_record(target: Any, source: Any, column: str):
     """The join condition from ``source.column`` to the record of ``target`` it names: the
     same region and that id."""
@@ -218,11 +228,14 @@ class Complex(InRegion, Base):
 
 
 class Vacancy(InRegion, Base):
-    """A unit offered by a corporation: the contract's ``units`` row plus its life cycle."""
+    """A unit offered by a corporation: the contract's ``units`` row plus its life cycle. Its id
+    is its corporation's own (corporations number their units independently): two
+    corporations of a region may both have a unit "1001", and a corporation's answers never
+    depend on another's ids."""
 
     __tablename__ = "vacancies"
     __table_args__ = (
-        region_key("id"),
+        region_key("corporation_id", "id"),
         in_region(("complex_id",), "complexes"),
         in_region(("corporation_id",), "corporations"),
     )
@@ -269,14 +282,17 @@ class Client(InRegion, Base):
 
 class Refusal(InRegion, Base):
     """A unit a client refused; never offered to that client again (rule 6). The unit may be
-    gone from the vacancies (let since), so there is no foreign key on it."""
+    gone from the vacancies (let since), or not be known yet (a refusal registered with the
+    client), so there is no foreign key on it. ``corporation_id`` "": the refusal names the unit
+    id only, and holds for every corporation's unit with that id."""
 
     __tablename__ = "refusals"
     __table_args__ = (
-        region_key("client_id", "unit_id"),
+        region_key("client_id", "corporation_id", "unit_id"),
         in_region(("client_id",), "clients"),
     )
     client_id: Mapped[str] = mapped_column(String(100))
+    corporation_id: Mapped[str] = mapped_column(String(100), server_default="")
     unit_id: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str | None] = mapped_column(Text)
     offer_id: Mapped[int | None] = mapped_column(ForeignKey("offers.id"))
@@ -361,6 +377,7 @@ class Offer(InRegion, Base):
         Index(
             "uq_offers_open_unit",
             "region_id",
+            "corporation_id",
             "unit_id",
             unique=True,
             sqlite_where=text(_OPEN_OFFER),
@@ -375,11 +392,16 @@ class Offer(InRegion, Base):
             postgresql_where=text(_OPEN_OFFER),
         ),
         in_region(("client_id",), "clients"),
-        in_region(("unit_id",), "vacancies"),
+        # the vacancy: unit ids are each corporation's own
+        ForeignKeyConstraint(
+            ("region_id", "corporation_id", "unit_id"),
+            ("vacancies.region_id", "vacancies.corporation_id", "vacancies.id"),
+        ),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"))
     client_id: Mapped[str] = mapped_column(String(100), index=True)
+    corporation_id: Mapped[str] = mapped_column(String(100))  # the unit's
     unit_id: Mapped[str] = mapped_column(String(100), index=True)
     status: Mapped[str] = mapped_column(String(20), default="proposed")
     by_hand: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -46,6 +46,7 @@ class AcceptanceModelOut(BaseModel):
 
 class Estimate(BaseModel):
     unit_id: str
+    corporation_id: str = Field(description="The unit's corporation.")
     municipality_id: str
     probability: float
 

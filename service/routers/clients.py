@@ -26,6 +26,7 @@ from service.schemas import (
     WithdrawIn,
 )
 from service.state import refused_units
+from service.units import resolve, split
 
 router = APIRouter(prefix="/clients", tags=["clients"], responses=responses(401, 403, 503))
 
@@ -67,13 +68,25 @@ def register_client(body: ClientIn, session: SessionDep, caller: Coordinator):
     client = t.Client(**body.model_dump(exclude={"refused_units"}), status="ready")
     session.add(client)
     session.flush()
-    for unit_id in body.refused_units:
-        session.add(t.Refusal(client_id=client.id, unit_id=unit_id, reason="before registration"))
+    for i, ref in enumerate(dict.fromkeys(body.refused_units)):
+        # a unit of one corporation, or an id no unit has yet (then every unit with that id)
+        corporation_id, unit_id = resolve(
+            session, ref, None, field="refused_units", location=f"refused_units[{i}]"
+        ) or ("", split(ref)[1])
+        session.add(
+            t.Refusal(
+                client_id=client.id,
+                corporation_id=corporation_id,
+                unit_id=unit_id,
+                reason="before registration",
+            )
+        )
+    session.flush()
     record(
         session, caller, "client.registered", "client", client.id, target_group=body.target_group
     )
     session.commit()
-    return client_out(client, list(body.refused_units))
+    return client_out(client, refused_units(session, [client.id]).get(client.id, []))
 
 
 @router.get("", response_model=list[ClientOut])

@@ -13,7 +13,13 @@ from service import scope
 from service import tables as t
 from service.db import retrying
 from service.deps import Coordinator, CoordinatorOrCorporation, RowId, SessionDep, SettingsDep
-from service.offers import expire_due_for_reading, get_offer, make_offers, transition
+from service.offers import (
+    expire_due_for_reading,
+    get_offer,
+    make_offers,
+    transition,
+    vacancy_of,
+)
 from service.pagination import PageDep
 from service.problems import ServiceProblem, conflict, not_found, responses
 from service.schemas import (
@@ -24,9 +30,23 @@ from service.schemas import (
     OfferStatus,
     RefuseIn,
 )
-from service.tables import OPEN_OFFER_STATES, same_record
+from service.tables import OPEN_OFFER_STATES, the_vacancy
+from service.units import Key, resolve, split
 
 router = APIRouter(tags=["offers"], responses=responses(401, 403, 503))
+
+
+def _unit(session, pair, location: str) -> Key:
+    """The vacancy a coordinator's pair names: its unit id, qualified by ``corporation_id`` or
+    as a run's reference (``corporation/id``) when more than one corporation uses the id. A
+    unit nobody has stays as named, so the offer's own check says it does not exist."""
+    key = resolve(session, pair.unit_id, pair.corporation_id, location=location)
+    return key or ("", split(pair.unit_id)[1])
+
+
+def _run_units(run: t.Run) -> dict[str, Key]:
+    """The run's unit references (``units.py``) back to (corporation, unit id)."""
+    return {u["id"]: (u["corporation_id"], split(u["id"])[1]) for u in run.instance["units"]}
 
 
 @router.post(
@@ -62,11 +82,13 @@ def offer_proposal_lines(
             f"Run {run_id} proposes nothing for: {', '.join(unknown[:20])}.",
             kind="not-in-proposal",
         )
-    pairs = {c: lines[c] for c in chosen}
+    units = _run_units(run)
+    pairs = {c: units[lines[c]] for c in chosen}
     by_hand = set()
-    for change in body.changes:
-        pairs[change.client_id] = change.unit_id
-        by_hand.add((change.client_id, change.unit_id))
+    for i, change in enumerate(body.changes):
+        key = _unit(session, change, f"changes[{i}].corporation_id")
+        pairs[change.client_id] = key
+        by_hand.add((change.client_id, key))
     if not pairs:
         raise ServiceProblem(422, "There is nothing to offer.", kind="nothing-to-offer")
     offers = make_offers(
@@ -86,7 +108,7 @@ def offer_proposal_lines(
 @retrying
 def offer_by_hand(body: OfferIn, session: SessionDep, caller: Coordinator, settings: SettingsDep):
     """Offer one unit to one client outside a run; every rule is checked."""
-    pair = (body.client_id, body.unit_id)
+    pair = (body.client_id, _unit(session, body, "corporation_id"))
     (offer,) = make_offers(
         session,
         caller,
@@ -199,7 +221,7 @@ def corporation_view(session, offer: t.Offer) -> CorporationOfferOut:
 
 def _own_offer(session, caller, offer_id: RowId) -> t.Offer:
     offer = get_offer(session, offer_id)
-    unit = scope.get(session, t.Vacancy, offer.unit_id)
+    unit = vacancy_of(session, offer)
     if caller.role == "corporation" and unit.corporation_id != caller.corporation_id:
         raise not_found("offer", offer_id)  # to a corporation, another's offer is not there
     return offer
@@ -211,11 +233,7 @@ def list_corporation_offers(
 ):
     """Offers on the corporation's own units, with only the fields a corporation may see."""
     expire_due_for_reading(session, settings.database_url)
-    query = (
-        select(t.Offer)
-        .join(t.Vacancy, same_record(t.Vacancy, t.Offer, "unit_id"))
-        .order_by(t.Offer.id)
-    )
+    query = select(t.Offer).join(t.Vacancy, the_vacancy(t.Offer)).order_by(t.Offer.id)
     if caller.role == "corporation":
         query = query.where(t.Vacancy.corporation_id == caller.corporation_id)
     return [corporation_view(session, o) for o in page.of(session, query)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, File, UploadFile
+from fastapi import APIRouter, Body, File, Query, UploadFile
 from sqlalchemy import select
 
 from allocator.errors import InputIssue, InstanceError
@@ -18,6 +18,7 @@ from service.offers import withdraw_vacancy as withdraw
 from service.pagination import PageDep
 from service.problems import ServiceProblem, not_found, responses
 from service.schemas import UploadResult, VacancyIn, VacancyOut, VacancyStatus, WithdrawIn
+from service.units import resolve
 from service.upload import MAX_ROWS, columns_of, read_vacancy_rows
 
 router = APIRouter(prefix="/vacancies", tags=["vacancies"], responses=responses(401, 403, 503))
@@ -25,10 +26,11 @@ MAX_BATCH = MAX_ROWS
 
 
 def _region_issues(session, caller: Caller, rows: list[tuple[str, VacancyIn]], table: str):
-    """Every row against the region: a new id, a known complex and corporation; a corporation
-    reports only its own vacancies (403)."""
+    """Every row against the region: an id new to its corporation, a known complex and
+    corporation; a corporation reports only its own vacancies (403). Unit ids are each
+    corporation's own, so whether another corporation uses an id makes no difference here."""
     issues = []
-    seen: set[str] = set()
+    seen: set[tuple[str, str]] = set()
     for label, row in rows:
         if caller.role == "corporation" and row.corporation_id != caller.corporation_id:
             raise ServiceProblem(
@@ -37,9 +39,12 @@ def _region_issues(session, caller: Caller, rows: list[tuple[str, VacancyIn]], t
                 "reports only its own vacancies.",
                 kind="forbidden",
             )
-        if row.id in seen or scope.get(session, t.Vacancy, row.id) is not None:
+        key = (row.corporation_id, row.id)
+        if key in seen or (
+            scope.get(session, t.Vacancy, row.id, corporation_id=row.corporation_id) is not None
+        ):
             issues.append(InputIssue(table, label, "id", f"vacancy {row.id!r} already exists"))
-        seen.add(row.id)
+        seen.add(key)
         if scope.get(session, t.Complex, row.complex_id) is None:
             issues.append(
                 InputIssue(table, label, "complex_id", f"unknown complex {row.complex_id!r}")
@@ -71,7 +76,7 @@ def _add_vacancies(session, caller: Caller, rows: list[VacancyIn], table: str) -
             corporation_id=row.corporation_id,
         )
     session.commit()
-    return [row.id for row in rows]
+    return [(row.corporation_id, row.id) for row in rows]
 
 
 @router.post("", response_model=list[VacancyOut], status_code=201, responses=responses(422))
@@ -85,8 +90,8 @@ def submit_vacancies(
         raise ServiceProblem(413, f"At most {MAX_BATCH} vacancies per request.")
     if not body:
         raise ServiceProblem(422, "The list of vacancies is empty.")
-    ids = _add_vacancies(session, caller, body, "body")
-    return [scope.get(session, t.Vacancy, i) for i in ids]
+    keys = _add_vacancies(session, caller, body, "body")
+    return [scope.get(session, t.Vacancy, i, corporation_id=c) for c, i in keys]
 
 
 @router.post(
@@ -116,8 +121,8 @@ def upload_vacancies(
     issues += _region_issues(session, caller, rows, "vacancies")
     if issues:
         raise InstanceError(name_columns(issues, {"vacancies": columns_of(content, name)}))
-    ids = _add_vacancies(session, caller, [row for _, row in rows], "vacancies")
-    return UploadResult(created=len(ids), vacancy_ids=ids)
+    keys = _add_vacancies(session, caller, [row for _, row in rows], "vacancies")
+    return UploadResult(created=len(keys), vacancy_ids=[i for _, i in keys])
 
 
 @router.get("", response_model=list[VacancyOut])
@@ -128,7 +133,7 @@ def list_vacancies(
     status: VacancyStatus | None = None,
 ):
     """The coordinator sees every vacancy; a corporation only its own."""
-    query = select(t.Vacancy).order_by(t.Vacancy.id)
+    query = select(t.Vacancy).order_by(t.Vacancy.id, t.Vacancy.corporation_id)
     if caller.role == "corporation":
         query = query.where(t.Vacancy.corporation_id == caller.corporation_id)
     if status:
@@ -136,17 +141,49 @@ def list_vacancies(
     return page.of(session, query)
 
 
-def _vacancy(session, vacancy_id: str, caller: Caller) -> t.Vacancy:
-    row = scope.get(session, t.Vacancy, vacancy_id)
+#: Which corporation's unit: unit ids are each corporation's own.
+CorporationOfUnit = Annotated[
+    str | None,
+    Query(
+        max_length=100,
+        description="The unit's corporation. A corporation's own is implied; the coordinator "
+        "names it when more than one corporation uses the unit id (422 otherwise).",
+    ),
+]
+
+
+def vacancy_key(
+    session, vacancy_id: str, corporation_id: str | None, caller: Caller
+) -> tuple[str, str]:
+    """The vacancy a caller addresses. A corporation addresses only its own units, so its own
+    corporation is implied and another's id is, to it, an id nobody holds (404)."""
+    if caller.role == "corporation":
+        if corporation_id not in (None, caller.corporation_id):
+            raise not_found("vacancy", vacancy_id)
+        return caller.corporation_id, vacancy_id
+    key = resolve(session, vacancy_id, corporation_id)
+    if key is None:
+        raise not_found("vacancy", vacancy_id)
+    return key
+
+
+def _vacancy(session, vacancy_id: str, corporation_id: str | None, caller: Caller) -> t.Vacancy:
+    corporation_id, vacancy_id = vacancy_key(session, vacancy_id, corporation_id, caller)
+    row = scope.get(session, t.Vacancy, vacancy_id, corporation_id=corporation_id)
     if row is None:
         raise not_found("vacancy", vacancy_id)
     own_corporation(caller, row.corporation_id, "vacancy", vacancy_id)
     return row
 
 
-@router.get("/{vacancy_id}", response_model=VacancyOut, responses=responses(404))
-def read_vacancy(vacancy_id: str, session: SessionDep, caller: CoordinatorOrCorporation):
-    return _vacancy(session, vacancy_id, caller)
+@router.get("/{vacancy_id}", response_model=VacancyOut, responses=responses(404, 422))
+def read_vacancy(
+    vacancy_id: str,
+    session: SessionDep,
+    caller: CoordinatorOrCorporation,
+    corporation_id: CorporationOfUnit = None,
+):
+    return _vacancy(session, vacancy_id, corporation_id, caller)
 
 
 @router.post(
@@ -154,10 +191,15 @@ def read_vacancy(vacancy_id: str, session: SessionDep, caller: CoordinatorOrCorp
 )
 @retrying
 def withdraw_vacancy(
-    vacancy_id: str, body: WithdrawIn, session: SessionDep, caller: CoordinatorOrCorporation
+    vacancy_id: str,
+    body: WithdrawIn,
+    session: SessionDep,
+    caller: CoordinatorOrCorporation,
+    corporation_id: CorporationOfUnit = None,
 ):
     """The unit is no longer available (for example let through the waiting list). An offer
     that was proposed on it is withdrawn; an accepted offer must be withdrawn first."""
-    row = withdraw(session, caller, vacancy_id, body.reason)
+    key = vacancy_key(session, vacancy_id, corporation_id, caller)
+    row = withdraw(session, caller, key, body.reason)
     session.commit()
     return row

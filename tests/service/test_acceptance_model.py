@@ -39,6 +39,7 @@ def _answered_offers(settings, n: int = 400) -> tuple[int, int]:
                 t.Offer(
                     region_id=client.region_id,
                     client_id=client.id,
+                    corporation_id=vacancy.corporation_id,
                     unit_id=vacancy.id,
                     status="let" if yes else "refused",
                     created_by="test",

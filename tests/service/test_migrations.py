@@ -42,6 +42,7 @@ def test_the_database_refuses_a_second_open_offer_on_a_unit(client, keys, settin
             t.Offer(
                 region_id=accepted.region_id,
                 client_id=ready.id,
+                corporation_id=accepted.corporation_id,
                 unit_id=accepted.unit_id,
                 status="proposed",
                 created_by="test",
@@ -183,7 +184,9 @@ def _rows(engine, table: str) -> list[dict]:
                 {
                     k: str(v)
                     for k, v in row.items()
-                    if k != "region_id" or table != "municipality_quotas"
+                    if (k != "region_id" or table != "municipality_quotas")
+                    # 0009 adds the unit's corporation (tested below)
+                    and (k != "corporation_id" or table not in ("offers", "refusals"))
                 }
                 for row in result
             ),
@@ -217,8 +220,8 @@ def test_upgrading_from_0007_keeps_every_row_and_keys_it_by_region(empty_databas
     maker = get_sessionmaker(empty_database)
     with maker() as session:
         set_region(session, 2)
-        assert scope.get(session, t.Vacancy, "u2").rent == 502.0
-        assert scope.get(session, t.Vacancy, "u1") is None
+        assert scope.get(session, t.Vacancy, "u2", corporation_id="c2").rent == 502.0
+        assert scope.get(session, t.Vacancy, "u1", corporation_id="c1") is None
         assert scope.get(session, t.MunicipalityQuota, municipality_id="m2", year=2026).quota == 5
         # region 2 may now use region 1's ids
         session.add(t.Municipality(id="m1", name="Region two's m1"))
@@ -234,7 +237,145 @@ def test_upgrading_from_0007_keeps_every_row_and_keys_it_by_region(empty_databas
             t.Offer(
                 region_id=2,
                 client_id="k2",
+                corporation_id="c1",
                 unit_id="u1",
+                status="refused",
+                created_by="test",
+                expires_at=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
+            )
+        )
+        with pytest.raises(IntegrityError):
+            session.flush()
+    get_engine(empty_database).dispose()
+
+
+# --- 0009: unit ids per corporation, on a database with data ----------------------------------
+
+#: One region with two corporations as 0008 stores it (unit ids unique per region then).
+ROWS_0008 = {
+    "regions": [{"id": 1, "name": "one", "created_at": NOW}],
+    "municipalities": [{"region_id": 1, "id": "m1", "name": "M1", "population": 10}],
+    "corporations": [
+        {"region_id": 1, "id": c, "name": c.upper(), "quota": None} for c in ("ca", "cb")
+    ],
+    "complexes": [
+        {
+            "region_id": 1,
+            "id": "x1",
+            "municipality_id": "m1",
+            "units_total": 10,
+            "vulnerable_residents": 1,
+        }
+    ],
+    "vacancies": [
+        {
+            "region_id": 1,
+            "id": unit,
+            "complex_id": "x1",
+            "corporation_id": corporation,
+            "rooms": 2,
+            "rent": 500.0,
+            "accessible": False,
+            "min_occupants": 1,
+            "max_occupants": 2,
+            "status": "open",
+            "submitted_at": NOW,
+        }
+        for unit, corporation in (("u1", "ca"), ("u2", "cb"))
+    ],
+    "clients": [
+        {
+            "region_id": 1,
+            "id": client,
+            "household_size": 1,
+            "needs_accessible": False,
+            "preferred_municipalities": "[]",
+            "excluded_municipalities": "[]",
+            "target_group": "BW",
+            "ready_since": "2025-01-01",
+            "support": False,
+            "status": "proposed",
+            "registered_at": NOW,
+        }
+        for client in ("k1", "k2")
+    ],
+    "offers": [
+        {
+            "region_id": 1,
+            "id": i,
+            "client_id": f"k{i}",
+            "unit_id": f"u{i}",
+            "status": "proposed",
+            "by_hand": True,
+            "created_by": "test",
+            "created_at": NOW,
+            "expires_at": "2099-01-01 00:00:00",
+        }
+        for i in (1, 2)
+    ],
+    "refusals": [
+        {"region_id": 1, "client_id": "k1", "unit_id": "u2", "refused_at": NOW},
+        {"region_id": 1, "client_id": "k1", "unit_id": "gone", "refused_at": NOW},
+    ],
+}
+
+
+def test_upgrading_from_0008_names_each_references_corporation(empty_database):
+    upgrade(empty_database, "0008")
+    engine = create_engine(empty_database)
+    with engine.begin() as connection:
+        for table, rows in ROWS_0008.items():
+            for row in rows:
+                columns = ", ".join(row)
+                values = ", ".join(f":{c}" for c in row)
+                connection.execute(text(f"INSERT INTO {table} ({columns}) VALUES ({values})"), row)
+    before = {table: _rows(engine, table) for table in ROWS_0008}
+    engine.dispose()
+
+    upgrade(empty_database, "head")
+    engine = create_engine(empty_database)
+    assert {table: _rows(engine, table) for table in ROWS_0008} == before
+    with engine.connect() as connection:
+        offers = connection.execute(
+            text("SELECT id, corporation_id, unit_id FROM offers ORDER BY id")
+        ).all()
+        refusals = connection.execute(
+            text("SELECT unit_id, corporation_id FROM refusals ORDER BY unit_id")
+        ).all()
+    engine.dispose()
+    # each offer's and refusal's corporation is its vacancy's; a refusal of no known unit: ""
+    assert [tuple(o) for o in offers] == [(1, "ca", "u1"), (2, "cb", "u2")]
+    assert [tuple(r) for r in refusals] == [("gone", ""), ("u2", "cb")]
+
+    maker = get_sessionmaker(empty_database)
+    with maker() as session:
+        set_region(session, 1)
+        # cb may now have a unit "u1" too, and an offer on it
+        row = {k: v for k, v in ROWS_0008["vacancies"][1].items() if k != "submitted_at"}
+        session.add(t.Vacancy(**{**row, "id": "u1"}))
+        session.flush()
+        session.execute(text("UPDATE offers SET status = 'withdrawn' WHERE id = 2"))
+        session.add(
+            t.Offer(
+                id=3,  # the rows above were inserted with their ids: the sequence is behind
+                client_id="k2",
+                corporation_id="cb",
+                unit_id="u1",
+                status="proposed",
+                created_by="test",
+                expires_at=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),
+            )
+        )
+        session.commit()
+        assert scope.get(session, t.Vacancy, "u1", corporation_id="ca").rent == 500.0
+    # an offer names a unit of its corporation: a corporation without that unit is refused
+    with maker() as session:
+        set_region(session, 1)
+        session.add(
+            t.Offer(
+                client_id="k2",
+                corporation_id="ca",
+                unit_id="u2",
                 status="refused",
                 created_by="test",
                 expires_at=dt.datetime(2099, 1, 1, tzinfo=dt.UTC),

@@ -447,33 +447,47 @@ def _answer(response, *ids: str) -> tuple[int, str]:
     return response.status_code, body
 
 
+def _without_times(response) -> tuple[int, object]:
+    body = response.json()
+    rows = body if isinstance(body, list) else [body]
+    for row in rows:
+        if isinstance(row, dict):
+            row.pop("submitted_at", None)
+            row.pop("id", None)
+    return response.status_code, body
+
+
 def test_a_corporation_cannot_tell_another_corporations_vacancy_ids(client, keys):
-    """Within a region vacancy ids are the region's (one unit per id), so a taken id is taken
-    for every corporation; but the answer never says whose it is: reporting another
-    corporation's id is answered exactly as reporting one's own again, and reading or
-    withdrawing another's is answered exactly as an id nobody has."""
+    """Unit ids are each corporation's own (``service/units.py``): reporting an id another
+    corporation of the region uses is answered exactly as reporting an id nobody has (201, it
+    is now the corporation's own too); reporting one's own again is the only "already exists";
+    reading or withdrawing another's is answered exactly as an id nobody has."""
     own, others, fresh = "WF-U001", "WF-U022", "NOBODY-U9"
     report = {**VACANCY, "corporation_id": "corp-a"}
     again = client.post("/vacancies", json=[{**report, "id": own}], headers=keys.corporation)
-    taken = client.post("/vacancies", json=[{**report, "id": others}], headers=keys.corporation)
     assert again.status_code == 422
-    assert _answer(again, own) == _answer(taken, others)
-    for upload_id in (own, others):
+    theirs = client.post("/vacancies", json=[{**report, "id": others}], headers=keys.corporation)
+    nobodys = client.post("/vacancies", json=[{**report, "id": fresh}], headers=keys.corporation)
+    assert theirs.status_code == 201, theirs.text
+    assert _without_times(theirs) == _without_times(nobodys)
+    for upload_id in ("WF-U023", "NOBODY-U8"):
         csv = "id,complex_id,corporation_id,rooms,rent,max_occupants\n"
         csv += f"{upload_id},cx-hoorn-1,corp-a,2,500,2\n"
         files = {"file": ("v.csv", csv.encode(), "text/csv")}
         r = client.post("/vacancies/upload", files=files, headers=keys.corporation)
-        if upload_id == own:
-            first = _answer(r, own)
-        else:
-            assert _answer(r, others) == first and first[0] == 422
+        assert r.status_code == 201, r.text
+        assert r.json() == {"created": 1, "vacancy_ids": [upload_id]}
     for method, path, body in (
         ("GET", "/vacancies/{}", None),
         ("POST", "/vacancies/{}/withdraw", {"reason": "let elsewhere"}),
     ):
-        theirs = client.request(method, path.format(others), json=body, headers=keys.corporation)
-        nobodys = client.request(method, path.format(fresh), json=body, headers=keys.corporation)
+        theirs = client.request(method, path.format("WF-U024"), json=body, headers=keys.corporation)
+        nobodys = client.request(
+            method, path.format("NOBODY-U7"), json=body, headers=keys.corporation
+        )
         assert theirs.status_code == 404
-        assert _answer(theirs, others) == _answer(nobodys, fresh)
-    # nothing of corp-b's vacancy changed
-    assert client.get(f"/vacancies/{others}", headers=keys.corp_b).json()["status"] == "open"
+        assert _answer(theirs, "WF-U024") == _answer(nobodys, "NOBODY-U7")
+    # nothing of corp-b's vacancies changed
+    for unit in (others, "WF-U023", "WF-U024"):
+        b = client.get(f"/vacancies/{unit}", headers=keys.corp_b).json()
+        assert b["status"] == "open" and b["corporation_id"] == "corp-b"

@@ -159,7 +159,15 @@ def vacancy_withdraw(
     body, _ = parse(WithdrawIn, {"reason": text(form, "reason")}, tx)
     if body is None:
         raise ServiceProblem(422, tx.gettext("Give a reason for withdrawing."))
-    call(vacancies.withdraw_vacancy, caller, vacancy_id=vacancy_id, body=body, session=session)
+    # unit ids are each corporation's own: the form names the unit's corporation
+    call(
+        vacancies.withdraw_vacancy,
+        caller,
+        vacancy_id=vacancy_id,
+        body=body,
+        session=session,
+        corporation_id=text(form, "corporation_id") or None,
+    )
     return redirect(request, "/woningen", tx.gettext("The vacancy is withdrawn."))
 
 
