@@ -283,7 +283,7 @@ def test_every_audit_action_is_said_in_dutch():
 
     catalogue = translations("nl")._catalog
     source = "\n".join(p.read_text() for p in (WEB.parent).rglob("*.py"))
-    actions = re.findall(r'record\(\s*[\w.]+,\s*[\w.]+,\s*f?"([^"]+)"', source)
+    actions = re.findall(r'\brecord\(\s*[\w.]+,\s*[\w.]+,\s*f?"([^"]+)"', source)
     assert len(actions) > 20
     words = set()
     for action in actions:
