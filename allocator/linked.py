@@ -212,9 +212,7 @@ class Region:
                 break
         return Point(value, incumbent, proven), cut
 
-    def _lp(
-        self, budget: np.ndarray, deadline: float, ranging: bool = True
-    ) -> RegionAnswer | None:
+    def _lp(self, budget: np.ndarray, deadline: float, ranging: bool = True) -> RegionAnswer | None:
         if self.lp is None:
             self.lp = ColumnLp(
                 self.client, self.unit, self.caps_with(budget), keep=frozenset(self.links)
@@ -413,8 +411,11 @@ def solve_linked(
                 v = int(weight[members[r][a.chosen]].sum())
                 log.debug(
                     "  region %d: proven %s, gap %s, prices %s, budget %s",
-                    r, a.proven, None if a.bound is None else a.bound - v,
-                    a.prices, budgets[r].tolist(),
+                    r,
+                    a.proven,
+                    None if a.bound is None else a.bound - v,
+                    a.prices,
+                    budgets[r].tolist(),
                 )
         if bound < best[0] + 1 or not fits():
             break
@@ -535,7 +536,11 @@ def _one_link(
                 if top_split[r] != got_split[r] or ups[r][top_split[r]] - lows[r][got_split[r]] > 1:
                     log.debug(
                         "  region %d: bound at %d: %.0f, found at %d: %.0f",
-                        r, top_split[r], ups[r][top_split[r]], got_split[r], lows[r][got_split[r]],
+                        r,
+                        top_split[r],
+                        ups[r][top_split[r]],
+                        got_split[r],
+                        lows[r][got_split[r]],
                     )
         if bound < best[0] + 1:
             break
