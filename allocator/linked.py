@@ -36,9 +36,10 @@ Key = tuple[int, int]  # (index into caps, group)
 log = logging.getLogger("allocator.linked")
 #: Rounds without a better allocation before the budgets stop moving.
 STALL_ROUNDS = 4
-#: A single linking limit up to this size is split exactly (a max-plus knapsack over its
-#: budgets per region, (limit + 1)^2 per region); larger ones by moving budgets.
-ONE_LINK_MAX = 2000
+#: A single linking limit is split exactly by a max-plus knapsack over its budgets per region,
+#: (limit + 1)^2 cells per region and round: up to this many cells in all (about a second of
+#: numpy per round); beyond, by moving budgets.
+ONE_LINK_CELLS = 50_000_000
 #: Reduced-cost fixing proves a region's optimum with CP-SAT when at most this many pairs stay
 #: free; with more, CP-SAT only searches around the fractional pairs for REPAIR_SECONDS.
 PROOF_FREE = 3000
@@ -354,7 +355,12 @@ def solve_linked(
 
     # 2. split each limit in proportion to what the regions took without it
     budgets = _proportional(usage, quota)
-    if improve is not None and len(links) == 1 and 0 <= quota[0] <= ONE_LINK_MAX:
+    if (
+        improve is not None
+        and len(links) == 1
+        and 0 <= quota[0]
+        and (int(quota[0]) + 1) ** 2 * n_regions <= ONE_LINK_CELLS
+    ):
         # the relaxed flow bounds its region under any budget
         flow_cuts = [
             None if x is None else (float(weight[members[r][x]].sum()), 0.0)
