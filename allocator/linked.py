@@ -207,7 +207,10 @@ class Region:
                 time.perf_counter() - started,
             )
             if found is None or int(self.weight[found].sum()) <= value:
-                break
+                # a placement or more short of the bound: the next try has longer
+                if proven or answer.bound - value < 0.5 * float(self.weight.max(initial=0)):
+                    break
+                continue
             incumbent, value = found, int(self.weight[found].sum())
             if proven or answer.bound - value < REPAIR_ENOUGH:
                 break
