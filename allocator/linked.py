@@ -36,6 +36,18 @@ Key = tuple[int, int]  # (index into caps, group)
 log = logging.getLogger("allocator.linked")
 #: Rounds without a better allocation before the budgets stop moving.
 STALL_ROUNDS = 4
+#: A single linking limit is split exactly by a max-plus knapsack over its budgets per region,
+#: (limit + 1)^2 cells per region and round: up to this many cells in all (about a second of
+#: numpy per round); beyond, by moving budgets.
+ONE_LINK_CELLS = 50_000_000
+#: Reduced-cost fixing proves a region's optimum with CP-SAT when at most this many pairs stay
+#: free; with more, CP-SAT only searches around the fractional pairs for REPAIR_SECONDS.
+PROOF_FREE = 3000
+REPAIR_SECONDS = 0.5
+#: A repair that found a better allocation tries again from it (its gap to the bound is
+#: smaller, so more pairs are fixed), up to this often, while the gap is at least REPAIR_ENOUGH.
+REPAIR_ATTEMPTS = 3
+REPAIR_ENOUGH = 1000.0
 
 
 @dataclass
@@ -138,7 +150,73 @@ class Region:
             return RegionAnswer(picked, proven)
         return RegionAnswer(picked, proven, answer.bound, answer.prices, answer.ranges)
 
-    def _lp(self, budget: np.ndarray, deadline: float) -> RegionAnswer | None:
+    def optimum(
+        self, budget: np.ndarray, deadline: float, improve, repair: bool
+    ) -> tuple[Point, tuple | None]:
+        """The region under ``budget`` (one linking limit): an allocation, whether it is
+        proven best, and the cut ``(D, mu)``: ``v(b) <= D + mu·b`` for every budget b (None: no
+        LP answer). Without ``repair`` a fractional LP vertex is only rounded down to the caps.
+
+        With ``repair``, reduced-cost fixing: with the LP bound B and an allocation of value V,
+        an allocation better than V leaves every pair whose reduced gain costs more than B - V
+        where the LP has it; when few pairs are left free, ``improve(caps, ones, free, at_least,
+        deadline)`` (CP-SAT over them) finds the best allocation or shows there is none better,
+        which proves it; else it only searches around the fractional pairs, briefly."""
+        caps = self.caps_with(budget)
+        if self.relaxed is not None and _meets(caps, self.client, self.unit, self.relaxed):
+            value = int(self.weight[self.relaxed].sum())
+            return Point(value, self.relaxed, True), (float(value), 0.0)
+        if self.trivial >= SAFE_TOTAL:
+            picked, proven = self.exact(self.members, caps, deadline)
+            return Point(int(self.weight[picked].sum()), picked, proven), None
+        answer = self._lp(budget, deadline, ranging=False)
+        if answer is None:
+            start = self.relaxed if self.relaxed is not None else np.zeros(0, dtype=np.int64)
+            kept = within(caps, self.client, self.unit, start, self.weight)
+            return Point(int(self.weight[kept].sum()), kept, False), None
+        key = self.links[0]
+        mu = answer.prices.get(key, 0.0)
+        cut = (answer.bound - mu * float(budget[0]), mu)
+        if answer.proven:
+            return Point(int(self.weight[answer.chosen].sum()), answer.chosen, True), cut
+        x = answer.x
+        incumbent = within(caps, self.client, self.unit, np.flatnonzero(x > 0.5), self.weight)
+        value = int(self.weight[incumbent].sum())
+        if not repair:
+            return Point(value, incumbent, False), cut
+        gains = reduced_gains(self.lp, self.weight)
+        proven = False
+        for attempt in range(REPAIR_ATTEMPTS):
+            # rounding in g is far below a unit; keep a margin so no better one is cut off
+            slack = answer.bound - value + 1e-3 + 1e-12 * float(np.abs(gains).max(initial=0.0))
+            free = np.abs(gains) <= slack
+            started = time.perf_counter()
+            if np.count_nonzero(free) <= PROOF_FREE:
+                found, proven = improve(caps, gains > slack, free, value + 1, deadline, None)
+            else:  # too many for a proof: look around the fractional pairs only
+                near = _near_fractional(x, self.client, self.unit) & (gains >= -slack)
+                until = min(deadline, started + REPAIR_SECONDS * (attempt + 1))
+                found, _ = improve(caps, (x > 0.5) & ~near, near, value + 1, until, None)
+            log.debug(
+                "region of %d pairs: LP gap %.1f, %d free: %s (%s) in %.2fs",
+                len(self.client),
+                answer.bound - value,
+                int(np.count_nonzero(free)),
+                "none better" if found is None else int(self.weight[found].sum()) - value,
+                "proven" if proven else "not proven",
+                time.perf_counter() - started,
+            )
+            if found is None or int(self.weight[found].sum()) <= value:
+                # a placement or more short of the bound: the next try has longer
+                if proven or answer.bound - value < 0.5 * float(self.weight.max(initial=0)):
+                    break
+                continue
+            incumbent, value = found, int(self.weight[found].sum())
+            if proven or answer.bound - value < REPAIR_ENOUGH:
+                break
+        return Point(value, incumbent, proven), cut
+
+    def _lp(self, budget: np.ndarray, deadline: float, ranging: bool = True) -> RegionAnswer | None:
         if self.lp is None:
             self.lp = ColumnLp(
                 self.client, self.unit, self.caps_with(budget), keep=frozenset(self.links)
@@ -157,8 +235,32 @@ class Region:
         picked = np.flatnonzero(x > 0.5)
         integral = np.abs(x - np.round(x)).max(initial=0.0) <= 1e-6
         proven = integral and bound < int(self.weight[picked].sum()) + 1
-        ranges = self.lp.limit_ranges(self.links)
+        ranges = self.lp.limit_ranges(self.links) if ranging else {}
         return RegionAnswer(picked, proven, bound, prices, ranges, None if proven else x)
+
+
+@dataclass
+class Point:
+    """A region under one budget of the single linking limit: ``chosen`` (local) of combined
+    weight ``value``; ``exact`` when no allocation of the region under that budget is better."""
+
+    value: int
+    chosen: np.ndarray
+    exact: bool
+
+
+def reduced_gains(lp: ColumnLp, weight: np.ndarray) -> np.ndarray:
+    """Per pair, ``g = w - A'|y|`` for the last solve's cap duals ``y`` (clipped to their sign,
+    as ``ColumnLp.upper_bound`` clips them). For every allocation x meeting the rows, weak
+    duality gives ``w·x <= B - sum_{g>0} g·(1 - x) - sum_{g<0} |g|·x`` with ``B`` that bound."""
+    duals = np.asarray(lp.highs.getSolution().row_dual, dtype=float)[: lp.n_rows]
+    return weight.astype(float) + lp.a.T @ np.minimum(duals, 0.0)
+
+
+def _near_fractional(x: np.ndarray, client: np.ndarray, unit: np.ndarray) -> np.ndarray:
+    """The fractional pairs and every pair sharing a client or a unit with one."""
+    fractional = np.abs(x - np.round(x)) > 1e-6
+    return fractional | np.isin(client, client[fractional]) | np.isin(unit, unit[fractional])
 
 
 def _meets(caps: list[GroupCaps], client, unit, picked: np.ndarray) -> bool:
@@ -180,13 +282,18 @@ def solve_linked(
     deadline: float,
     say: Callable[..., None] = lambda *a, **k: None,
     flow: Callable | None = None,
+    improve: Callable[..., tuple[np.ndarray | None, bool]] | None = None,
 ) -> LinkedOutcome:
     """Split the linking limits into budgets per region until the allocation meets the bound.
 
     ``exact_region(positions, caps, deadline, x, bound, weight)`` returns an optimal (or, after a
     time-out, the best found) allocation of the region's pairs under ``caps`` and whether it is
     proven, starting from the region LP's fractional vertex ``x`` and its ``bound`` when given;
-    ``flow(client, unit, weight, caps)`` the nested relaxation's optimum (or None).
+    ``flow(client, unit, weight, caps)`` the nested relaxation's optimum (or None);
+    ``improve(positions, caps, ones, free, weight, at_least, deadline, hint)`` the best
+    allocation of the region's pairs under ``caps`` with the ``ones`` taken and only the
+    ``free`` pairs besides, of weight at least ``at_least`` (None when there is none), and
+    whether it is proven best: with it, a single linking limit is split exactly (``_one_link``).
     """
     n_regions = int(region_of_pair.max()) + 1
     order = np.argsort(region_of_pair, kind="stable")
@@ -251,6 +358,31 @@ def solve_linked(
 
     # 2. split each limit in proportion to what the regions took without it
     budgets = _proportional(usage, quota)
+    if (
+        improve is not None
+        and len(links) == 1
+        and 0 <= quota[0]
+        and (int(quota[0]) + 1) ** 2 * n_regions <= ONE_LINK_CELLS
+    ):
+        # the relaxed flow bounds its region under any budget
+        flow_cuts = [
+            None if x is None else (float(weight[members[r][x]].sum()), 0.0)
+            for r, x in enumerate(relaxed)
+        ]
+
+        def improve_in(r: int) -> Callable:
+            return lambda caps_r, ones, free, at_least, until, hint: improve(
+                members[r], caps_r, ones, free, regions[r].weight, at_least, until, hint
+            )
+
+        points, bound, proven, rounds = _one_link(
+            regions, int(quota[0]), budgets[:, 0], improve_in, deadline, flow_cuts
+        )
+        chosen = np.sort(np.concatenate([members[r][p.chosen] for r, p in enumerate(points)]))
+        value = int(weight[chosen].sum())
+        return LinkedOutcome(
+            chosen.astype(np.int64), value, bound, bound < value + 1, n_regions, 1, rounds
+        )
     for r in range(n_regions):
         say(f"region {r + 1}/{n_regions}", r, n_regions)
         if fits():
@@ -283,6 +415,17 @@ def solve_linked(
             bound - best[0],
             [(a.proven, a.bound is not None) for a in answers].count((True, True)),
         )
+        if log.isEnabledFor(logging.DEBUG):
+            for r, a in enumerate(answers):
+                v = int(weight[members[r][a.chosen]].sum())
+                log.debug(
+                    "  region %d: proven %s, gap %s, prices %s, budget %s",
+                    r,
+                    a.proven,
+                    None if a.bound is None else a.bound - v,
+                    a.prices,
+                    budgets[r].tolist(),
+                )
         if bound < best[0] + 1 or not fits():
             break
         # 3. move budget from the regions that price a group lowest to those pricing it
@@ -319,6 +462,144 @@ def solve_linked(
     ).astype(np.int64)
     proven = bound < value + 1
     return LinkedOutcome(chosen, value, bound, proven, n_regions, len(links), rounds)
+
+
+def _one_link(
+    regions: list[Region],
+    quota: int,
+    start: np.ndarray,
+    improve: Callable[[int], Callable],
+    deadline: float,
+    flow_cuts: list[tuple | None],
+) -> tuple[list[Point], float, bool, int]:
+    """One linking limit ``quota`` split over the regions, exactly.
+
+    Per region, ``upper[b]`` bounds its integer optimum under budget b: exact where the region
+    was solved under b, else the lowest of the LP cuts ``D + mu·b`` found so far (each valid for
+    every b by weak duality), and no more than at any larger budget (a larger budget never
+    lowers the optimum). The best split of these bounds (a max-plus knapsack over the regions)
+    bounds every allocation; the best split of the allocations found is the incumbent. Where the
+    bound's split names a budget not yet solved, that region is solved there, and again, until
+    the two meet (proven) or the time is up (the bound stands)."""
+    n = len(regions)
+    q = int(quota)
+    points: list[dict[int, Point]] = [{} for _ in range(n)]
+    repaired: list[set[int]] = [set() for _ in range(n)]
+    cuts: list[list[tuple[float, float]]] = [[c] if c is not None else [] for c in flow_cuts]
+    budgets = np.arange(q + 1, dtype=float)
+
+    def evaluate(r: int, b: int, repair: bool = False) -> None:
+        point, cut = regions[r].optimum(np.array([b]), deadline, improve(r), repair)
+        if b not in points[r] or point.exact or point.value > points[r][b].value:
+            points[r][b] = point
+        if cut is not None:
+            cuts[r].append(cut)
+
+    def tables(r: int) -> tuple[np.ndarray, np.ndarray]:
+        upper = np.full(q + 1, regions[r].trivial)
+        for d, mu in cuts[r]:
+            # the subtraction that made d is exact to far under a unit at these magnitudes
+            margin = 2.0**-48 * (abs(d) + abs(mu) * q + 1.0)
+            upper = np.minimum(upper, np.floor(d + mu * budgets + margin))
+        lower = np.full(q + 1, -np.inf)
+        for b, p in points[r].items():
+            if p.exact:
+                upper[b] = min(upper[b], p.value)
+            lower[b:] = np.maximum(lower[b:], p.value)
+        upper = np.minimum.accumulate(upper[::-1])[::-1]  # v(b) <= v(b') for b <= b'
+        return upper, lower
+
+    rounds = 0
+    best: tuple[float, list[Point]] | None = None
+    bound = math.inf
+    for r in range(n):
+        if time.perf_counter() >= deadline:
+            break
+        evaluate(r, int(start[r]))
+    for r, region in enumerate(regions):
+        if not points[r]:  # out of time: the flow's answer cut to the budget (or nothing)
+            b = int(start[r])
+            got = region.relaxed if region.relaxed is not None else np.zeros(0, dtype=np.int64)
+            caps_b = region.caps_with(np.array([b]))
+            got = within(caps_b, region.client, region.unit, got, region.weight)
+            points[r][b] = Point(int(region.weight[got].sum()), got, False)
+    while True:
+        rounds += 1
+        ups, lows = zip(*(tables(r) for r in range(n)), strict=True)
+        top, top_split = _knapsack(list(ups))
+        got, got_split = _knapsack(list(lows))
+        bound = min(bound, top)
+        if best is None or got > best[0]:
+            # per region the best allocation found under a budget no larger than its share
+            best = (got, [_best_below(points[r], got_split[r]) for r in range(n)])
+        log.info(
+            "one link, round %d: value %.0f, bound %.0f, gap %.1f, %d solves",
+            rounds,
+            best[0],
+            bound,
+            bound - best[0],
+            sum(len(p) for p in points),
+        )
+        if log.isEnabledFor(logging.DEBUG):
+            for r in range(n):
+                if top_split[r] != got_split[r] or ups[r][top_split[r]] - lows[r][got_split[r]] > 1:
+                    log.debug(
+                        "  region %d: bound at %d: %.0f, found at %d: %.0f",
+                        r,
+                        top_split[r],
+                        ups[r][top_split[r]],
+                        got_split[r],
+                        lows[r][got_split[r]],
+                    )
+        if bound < best[0] + 1:
+            break
+        # first the LP at every budget the bound's split names (cheap, and it tightens the
+        # bound); once they are all known, a repair of each region at that split
+        todo = [r for r in range(n) if top_split[r] not in points[r]]
+        repair = not todo
+        if repair:
+            todo = [r for r in range(n) if top_split[r] not in repaired[r]]
+            if not todo:
+                break  # every region of the bound's split repaired, not all proven: no proof
+        for r in todo:
+            if time.perf_counter() >= deadline:
+                break
+            evaluate(r, top_split[r], repair)
+            if repair:
+                repaired[r].add(top_split[r])
+        if time.perf_counter() >= deadline:
+            break
+    value, chosen = best
+    return chosen, bound, bound < value + 1, rounds
+
+
+def _best_below(points: dict[int, Point], budget: int) -> Point:
+    return max((p for b, p in points.items() if b <= budget), key=lambda p: p.value)
+
+
+def _knapsack(tables: list[np.ndarray]) -> tuple[float, list[int]]:
+    """max sum_r t_r[b_r] subject to sum_r b_r <= q (each table has q + 1 entries, in float64:
+    the totals stay below 2^53, where float64 is exact on integers), and the maximising b."""
+    q = len(tables[0]) - 1
+    total = tables[0].copy()
+    choices = []
+    t = np.arange(q + 1)
+    for table in tables[1:]:
+        # new[t] = max_b total[t - b] + table[b]
+        grid = total[t[:, None] - t[None, :]] + table[None, :]
+        grid[t[:, None] < t[None, :]] = -np.inf
+        pick = np.argmax(grid, axis=1)
+        choices.append(pick)
+        total = grid[t, pick]
+    end = int(np.argmax(total))
+    value = float(total[end])
+    split_ = []
+    for pick in choices[::-1]:
+        b = int(pick[end])
+        split_.append(b)
+        end -= b
+    split_.append(end)
+    return value, split_[::-1]
 
 
 def _rebalance(answers: list[RegionAnswer], budgets: np.ndarray, links: list[Key]) -> set[int]:

@@ -620,6 +620,7 @@ class _Part:
             self.deadline,
             self.say,
             flow=solve_flow,
+            improve=self._improve_region,
         )
         log.info(
             "linked: %d regions, %d linking caps, %d rounds, value %d, bound %.1f",
@@ -634,9 +635,12 @@ class _Part:
         if len(self.positions) <= CPSAT_MAX_PAIRS and time.perf_counter() < self.deadline:
             return None  # small enough for the paths that prove a whole part
         chosen, path = outcome.chosen, "regions"
-        fcfs = np.flatnonzero(self.greedy)
-        if int(weight[fcfs].sum()) > outcome.value:
-            chosen, path = fcfs, "greedy"  # today's practice did better in the time there was
+        # today's practice may do better when time ran out far from the bound (within a
+        # millionth of it, it cannot pass the allocation found: not worth its seconds)
+        if outcome.bound - outcome.value > 1e-6 * abs(outcome.bound):
+            fcfs = np.flatnonzero(self.greedy)
+            if int(weight[fcfs].sum()) > outcome.value:
+                chosen, path = fcfs, "greedy"  # it did better in the time there was
         return self._done(chosen, self._bounded(chosen, outcome.bound), path, False)
 
     def _exact_region(
@@ -677,6 +681,59 @@ class _Part:
         local = np.searchsorted(self.positions[pos], out.chosen)
         kept = within(caps, self.client[pos], self.unit[pos], local, self.coefficients[0][pos])
         return kept, out.facts.proven and len(kept) == len(local)
+
+    def _improve_region(
+        self,
+        pos: np.ndarray,
+        caps: list[GroupCaps],
+        ones: np.ndarray,
+        free: np.ndarray,
+        weight: np.ndarray,
+        at_least: int,
+        deadline: float,
+        hint: np.ndarray | None = None,
+    ) -> tuple[np.ndarray | None, bool]:
+        """CP-SAT over a region's ``free`` pairs, the ``ones`` taken: the allocation of largest
+        ``weight``, at least ``at_least``; None and True when there is none, None and False
+        when nothing was found in time. Proven True when CP-SAT proves its optimum."""
+        ones = ones & ~free
+        client, unit = self.client[pos], self.unit[pos]
+        taken = np.isin(client, client[ones]) | np.isin(unit, unit[ones])
+        open_ = np.flatnonzero(free & ~taken)
+        left = []
+        for cap in caps:
+            group = cap.of_pairs(client, unit)
+            used = np.bincount(group[ones], minlength=len(cap.left))
+            limited = cap.left >= 0
+            if np.any(limited & (cap.left < used)):
+                return None, False  # the pairs the bound forces in break a cap: no proof
+            left.append(cap.with_left(np.where(limited, cap.left - used, -1)))
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            return None, False
+        model = cp_model.CpModel()
+        variables = AllocationVars.create(model, client[open_], unit[open_])
+        one_to_one.add(self.cols, variables)
+        for cap in left:
+            variables.add_limits(cap.of(variables.client, variables.unit), cap.left)
+        gain = variables.total(weight[open_])
+        model.add(gain >= at_least - int(weight[ones].sum()))
+        model.maximize(gain)
+        if hint is not None:  # an allocation of the region (local positions) to start from
+            for var, value in zip(variables.x, np.isin(open_, hint).tolist(), strict=True):
+                model.add_hint(var, value)
+        solver = cp_model.CpSolver()
+        for key, value in _parameters(self.settings).items():
+            setattr(solver.parameters, key, value)
+        solver.parameters.max_time_in_seconds = remaining
+        status = solver.solve(model)
+        if status == cp_model.INFEASIBLE:
+            return None, True
+        if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return None, False
+        found = np.asarray(list(solver.response_proto.solution), dtype=bool)[: len(open_)]
+        picked = np.sort(np.concatenate([np.flatnonzero(ones), open_[found]]))
+        return picked, status == cp_model.OPTIMAL
 
     def _bounded(self, picked: np.ndarray, bound: float) -> list[LevelFacts]:
         """Level facts of an unproven allocation whose combined weight is at most ``bound``:

@@ -165,3 +165,92 @@ def test_linked_path_matches_brute_force(instance: Instance) -> None:
     assert s.proven
     assert validate(instance, s.assignments) == []
     assert s.objective.as_tuple(instance.policy.objective) == brute_force_best(instance)
+
+
+# ----------------------------------------------------------------------------------------------
+# one linking limit (a single national corporation with a quota): split exactly by the max-plus
+# knapsack over the regions' budgets (``allocator.linked._one_link``)
+
+
+@functools.cache
+def one_link_case(seed: int) -> tuple[Instance, MipResult]:
+    """100 clients × 300 units in four regions of eight municipalities, one national
+    corporation (with a quota in most seeds: then its quota is the only cap joining them)."""
+    instance = generate(100, 300, 32, seed, national_corporations=1)
+    return instance, solve_mip(instance, time_limit_seconds=120)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_one_linking_limit_matches_highs(seed: int) -> None:
+    instance, mip = one_link_case(seed)
+    levels = instance.policy.objective
+    s = solve(instance, LINKED)
+    assert mip.proven and mip.objective is not None
+    assert s.proven, s.facts.paths
+    assert validate(instance, s.assignments) == []
+    assert s.objective == objective_of(instance, s.assignments)
+    assert s.objective.as_tuple(levels) == mip.objective.as_tuple(levels)
+    for lv in s.facts.levels:
+        assert lv.bound is not None and lv.status == "optimal" and lv.bound == lv.value
+
+
+def test_one_linking_limit_is_split_by_the_knapsack_and_proves_most_cases() -> None:
+    from allocator import linked
+
+    calls = []
+    original = linked._one_link
+
+    def counting(*args, **kwargs):
+        out = original(*args, **kwargs)
+        calls.append(out[2])  # proven
+        return out
+
+    linked._one_link = counting
+    try:
+        for seed in SEEDS:
+            instance, _ = one_link_case(seed)
+            solve(instance, LINKED)
+    finally:
+        linked._one_link = original
+    assert len(calls) >= len(SEEDS) // 2
+    assert sum(calls) >= len(calls) * 3 // 4
+
+
+def test_one_linking_limit_bound_of_an_unproven_run_holds() -> None:
+    """Stopped early on the single-link path, every maximised level's bound is at least the
+    optimum HiGHS proves, a minimised level's at most it."""
+    instance = generate(400, 1600, 48, 3, national_corporations=1)
+    mip = solve_mip(instance, time_limit_seconds=300)
+    assert mip.proven and mip.objective is not None
+    optimum = mip.objective.model_dump()
+    for limit in (0.2, 0.6):
+        s = solve(instance, SolverSettings(linked_min_pairs=0, time_limit_seconds=limit))
+        assert validate(instance, s.assignments) == []
+        for lv in s.facts.levels:
+            assert lv.bound is not None, lv
+            if lv.level in ("placed", "waiting_days"):
+                assert lv.bound >= optimum[lv.level], (limit, lv)
+            else:
+                assert lv.bound <= optimum[lv.level], (limit, lv)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    tables=st.lists(st.lists(st.integers(-5, 20), min_size=4, max_size=4), min_size=1, max_size=4)
+)
+def test_knapsack_over_budgets_matches_enumeration(tables) -> None:
+    import numpy as np
+
+    from allocator.linked import _knapsack
+
+    arrays = [np.array(t, dtype=float) for t in tables]
+    q = 3
+    best = max(
+        sum(t[b] for t, b in zip(tables, split_, strict=True))
+        for split_ in itertools.product(range(q + 1), repeat=len(tables))
+        if sum(split_) <= q
+    )
+    value, split_ = _knapsack(arrays)
+    assert value == best
+    assert sum(split_) <= q
+    assert sum(t[b] for t, b in zip(tables, split_, strict=True)) == best
