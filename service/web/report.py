@@ -205,7 +205,8 @@ def report(kpis: list[dict[str, Any]], texts: Texts, plots: list[str]) -> Report
 
 def markdown(name: str, built: Report, texts: Texts) -> str:
     """The page's report as Markdown, in the page's language (the download)."""
-    lines = [f"# {texts.gettext('Scenario report: %(name)s', name=name)}", ""]
+    title = texts.gettext("Scenario report: %(name)s", name=name)
+    lines = [f"# {title}", ""]
     for table in built.tables:
         lines += [f"## {table.heading}", "", table.caption, ""]
         lines.append("| " + " | ".join(table.columns) + " |")

@@ -322,13 +322,13 @@ def test_an_alternative_a_full_limit_blocks_is_said_in_words():
     (broken,) = blocked.broken_rules
     assert (broken.rule, broken.limit, broken.placements, broken.room) == (
         10,
-        LimitRef(code="magic_mix", group="Vol gebouw"),
+        LimitRef(code="mix_cap", group="cx4"),
         1,
         0,
     )
     assert blocked.blocked_by == (
         "placing the client here would break rule 10 (Magic Mix cap): "
-        "Magic Mix cap of Vol gebouw: 1 placements, limit 0"
+        "complex cx4: 1 placements, limit 0"
     )  # the English message stays, for the CLI
     reworded = dataclasses.replace(blocked, blocked_by="another wording of the same")
     raw = json.loads(inst.model_dump_json())
