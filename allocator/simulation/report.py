@@ -57,6 +57,7 @@ PLOTS = ("placements", "paired", "waiting", "backlog", "quota_use")
 #: the plots in another language passes its own mapping (``write_plots(..., labels=...)``);
 #: keys it leaves out keep these. ``policy.<name>`` names a policy in legends and axes;
 #: ``{variant}`` in the quota title is filled in.
+#: Titles wrap (``wrap=True``) so that a longer wording than the English still fits the figure.
 PLOT_LABELS: dict[str, str] = {
     **{f"policy.{p}": name for p, name in SHORT.items()},
     "placements.title": "Placements per policy",
@@ -115,7 +116,7 @@ def _plot_placements(res: ScenarioResults, labels: dict[str, str]) -> Figure:
         )
     ax.set_xticks(np.arange(len(variants)) + 0.4 - width / 2, variants, rotation=20, ha="right")
     ax.set_ylabel(labels["placements.y"])
-    ax.set_title(labels["placements.title"])
+    ax.set_title(labels["placements.title"], wrap=True)
     ax.legend(fontsize=7, ncol=3)
     return fig
 
@@ -144,7 +145,7 @@ def _plot_paired(res: ScenarioResults, labels: dict[str, str]) -> Figure:
         ax.set_yticks(y, ticks if ax is axes[0] else [""] * len(y), fontsize=7)
         ax.set_title(labels[f"paired.{kpi}"], fontsize=9)
         ax.invert_yaxis()
-    fig.suptitle(labels["paired.title"])
+    fig.suptitle(labels["paired.title"], wrap=True)
     return fig
 
 
@@ -176,7 +177,7 @@ def _plot_time_to_home(res: ScenarioResults, labels: dict[str, str]) -> Figure:
         ax.legend(fontsize=7)
     for ax in axes.ravel()[len(variants) :]:
         ax.set_visible(False)
-    fig.suptitle(labels["waiting.title"])
+    fig.suptitle(labels["waiting.title"], wrap=True)
     return fig
 
 
@@ -203,7 +204,7 @@ def _plot_backlog(res: ScenarioResults, labels: dict[str, str]) -> Figure:
             ax.fill_between(s["week"], s["ci_low"], s["ci_high"], alpha=0.12, color=colour)
     ax.set_xlabel(labels["backlog.x"])
     ax.set_ylabel(labels["backlog.y"])
-    ax.set_title(labels["backlog.title"])
+    ax.set_title(labels["backlog.title"], wrap=True)
     ax.legend(fontsize=6, ncol=2)
     return fig
 
@@ -241,7 +242,7 @@ def _plot_quota(res: ScenarioResults, labels: dict[str, str]) -> Figure:
     axes[0, 0].legend(fontsize=7)
     fig.supxlabel(labels["quota_use.x"])
     fig.supylabel(labels["quota_use.y"])
-    fig.suptitle(labels["quota_use.title"].replace("{variant}", str(variant)))
+    fig.suptitle(labels["quota_use.title"].replace("{variant}", str(variant)), wrap=True)
     return fig
 
 

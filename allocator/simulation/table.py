@@ -4,6 +4,9 @@ both list these and no other."""
 
 from __future__ import annotations
 
+#: A client's first-choice municipality when it listed none (a group ``municipality=none``).
+NO_MUNICIPALITY = "none"
+
 #: The policies in the order of every table and legend: the online ones, then the ceilings.
 ONLINE_ORDER = ("practice", "fcfs", "optimiser", "optimiser_acceptance")
 ORDER = (*ONLINE_ORDER, "ceiling_arrivals", "hindsight")

@@ -14,7 +14,7 @@ from typing import Any
 
 from babel.numbers import format_decimal
 
-from allocator.simulation.table import KPI_ROWS, ORDER, digits, not_for_ceilings
+from allocator.simulation.table import KPI_ROWS, NO_MUNICIPALITY, ORDER, digits, not_for_ceilings
 from service.web.i18n import LOCALES, Texts
 from service.web.words import N_
 
@@ -145,6 +145,8 @@ def _cell(row: dict[str, Any] | None, kpi: str, texts: Texts) -> str:
 
 def _group(group: str, texts: Texts) -> str:
     kind, _, name = group.partition("=")
+    if kind == "municipality" and name == NO_MUNICIPALITY:
+        return texts.gettext("no first-choice municipality")
     return texts.gettext(GROUPS[kind], name=name) if kind in GROUPS else group
 
 

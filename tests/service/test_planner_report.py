@@ -7,6 +7,7 @@ from __future__ import annotations
 import html
 import re
 
+import matplotlib.pyplot as plt
 import matplotlib.text
 import pytest
 import yaml
@@ -15,7 +16,7 @@ from allocator.simulation.report import PLOT_LABELS, PLOTS, figure
 from allocator.simulation.runner import run_scenario
 from allocator.simulation.scenario import parse_scenario
 from service.web.i18n import Texts
-from service.web.report import KPI_LABELS, PLOT_TEXTS, plot_labels
+from service.web.report import KPI_LABELS, PLOT_TEXTS, _group, plot_labels
 from tests.service.test_pages import sign_in
 from tests.service.test_scenario_runs import TINY, wait_for
 
@@ -119,6 +120,7 @@ def test_the_plots_take_their_words_from_the_caller():
     for name in PLOTS:
         dutch = _texts_of(figure(name, results, labels))
         english = _texts_of(figure(name, results))  # the CLI's, unchanged
+        plt.close("all")
         assert not dutch & english_only, (name, dutch & english_only)
         assert english - dutch, name  # something was said differently
     placements = _texts_of(figure("placements", results, labels))
@@ -136,3 +138,7 @@ def test_every_plot_text_and_table_row_has_its_words_in_the_catalogue():
     nl = Texts("nl")
     untranslated = [m for m in [*PLOT_TEXTS.values(), *KPI_LABELS.values()] if nl.gettext(m) == m]
     assert untranslated == ["week", "week"]  # the one word both languages share
+    # the core's groups in words, "none" being a client with no first choice
+    assert _group("municipality=none", nl) == "geen gemeente van eerste keus"
+    assert _group("municipality=hoorn", nl) == "gemeente hoorn"
+    assert _group("target_group=BW", nl) == "doelgroep BW"
