@@ -31,6 +31,36 @@ POLICIES = {
     "hindsight": N_("clairvoyant ceiling"),
 }
 
+#: What each policy is, under the table.
+POLICY_DESCRIPTIONS = {
+    "practice": N_("today's practice: municipality and corporation fixed at intake"),
+    "fcfs": N_("regional first come, first served"),
+    "optimiser": N_("the regional optimiser, every round"),
+    "optimiser_acceptance": N_("the optimiser using the acceptance model"),
+    "ceiling_arrivals": N_(
+        "a reference, not a policy: knows the arrivals of the year and learns the answers by "
+        "offering"
+    ),
+    "hindsight": N_(
+        "a reference, not a policy: knows the arrivals and every answer beforehand (an upper bound)"
+    ),
+}
+
+#: How to read the numbers, after the tables.
+NOTES = [
+    N_(
+        "Every policy sees the same clients, vacancies and answers on a seed, so the policies "
+        "are compared on the same weeks. Synthetic data; no personal data."
+    ),
+    N_(
+        "Time to a home counts everyone on the list: a client not housed by the end (or who "
+        "left the list) counts as still waiting at the days waited so far. The median of the "
+        "housed alone is shown for comparison and is biased low."
+    ),
+    N_("The ceilings ignore the weekly rounds, so their waiting times are not shown (—)."),
+    N_("The fullest building is measured against its own cap (1.00 = at its cap)."),
+]
+
 #: A row of the comparison table, by (KPI, group) as ``KPI_ROWS`` lists them.
 KPI_LABELS = {
     ("placements", "all"): N_("clients housed"),
@@ -123,6 +153,8 @@ class Table:
 @dataclass
 class Report:
     tables: list[Table]
+    policies: list[tuple[str, str]]  # (name, what it is)
+    notes: list[str]
     plots: list[tuple[str, str]]  # (name, what it shows), in the order of the page
 
 
@@ -202,13 +234,15 @@ def report(kpis: list[dict[str, Any]], texts: Texts, plots: list[str]) -> Report
         tables.append(table)
     shown = [(name, texts.gettext(PLOT_DESCRIPTIONS[name])) for name in PLOT_DESCRIPTIONS]
     shown = [(name, description) for name, description in shown if name in plots]
-    return Report(tables, shown)
+    said = [(texts.gettext(POLICIES[p]), texts.gettext(POLICY_DESCRIPTIONS[p])) for p in policies]
+    return Report(tables, said, [texts.gettext(n) for n in NOTES], shown)
 
 
 def markdown(name: str, built: Report, texts: Texts) -> str:
     """The page's report as Markdown, in the page's language (the download)."""
     title = texts.gettext("Scenario report: %(name)s", name=name)
     lines = [f"# {title}", ""]
+    lines += [f"- **{name}**: {what}" for name, what in built.policies] + [""]
     for table in built.tables:
         lines += [f"## {table.heading}", "", table.caption, ""]
         lines.append("| " + " | ".join(table.columns) + " |")
@@ -216,4 +250,5 @@ def markdown(name: str, built: Report, texts: Texts) -> str:
         for label, cells in table.rows:
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += [f"- {note}" for note in built.notes] + [""]
     return "\n".join(lines)

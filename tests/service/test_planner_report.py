@@ -54,6 +54,9 @@ def test_the_dutch_report_page_says_its_tables_in_dutch(client, finished):
         "Wie wacht het langst: base",
         "Plaatsingen per werkwijze",
         "Grafiek: Tijd tot een woning (PNG)",
+        "De vergeleken werkwijzen",
+        "een maatstaf, geen werkwijze: kent de instroom en elk antwoord vooraf (een bovengrens)",
+        "Zo leest u dit",
     ):
         assert dutch in words, dutch
     for english in (
@@ -69,6 +72,8 @@ def test_the_dutch_report_page_says_its_tables_in_dutch(client, finished):
         "Paired differences",
         "Scenario report",
         "How to read this",
+        "The policies compared",
+        "a reference, not a policy",
     ):
         assert english not in words, english
     # numbers the Dutch way: a decimal comma, e.g. "3,5 (2,0–5,0)"
