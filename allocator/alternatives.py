@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from allocator.models import Instance, ObjectiveValues, PinnedPair, Unit
+from allocator.rules import Violation
 from allocator.solver import Progress, Solution, SolverSettings, solve
 from allocator.validator import validate
 
@@ -26,6 +27,9 @@ class Alternative:
     proven: bool
     same_as: list[str] = field(default_factory=list)
     blocked_by: str | None = None
+    #: The rules behind ``blocked_by``, each with its full group limit where it is one
+    #: (``Violation.limit``): what a caller words in its own language.
+    broken_rules: list[Violation] = field(default_factory=list)
     #: Set when the client holds an accepted offer of another unit: choosing this one withdraws it.
     withdraws: str | None = None
 
@@ -138,7 +142,8 @@ def alternatives(
                     True,
                     units[1:],
                     blocked_by="placing the client here would break "
-                    + "; ".join(f"rule {v.rule} ({v.name}): {v.message}" for v in broken),
+                    + "; ".join(str(v) for v in broken),
+                    broken_rules=broken,
                     withdraws=withdraws,
                 )
             )

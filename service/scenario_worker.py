@@ -58,6 +58,22 @@ def _service_report(markdown: str) -> str:
     )
 
 
+def _translated_plots(results, out: Path) -> dict[str, bytes]:
+    """The plots once more in every other language of the pages, their texts from the pages'
+    catalogues, stored beside the core's English ones (which the API serves) under the names
+    the pages ask for (``placements.nl``): drawn here, once, so the web process never draws."""
+    from allocator.simulation.report import write_plots
+    from service.web.i18n import Texts
+    from service.web.report import plot_labels, stored_plot, translated_plots
+
+    plots = {}
+    for locale in translated_plots():
+        write_plots(results, out, plot_labels(Texts(locale)), suffix=f".{locale}")
+        for name in PLOTS:
+            plots[stored_plot(name, locale)] = (out / f"{name}.{locale}.png").read_bytes()
+    return plots
+
+
 def simulate_run(database_url: str, run_id: int, token: str, parent_pid: int | None = None) -> None:
     """The worker process's whole job. Exits quietly when the run is no longer its own."""
     if parent_pid:
@@ -91,6 +107,7 @@ def simulate_run(database_url: str, run_id: int, token: str, parent_pid: int | N
             write_outputs(results, out)
             report = _service_report((out / "report.md").read_text(encoding="utf-8"))
             plots = {name: (out / f"{name}.png").read_bytes() for name in PLOTS}
+            plots |= _translated_plots(results, out)
         kpis = [
             {k: _finite(v) for k, v in row.items()}
             for row in results.kpis.to_dict(orient="records")

@@ -79,5 +79,5 @@ def test_rules_12_to_15_are_in_play_and_bind(demo: Instance) -> None:
     assert {"staircase", "neighbourhood_quota", "support_places"} <= codes
     # the Magic Mix project's BW share is full before the run: BW clients are told so
     texts = " ".join(r.message for u in proposal.unplaced for r in u.reasons)
-    assert "the share of group BW in Hoorn, Magic Mix project is full: 10 of 10" in texts
+    assert "the share of group BW in Hoorn, Magic Mix-project is full: 10 of 10" in texts
     assert {s.rule for s in proposal.summaries.limits} == {12, 13, 14, 15}

@@ -344,7 +344,7 @@ def small_proposal(with_summaries: bool = True) -> Proposal:
         ],
         corporations=[
             CorporationSummary(
-                corporation_id="corp-a", name="Corporation A", quota=None, used=1, left=None
+                corporation_id="corp-a", name="Woningcorporatie A", quota=None, used=1, left=None
             )
         ],
         complexes=[

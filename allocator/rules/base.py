@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from allocator.columns import Columns
-from allocator.models import Client, Instance, Unit
+from allocator.models import Client, Instance, LimitRef, Unit
 
 if TYPE_CHECKING:  # the model's variables; only the solver's side calls ``add``
     from allocator.variables import AllocationVars
@@ -41,6 +41,12 @@ class Violation:
     message: str
     client_id: str | None = None
     unit_id: str | None = None
+    #: A group limit over its room: which group (as a proposal's reasons name it), how many
+    #: placements it would take and how many it has room for; ``message`` says the same in
+    #: English. For a caller that words it in another language without reading ``message``.
+    limit: LimitRef | None = None
+    placements: int | None = None
+    room: int | None = None
 
     def __str__(self) -> str:
         return f"rule {self.rule} ({self.name}): {self.message}"
@@ -191,6 +197,9 @@ def group_limit_check(number: int, name: str, groups: GroupLimit):
                         number,
                         name,
                         f"{groups.noun} {groups.label(key)}: {count} placements, limit {limit}",
+                        limit=LimitRef(code=groups.code, group=groups.label(key)),
+                        placements=count,
+                        room=limit,
                     )
                 )
         return found

@@ -59,9 +59,8 @@ from allocator.simulation.arrivals import (
     week_date,
 )
 from allocator.simulation.scenario import ScenarioConfig
+from allocator.simulation.table import NO_MUNICIPALITY
 from allocator.solver import SolverSettings, solve
-
-NO_MUNICIPALITY = "none"
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,17 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 
 from allocator.simulation.kpis import comparison_table, kaplan_meier  # noqa: E402
 from allocator.simulation.runner import ScenarioResults  # noqa: E402
+from allocator.simulation.table import (  # noqa: E402
+    KPI_ROWS,
+    ONLINE_ORDER,
+    ORDER,
+    digits,
+    not_for_ceilings,
+)  # noqa: E402
 
 #: What each policy is, in the report's words.
 POLICY_NAMES = {
@@ -43,9 +51,36 @@ COLOURS = {
     "ceiling_arrivals": "#666666",
     "hindsight": "#000000",
 }
-ONLINE_ORDER = ("practice", "fcfs", "optimiser", "optimiser_acceptance")
-ORDER = (*ONLINE_ORDER, "ceiling_arrivals", "hindsight")
 PLOTS = ("placements", "paired", "waiting", "backlog", "quota_use")
+
+#: Every text a plot shows, by key, in English as the CLI writes them. A caller that writes
+#: the plots in another language passes its own mapping (``write_plots(..., labels=...)``);
+#: keys it leaves out keep these. ``policy.<name>`` names a policy in legends and axes;
+#: ``{variant}`` in the quota title is filled in.
+#: Titles wrap (``wrap=True``) so that a longer wording than the English still fits the figure.
+PLOT_LABELS: dict[str, str] = {
+    **{f"policy.{p}": name for p, name in SHORT.items()},
+    "placements.title": "Placements per policy",
+    "placements.y": "clients housed (mean, 95% interval over seeds)",
+    "paired.title": (
+        "Paired differences on the same seeds (95% interval); colour: the policy compared"
+    ),
+    "paired.placements": "more clients housed",
+    "paired.time_to_home_median": "change in median days to a home",
+    "paired.refusals_per_placement": "change in refusals per placement",
+    "waiting.title": "Time to a home, everyone counted (Kaplan–Meier, all seeds pooled)",
+    "waiting.x": "weeks since ready",
+    "waiting.y": "share still without a home",
+    "backlog.title": "Backlog over time (colour: policy; line style: variant)",
+    "backlog.x": "week",
+    "backlog.y": "ready clients waiting (mean, 95% interval)",
+    "quota_use.title": (
+        "Quota used so far this year, per municipality ({variant}; mean, 95% interval)"
+    ),
+    "quota_use.none": "Quota used by week: no quota to use",
+    "quota_use.x": "week",
+    "quota_use.y": "share of the year's quota used",
+}
 
 
 def _policies(res: ScenarioResults, online_only: bool = False) -> list[str]:
@@ -59,7 +94,7 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def _plot_placements(res: ScenarioResults, path: Path) -> None:
+def _plot_placements(res: ScenarioResults, labels: dict[str, str]) -> Figure:
     k = res.kpis
     sub = k[(k["kpi"] == "placements") & (k["group"] == "all")]
     variants = list(dict.fromkeys(sub["variant"]))
@@ -70,26 +105,32 @@ def _plot_placements(res: ScenarioResults, path: Path) -> None:
         s = sub[sub["policy"] == policy].set_index("variant").reindex(variants)
         x = np.arange(len(variants)) + i * width
         err = np.vstack([s["mean"] - s["ci_low"], s["ci_high"] - s["mean"]])
-        ax.bar(x, s["mean"], width, yerr=err, capsize=3, color=COLOURS[policy], label=SHORT[policy])
+        ax.bar(
+            x,
+            s["mean"],
+            width,
+            yerr=err,
+            capsize=3,
+            color=COLOURS[policy],
+            label=labels[f"policy.{policy}"],
+        )
     ax.set_xticks(np.arange(len(variants)) + 0.4 - width / 2, variants, rotation=20, ha="right")
-    ax.set_ylabel("clients housed (mean, 95% interval over seeds)")
-    ax.set_title("Placements per policy")
+    ax.set_ylabel(labels["placements.y"])
+    ax.set_title(labels["placements.title"], wrap=True)
     ax.legend(fontsize=7, ncol=3)
-    _save(fig, path)
+    return fig
 
 
-def _plot_paired(res: ScenarioResults, path: Path) -> None:
+def _plot_paired(res: ScenarioResults, labels: dict[str, str]) -> Figure:
     d = res.paired
     kpis = ["placements", "time_to_home_median", "refusals_per_placement"]
     fig, axes = plt.subplots(1, len(kpis), figsize=(12, max(3, 0.45 * max(len(d), 1) / 2)))
-    titles = {
-        "placements": "more clients housed",
-        "time_to_home_median": "change in median days to a home",
-        "refusals_per_placement": "change in refusals per placement",
-    }
     for ax, kpi in zip(axes, kpis, strict=True):
         sub = d[d["kpi"] == kpi] if len(d) else d
-        labels = [f"{r.variant}: {SHORT[r.policy]} − {SHORT[r.against]}" for r in sub.itertuples()]
+        ticks = [
+            f"{r.variant}: {labels[f'policy.{r.policy}']} − {labels[f'policy.{r.against}']}"
+            for r in sub.itertuples()
+        ]
         y = np.arange(len(sub))
         for j, r in enumerate(sub.itertuples()):
             ax.errorbar(
@@ -101,14 +142,14 @@ def _plot_paired(res: ScenarioResults, path: Path) -> None:
                 capsize=3,
             )
         ax.axvline(0, color="grey", linewidth=1)
-        ax.set_yticks(y, labels if ax is axes[0] else [""] * len(y), fontsize=7)
-        ax.set_title(titles[kpi], fontsize=9)
+        ax.set_yticks(y, ticks if ax is axes[0] else [""] * len(y), fontsize=7)
+        ax.set_title(labels[f"paired.{kpi}"], fontsize=9)
         ax.invert_yaxis()
-    fig.suptitle("Paired differences on the same seeds (95% interval); colour: the policy compared")
-    _save(fig, path)
+    fig.suptitle(labels["paired.title"], wrap=True)
+    return fig
 
 
-def _plot_time_to_home(res: ScenarioResults, path: Path) -> None:
+def _plot_time_to_home(res: ScenarioResults, labels: dict[str, str]) -> Figure:
     w = res.waits
     variants = list(dict.fromkeys(w["variant"])) if len(w) else []
     n = max(len(variants), 1)
@@ -126,21 +167,21 @@ def _plot_time_to_home(res: ScenarioResults, path: Path) -> None:
                 np.concatenate([[1.0], surv]),
                 where="post",
                 color=COLOURS[policy],
-                label=SHORT[policy],
+                label=labels[f"policy.{policy}"],
                 linestyle="--" if policy in ("ceiling_arrivals", "hindsight") else "-",
             )
         ax.axhline(0.5, color="grey", linewidth=0.8, linestyle=":")
         ax.set_title(variant, fontsize=9)
-        ax.set_xlabel("weeks since ready")
-        ax.set_ylabel("share still without a home")
+        ax.set_xlabel(labels["waiting.x"])
+        ax.set_ylabel(labels["waiting.y"])
         ax.legend(fontsize=7)
     for ax in axes.ravel()[len(variants) :]:
         ax.set_visible(False)
-    fig.suptitle("Time to a home, everyone counted (Kaplan–Meier, all seeds pooled)")
-    _save(fig, path)
+    fig.suptitle(labels["waiting.title"], wrap=True)
+    return fig
 
 
-def _plot_backlog(res: ScenarioResults, path: Path) -> None:
+def _plot_backlog(res: ScenarioResults, labels: dict[str, str]) -> Figure:
     k = res.kpis
     sub = k[(k["kpi"] == "backlog") & k["group"].str.startswith("week=")].copy()
     sub["week"] = sub["group"].str.removeprefix("week=").astype(int)
@@ -153,25 +194,30 @@ def _plot_backlog(res: ScenarioResults, path: Path) -> None:
                 continue
             colour = COLOURS[policy]
             style = styles[i % len(styles)]
-            ax.plot(s["week"], s["mean"], style, color=colour, label=f"{variant} — {SHORT[policy]}")
+            ax.plot(
+                s["week"],
+                s["mean"],
+                style,
+                color=colour,
+                label=f"{variant} — {labels[f'policy.{policy}']}",
+            )
             ax.fill_between(s["week"], s["ci_low"], s["ci_high"], alpha=0.12, color=colour)
-    ax.set_xlabel("week")
-    ax.set_ylabel("ready clients waiting (mean, 95% interval)")
-    ax.set_title("Backlog over time (colour: policy; line style: variant)")
+    ax.set_xlabel(labels["backlog.x"])
+    ax.set_ylabel(labels["backlog.y"])
+    ax.set_title(labels["backlog.title"], wrap=True)
     ax.legend(fontsize=6, ncol=2)
-    _save(fig, path)
+    return fig
 
 
-def _plot_quota(res: ScenarioResults, path: Path) -> None:
+def _plot_quota(res: ScenarioResults, labels: dict[str, str]) -> Figure:
     """Quota exhaustion by week, one panel per municipality, for the base (or first) variant:
     the share of the year's quota used so far under each online policy, with its interval."""
     k = res.kpis
     sub = k[k["kpi"] == "quota_used_share"].copy()
     if sub.empty:
         fig, ax = plt.subplots(figsize=(6, 3))
-        ax.set_title("Quota used by week: no quota to use")
-        _save(fig, path)
-        return
+        ax.set_title(labels["quota_use.none"])
+        return fig
     variant = "base" if "base" in set(sub["variant"]) else sub["variant"].iloc[0]
     sub = sub[sub["variant"] == variant]
     parts = sub["group"].str.split("/week=", expand=True)
@@ -187,17 +233,17 @@ def _plot_quota(res: ScenarioResults, path: Path) -> None:
             s = sub[(sub["policy"] == policy) & (sub["municipality"] == m)].sort_values("week")
             if s.empty:
                 continue
-            ax.plot(s["week"], s["mean"], color=COLOURS[policy], label=SHORT[policy])
+            ax.plot(s["week"], s["mean"], color=COLOURS[policy], label=labels[f"policy.{policy}"])
             ax.fill_between(s["week"], s["ci_low"], s["ci_high"], color=COLOURS[policy], alpha=0.12)
         ax.axhline(1.0, color="grey", linewidth=1)
         ax.set_title(m, fontsize=9)
     for ax in axes.ravel()[len(munis) :]:
         ax.set_visible(False)
     axes[0, 0].legend(fontsize=7)
-    fig.supxlabel("week")
-    fig.supylabel("share of the year's quota used")
-    fig.suptitle(f"Quota used so far this year, per municipality ({variant}; mean, 95% interval)")
-    _save(fig, path)
+    fig.supxlabel(labels["quota_use.x"])
+    fig.supylabel(labels["quota_use.y"])
+    fig.suptitle(labels["quota_use.title"].replace("{variant}", str(variant)), wrap=True)
+    return fig
 
 
 # --- the Markdown report ----------------------------------------------------------------------
@@ -217,8 +263,7 @@ def _kpi(k: pd.DataFrame, variant: str, policy: str, kpi: str, group: str = "all
     if r.empty:
         return "—"
     row = r.iloc[0]
-    digits = 2 if "share" in kpi or kpi in ("refusals_per_placement", "proven") else 1
-    text = _fmt(row["mean"], row["ci_low"], row["ci_high"], digits)
+    text = _fmt(row["mean"], row["ci_low"], row["ci_high"], digits(kpi))
     if "missing" in row and row["missing"]:
         text += f" [not reached in {int(row['missing'])} seeds]"
     return text
@@ -275,35 +320,6 @@ def paired_sentence(
                 f"({r.ci_low / r.against_mean:+.0%} to {r.ci_high / r.against_mean:+.0%})"
             )
     return f"Against {POLICY_NAMES[against]}, the {SHORT[policy]} " + ", ".join(parts) + "."
-
-
-_KPI_ROWS = [
-    ("placements", "all", "clients housed"),
-    ("time_to_home_median", "all", "median days to a home, everyone counted (Kaplan–Meier)"),
-    ("time_to_home_p90", "all", "90th percentile days to a home, everyone counted"),
-    ("time_to_home_restricted_mean", "all", "mean days without a home within the horizon"),
-    ("waiting_days_median", "all", "median waiting days of the housed only (biased)"),
-    ("backlog_mean", "all", "clients waiting, time-averaged"),
-    ("backlog_end", "all", "still waiting at the end"),
-    ("offers", "all", "offers made"),
-    ("refusals_per_placement", "all", "refusals per placement"),
-    ("vacancy_days_lost_to_refusals", "all", "vacancy days lost to refusals"),
-    ("vacancies_lost", "all", "vacancies lost to regular letting"),
-    ("left_the_list", "all", "clients who left the list"),
-    ("justified_envy", "all", "justified-envy pairs (all rounds)"),
-    ("time_to_home_median_spread", "municipality", "spread of median days across municipalities"),
-    ("time_to_home_median_spread", "target_group", "spread of median days across target groups"),
-    ("longest_wait_end", "all", "longest wait of anyone still waiting at the end"),
-    ("vulnerable_share_of_cap", "all", "fullest building: vulnerable households / its own cap"),
-    ("share_of_hindsight", "all", "share of the clairvoyant ceiling"),
-    ("share_of_ceiling_arrivals", "all", "share of the arrivals ceiling"),
-]
-
-
-def _not_for_ceilings(kpi: str, policy: str) -> bool:
-    """A ceiling bounds placements; it ignores the round cadence, so its times mean nothing."""
-    timed = kpi.startswith(("time_to_home", "waiting_days", "longest_wait", "vacancy_days"))
-    return timed and policy in ("ceiling_arrivals", "hindsight")
 
 
 def _lead(res: ScenarioResults, variants: list[str]) -> list[str]:
@@ -434,9 +450,9 @@ def markdown(res: ScenarioResults) -> str:
             "| KPI | " + " | ".join(SHORT[p] for p in policies) + " |",
             "| --- |" + " ---: |" * len(policies),
         ]
-        for kpi, group, label in _KPI_ROWS:
+        for kpi, group, label in KPI_ROWS:
             cells = [
-                "—" if _not_for_ceilings(kpi, p) else _kpi(k, v, p, kpi, group) for p in policies
+                "—" if not_for_ceilings(kpi, p) else _kpi(k, v, p, kpi, group) for p in policies
             ]
             if all(c == "—" for c in cells):
                 continue
@@ -473,6 +489,34 @@ def markdown(res: ScenarioResults) -> str:
     return "\n".join(lines)
 
 
+_PLOTTERS = {
+    "placements": _plot_placements,
+    "paired": _plot_paired,
+    "waiting": _plot_time_to_home,
+    "backlog": _plot_backlog,
+    "quota_use": _plot_quota,
+}
+
+
+def write_plots(
+    res: ScenarioResults, out: Path, labels: dict[str, str] | None = None, suffix: str = ""
+) -> list[Path]:
+    """Every plot as ``{name}{suffix}.png`` in ``out``, its texts from ``labels`` (English where
+    a key is missing, so a caller translating only some keeps the rest readable)."""
+    written = []
+    for name in _PLOTTERS:
+        path = out / f"{name}{suffix}.png"
+        _save(figure(name, res, labels), path)
+        written.append(path)
+    return written
+
+
+def figure(name: str, res: ScenarioResults, labels: dict[str, str] | None = None) -> Figure:
+    """One plot of ``PLOTS``, drawn but not saved: its texts from ``labels`` over the English
+    ``PLOT_LABELS``. The caller saves (``write_plots``) or closes it."""
+    return _PLOTTERS[name](res, PLOT_LABELS | (labels or {}))
+
+
 def write_outputs(res: ScenarioResults, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -482,15 +526,7 @@ def write_outputs(res: ScenarioResults, out: Path) -> list[Path]:
     table = comparison_table(res.kpis)
     table.to_csv(out / "comparison.csv", index=False)
     written.append(out / "comparison.csv")
-    for name, plot in (
-        ("placements.png", _plot_placements),
-        ("paired.png", _plot_paired),
-        ("waiting.png", _plot_time_to_home),
-        ("backlog.png", _plot_backlog),
-        ("quota_use.png", _plot_quota),
-    ):
-        plot(res, out / name)
-        written.append(out / name)
+    written += write_plots(res, out)
     (out / "report.md").write_text(markdown(res), encoding="utf-8")
     written.append(out / "report.md")
     return written

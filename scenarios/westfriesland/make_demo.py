@@ -1,7 +1,9 @@
 """Builds the synthetic Westfriesland demo instance and writes it as JSON, CSV and Excel.
 
 Only the municipality names and (rounded) populations are real; everything else is made up with
-a fixed seed, so running this again gives the same files. See README.md.
+a fixed seed, so running this again gives the same files. See README.md. The names are Dutch
+(``Woningcorporatie A``, ``Hoorn, wijk 1``, ``Zorgaanbieder 1``), as the pages' Dutch sentences
+name them; the ids stay English-free codes that never change.
 
     .venv/bin/python scenarios/westfriesland/make_demo.py [output folder]
 """
@@ -45,11 +47,11 @@ MUNICIPALITIES = [
 
 # id, name, placements allowed in its dwellings in this run (None: no corporation quota)
 CORPORATIONS = [
-    ("corp-a", "Corporation A", 8),
-    ("corp-b", "Corporation B", None),
-    ("corp-c", "Corporation C", 5),
-    ("corp-d", "Corporation D", None),
-    ("corp-e", "Corporation E", None),
+    ("corp-a", "Woningcorporatie A", 8),
+    ("corp-b", "Woningcorporatie B", None),
+    ("corp-c", "Woningcorporatie C", 5),
+    ("corp-d", "Woningcorporatie D", None),
+    ("corp-e", "Woningcorporatie E", None),
 ]
 
 # id, municipality, name, dwellings, vulnerable households now, share override, owner, vacancies
@@ -57,7 +59,7 @@ COMPLEXES = [
     ("cx-hoorn-1", "hoorn", "Hoorn, complex 1", 120, 33, None, "corp-a", 8),
     ("cx-hoorn-2", "hoorn", "Hoorn, complex 2", 80, 24, None, "corp-d", 5),
     ("cx-hoorn-3", "hoorn", "Hoorn, complex 3", 60, 16, None, "corp-a", 4),
-    ("cx-hoorn-mm", "hoorn", "Hoorn, Magic Mix project", 40, 16, 0.5, "corp-d", 4),
+    ("cx-hoorn-mm", "hoorn", "Hoorn, Magic Mix-project", 40, 16, 0.5, "corp-d", 4),
     ("cx-medemblik-1", "medemblik", "Medemblik, complex 1", 90, 25, None, "corp-b", 5),
     ("cx-medemblik-2", "medemblik", "Medemblik, complex 2", 50, 14, None, "corp-e", 4),
     ("cx-medemblik-3", "medemblik", "Medemblik, complex 3", 30, 6, None, "corp-b", 3),
@@ -73,7 +75,7 @@ COMPLEXES = [
 
 
 # Rules 12-15 (all synthetic). The Magic Mix project agrees its mix per group and spreads over
-# five portieken; Corporation A spreads in Hoorn, complex 1 (at most two per portiek).
+# five portieken; Woningcorporatie A spreads in Hoorn, complex 1 (at most two per portiek).
 # complex: (group_max_share, group_residents, max per staircase, residents per staircase,
 #           staircase of each vacancy in order)
 COMPOSITION = {
@@ -94,18 +96,18 @@ COMPOSITION = {
 }
 # id, municipality, name, quota this run, its buildings
 NEIGHBOURHOODS = [
-    ("hoorn-n1", "hoorn", "Hoorn, neighbourhood 1", 3, ["cx-hoorn-1", "cx-hoorn-mm"]),
-    ("hoorn-n2", "hoorn", "Hoorn, neighbourhood 2", 3, ["cx-hoorn-2", "cx-hoorn-3"]),
-    ("medemblik-n1", "medemblik", "Medemblik, neighbourhood 1", 2, ["cx-medemblik-1"]),
+    ("hoorn-n1", "hoorn", "Hoorn, wijk 1", 3, ["cx-hoorn-1", "cx-hoorn-mm"]),
+    ("hoorn-n2", "hoorn", "Hoorn, wijk 2", 3, ["cx-hoorn-2", "cx-hoorn-3"]),
+    ("medemblik-n1", "medemblik", "Medemblik, wijk 1", 2, ["cx-medemblik-1"]),
 ]
 # id, name, places per municipality for new clients from this run
 SUPPORT_PROVIDERS = [
     (
         "support-1",
-        "Support provider 1",
+        "Zorgaanbieder 1",
         {"hoorn": 4, "medemblik": 2, "enkhuizen": 1, "stede-broec": 2, "drechterland": 1},
     ),
-    ("support-2", "Support provider 2", {"hoorn": 3, "koggenland": 2, "opmeer": 1, "medemblik": 2}),
+    ("support-2", "Zorgaanbieder 2", {"hoorn": 3, "koggenland": 2, "opmeer": 1, "medemblik": 2}),
 ]
 
 

@@ -30,7 +30,7 @@ from service.audit import record
 from service.deps import RowId, ScenarioRunner, SessionDep, SettingsDep
 from service.pagination import PageDep
 from service.problems import ProblemIssue, ServiceProblem, conflict, not_found, responses
-from service.scenario_worker import PlotName
+from service.scenario_worker import PLOTS, PlotName
 from service.schemas import RunStatus, ScenarioKpi, ScenarioRunIn, ScenarioRunOut
 from service.settings import Settings
 from service.state import solver_version
@@ -245,7 +245,8 @@ def _plots(session, runs: list[t.ScenarioRun]) -> dict[int, list[str]]:
             .order_by(t.ScenarioRunPlot.run_id, t.ScenarioRunPlot.name)
         )
         for run_id, name in rows:
-            found.setdefault(run_id, []).append(name)
+            if name in PLOTS:  # the core's own, in English; the pages' translations are theirs
+                found.setdefault(run_id, []).append(name)
     return found
 
 

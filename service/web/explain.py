@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from allocator import rules
+from allocator.alternatives import Alternative
 from allocator.models import REASON_CODES
 from service.web.i18n import Texts
 from service.web.words import N_
@@ -50,8 +51,6 @@ _COUNTED = (
 
 #: A broken rule in the core's words (``Violation.__str__``), and a group limit's detail
 #: (``allocator.rules.base.group_limit_check``).
-_BROKEN = re.compile(r"rule (?P<rule>\d+) \((?P<name>[^)]+)\): (?P<detail>[^;]+)")
-_OVER = re.compile(r"^(?P<noun>.+) (?P<label>\S+): (?P<count>\d+) placements, limit (?P<most>\d+)$")
 
 
 def core_codes() -> set[str]:
@@ -321,35 +320,33 @@ class Explainer:
             return head + "."
         return t.gettext("%(head)s; already full: %(limits)s.", head=head, limits=limits)
 
-    def blocked(self, message: str) -> str:
-        """Why an alternative cannot be offered (the core's ``blocked_by``: the rules placing the
-        client there would break), with each full group named as the proposal's reasons name it.
-        A message of another form is shown as the core wrote it."""
+    def blocked(self, alternative: Alternative) -> str:
+        """Why an alternative cannot be offered: the rules placing the client there would
+        break (the core's ``broken_rules``), each full group named as the proposal's reasons
+        name it. Without them, the core's English ``blocked_by`` as it is."""
         t = self.t
-        nouns = {r.groups.noun: r.groups.code for r in rules.group_limits()}
         parts = []
-        for found in _BROKEN.finditer(message):
+        for broken in alternative.broken_rules:
             rule = t.gettext(
-                "rule %(rule)s (%(name)s)", rule=found["rule"], name=t.gettext(found["name"])
+                "rule %(rule)s (%(name)s)", rule=broken.rule, name=t.gettext(broken.name)
             )
-            over = _OVER.match(found["detail"].strip())
-            if over and over["noun"] in nouns:
+            if broken.limit is not None:
                 parts.append(
                     t.ngettext(
                         "%(rule)s: %(limit)s would take %(num)s placement in this run, with "
                         "room for %(most)s",
                         "%(rule)s: %(limit)s would take %(num)s placements in this run, with "
                         "room for %(most)s",
-                        int(over["count"]),
+                        broken.placements,
                         rule=rule,
-                        limit=self.limit(nouns[over["noun"]], over["label"]),
-                        most=over["most"],
+                        limit=self.limit(broken.limit.code, broken.limit.group),
+                        most=broken.room,
                     )
                 )
             else:
                 parts.append(rule)
         if not parts:
-            return message
+            return alternative.blocked_by or ""
         return t.gettext("Placing the client here would break %(rules)s.", rules="; ".join(parts))
 
     def _no_eligible_unit(self, u: dict[str, Any]) -> str:

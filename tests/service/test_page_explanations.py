@@ -18,7 +18,7 @@ from allocator import rules
 from allocator.alternatives import alternatives
 from allocator.explain import make_proposal, propose
 from allocator.io import read_instance
-from allocator.models import REASON_CODES
+from allocator.models import REASON_CODES, LimitRef
 from allocator.solver import solve
 from service.web.explain import RULE_LABELS, RULE_NAMES, Explainer, core_codes
 from service.web.i18n import Texts, translations
@@ -317,17 +317,30 @@ def test_a_new_rules_code_is_noticed_and_still_said_in_the_pages_language():
 def test_an_alternative_a_full_limit_blocks_is_said_in_words():
     inst = new_rules_at_their_limit()
     _, found = alternatives(inst, "v-only", k=3)
-    (message,) = [a.blocked_by for a in found if a.blocked_by]
+    (blocked,) = [a for a in found if a.blocked_by]
+    # the core says which limit, how full, in fields: the pages never read its English words
+    (broken,) = blocked.broken_rules
+    assert (broken.rule, broken.limit, broken.placements, broken.room) == (
+        10,
+        LimitRef(code="mix_cap", group="cx4"),
+        1,
+        0,
+    )
+    assert blocked.blocked_by == (
+        "placing the client here would break rule 10 (Magic Mix cap): "
+        "complex cx4: 1 placements, limit 0"
+    )  # the English message stays, for the CLI
+    reworded = dataclasses.replace(blocked, blocked_by="another wording of the same")
     raw = json.loads(inst.model_dump_json())
-    dutch = Explainer(Texts("nl"), raw).blocked(message)
-    assert dutch == (
-        "De cliënt hier plaatsen breekt regel 10 (maximum van Magic Mix): het Magic Mix-maximum "
-        "van Vol gebouw zou in deze ronde 1 plaatsing krijgen, met ruimte voor 0."
-    )
-    assert Explainer(Texts("en"), raw).blocked(message) == (
-        "Placing the client here would break rule 10 (Magic Mix cap): the Magic Mix cap of Vol "
-        "gebouw would take 1 placement in this run, with room for 0."
-    )
+    for alternative in (blocked, reworded):
+        assert Explainer(Texts("nl"), raw).blocked(alternative) == (
+            "De cliënt hier plaatsen breekt regel 10 (maximum van Magic Mix): het Magic "
+            "Mix-maximum van Vol gebouw zou in deze ronde 1 plaatsing krijgen, met ruimte voor 0."
+        )
+        assert Explainer(Texts("en"), raw).blocked(alternative) == (
+            "Placing the client here would break rule 10 (Magic Mix cap): the Magic Mix cap of "
+            "Vol gebouw would take 1 placement in this run, with room for 0."
+        )
 
 
 # --- the page --------------------------------------------------------------------------------
@@ -371,8 +384,8 @@ def test_the_proposal_page_says_every_reason_in_the_chosen_language(client, keys
     table = page.split("<caption>Overige limieten na dit voorstel</caption>", 1)[1]
     named = re.findall(r'<th scope="row">([^<]+)</th>', table.split("</table>", 1)[0])
     assert len(named) == len(proposal["summaries"]["limits"])
-    assert "Het wijkcontingent van Hoorn, neighbourhood 1" in named
-    assert "De begeleiding door Support provider 1 in Hoorn" in named
+    assert "Het wijkcontingent van Hoorn, wijk 1" in named
+    assert "De begeleiding door Zorgaanbieder 1 in Hoorn" in named
     assert not [n for n in named if "/" in n]  # no raw group labels
     # WF-C074 has no room anywhere from the start: each alternative says which limit, in Dutch
     client.cookies.set("lang", "nl")

@@ -1,15 +1,14 @@
 """The planner's pages: a scenario file in, its simulation's progress, then its report with the
-comparison tables, every plot the run stored, and downloads (CSV, PNG, Markdown)."""
+comparison tables, every plot the run stored, and downloads (CSV, PNG, Markdown), all in the
+page's language (``service.web.report``) but the KPI CSV, whose columns and values are the
+API's identifiers so that a spreadsheet or script reads every run's file alike."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
-from markdown_it import MarkdownIt
-from markupsafe import Markup
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
@@ -23,13 +22,14 @@ from service.web.forms import parse, read_form, text
 from service.web.pages import router
 from service.web.render import page, redirect
 from service.web.render import texts as texts_of
+from service.web.report import markdown, stored_plot
+from service.web.report import report as build_report
 
 pages = router()
 Caller = Annotated[Any, Depends(web.page_caller)]
 Form = Annotated[FormData, Depends(read_form)]
 Csrf = [Depends(web.check_csrf)]
 EXAMPLE = Path(__file__).resolve().parents[3] / "scenarios/westfriesland.yaml"
-_IMAGE = re.compile(r"!\[([^\]]*)\]\((?:plots/)?([\w-]+)\.png\)")
 
 
 def planner_page(request, session, caller, status_code=200, **values):
@@ -90,38 +90,25 @@ def _submit(request, caller, form: FormData, scenario: str):
     return redirect(request, f"/planner/{run.id}")
 
 
-def report_html(markdown: str) -> tuple[Markup, dict[str, str]]:
-    """The report as HTML (no raw HTML from the text; headings one level down under the page's
-    own headings; wide tables scroll in their own region), and the plots' descriptions by name
-    (the plots themselves are shown from what the run stored)."""
-    alts = {name: alt for alt, name in _IMAGE.findall(markdown)}
-    markdown = _IMAGE.sub("", markdown)
-    md = MarkdownIt("commonmark", {"html": False}).enable("table")
-    tokens = md.parse(markdown)
-    for token in tokens:
-        if token.type in ("heading_open", "heading_close"):
-            token.tag = f"h{min(6, int(token.tag[1]) + 2)}"
-    html = md.renderer.render(tokens, md.options, {})
-    html = html.replace("<table>", '<div class="table-wrap" tabindex="0" role="region"><table>')
-    html = html.replace("</table>", "</table></div>")
-    return Markup(html), alts
+def _report(request, run, session, caller):
+    """The report of a finished run in the page's language, from its stored KPI rows."""
+    rows = call(
+        scenario_runs.read_scenario_kpis, caller, run_id=run.id, session=session, format="json"
+    )
+    return build_report(rows, texts_of(request), run.plots)
 
 
 @pages.get("/planner/{run_id}")
 def scenario_run(request: Request, run_id: RowId, session: SessionDep, caller: Caller):
     tx = texts_of(request)
     run = call(scenario_runs.read_scenario_run, caller, run_id=run_id, session=session)
-    report, alts = None, {}
-    if run.status == "done":
-        answer = call(scenario_runs.read_scenario_report, caller, run_id=run_id, session=session)
-        report, alts = report_html(answer.body.decode("utf-8"))
+    report = _report(request, run, session, caller) if run.status == "done" else None
     return page(
         request,
         "scenario_run.html",
         title=tx.gettext("Scenario run %(id)s: %(name)s", id=run.id, name=run.name),
         run=run,
         report=report,
-        alts=alts,
     )
 
 
@@ -138,9 +125,17 @@ def scenario_plot(request: Request, run_id: RowId, name: str, session: SessionDe
     run = call(scenario_runs.read_scenario_run, caller, run_id=run_id, session=session)
     if name not in run.plots:
         raise ServiceProblem(404, f"There is no plot {name!r}.", kind="not-found")
-    answer = call(
-        scenario_runs.read_scenario_plot, caller, run_id=run_id, name=name, session=session
-    )
+    try:  # in the page's language; a run finished before plots were translated has English
+        answer = call(
+            scenario_runs.read_scenario_plot, caller, run_id=run_id, session=session,
+            name=stored_plot(name, texts_of(request).locale),
+        )  # fmt: skip
+    except ServiceProblem as exc:
+        if exc.status != 404:
+            raise
+        answer = call(
+            scenario_runs.read_scenario_plot, caller, run_id=run_id, name=name, session=session
+        )
     return Response(
         answer.body,
         media_type="image/png",
@@ -157,6 +152,12 @@ def scenario_kpis(request: Request, run_id: RowId, session: SessionDep, caller: 
 
 @pages.get("/planner/{run_id}/report.md")
 def scenario_report(request: Request, run_id: RowId, session: SessionDep, caller: Caller):
-    answer = call(scenario_runs.read_scenario_report, caller, run_id=run_id, session=session)
-    answer.headers["Content-Disposition"] = f'attachment; filename="scenario-{run_id}-report.md"'
-    return answer
+    """The report as the page shows it, in the page's language (the API's ``/report`` is the
+    core's, in English)."""
+    run = call(scenario_runs.read_scenario_run, caller, run_id=run_id, session=session)
+    text = markdown(run.name, _report(request, run, session, caller), texts_of(request))
+    return Response(
+        text,
+        media_type="text/markdown; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="scenario-{run_id}-report.md"'},
+    )
