@@ -35,6 +35,7 @@ from allocator.columns import Columns, build_columns
 from allocator.decompose import GroupCaps, settle_pinned, split
 from allocator.eligibility import EligiblePairs, eligible_pairs
 from allocator.flow import (
+    DenseIndex,
     assignment_index,
     caps_cannot_bind,
     lexicographic_scale,
@@ -494,7 +495,7 @@ class _Part:
     say: Progress
     allow_linked: bool = True
     plain: bool = False  # already known: no cap can bind
-    dense: tuple | None = None  # already known: assignment_index(client, unit) of this part
+    dense: DenseIndex | None = None  # already known: assignment_index(client, unit) of this part
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
@@ -510,7 +511,12 @@ class _Part:
     def solve(self) -> _PartOutcome:
         method = self.settings.method
         # 1. the nested flow (rules 1, 8, 10), exact whenever its answer meets every other cap
-        weight = lexicographic_weights(self.coefficients, self.maximise, self.client)
+        weight = lexicographic_weights(
+            self.coefficients,
+            self.maximise,
+            self.client,
+            self.dense.client_starts if self.dense is not None else None,
+        )
         picked = None
         if (
             weight is not None
