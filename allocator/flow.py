@@ -88,15 +88,18 @@ def lexicographic_weights(
     if not coefficients:
         return np.zeros(len(client), dtype=np.int64)
     total = np.empty(len(client), dtype=np.int64)
-    scaled = None
+    buffer = None
     for level, (coef, up, weight) in enumerate(zip(coefficients, maximise, weights, strict=True)):
         if level == 0:  # the first level written directly: no zeros, two passes fewer
             np.multiply(coef, weight, out=total)
             if not up:
                 np.negative(total, out=total)
             continue
-        scaled = np.empty(len(client), dtype=np.int64) if scaled is None else scaled
-        np.multiply(coef, weight, out=scaled)
+        if weight == 1:  # (the last level's weight) added as it is: a pass fewer
+            scaled = coef
+        else:
+            buffer = np.empty(len(client), dtype=np.int64) if buffer is None else buffer
+            scaled = np.multiply(coef, weight, out=buffer)
         if up:
             total += scaled
         else:
