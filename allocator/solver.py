@@ -75,7 +75,9 @@ class SolverSettings(BaseModel):
         default="auto",
         description="auto: split into parts, then per part the nested flow, the LP, CP-SAT where "
         "needed; lp: the same without the flow; parts: CP-SAT on each part; cp-sat: one CP-SAT "
-        "model of the whole instance. All give the same optimum; the choice is speed.",
+        "model of the whole instance (above 400,000 eligible pairs it would need more than "
+        "2 GB: auto solves it instead, and the proposal's note says so). All give the same "
+        "optimum; the choice is speed.",
     )
     time_limit_seconds: float = Field(default=60.0, gt=0, description="For all levels together.")
     workers: int = Field(default=1, ge=1, description="CP-SAT search workers. 1 is deterministic.")
