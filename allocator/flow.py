@@ -87,23 +87,18 @@ def lexicographic_weights(
         return None
     if not coefficients:
         return np.zeros(len(client), dtype=np.int64)
-    total = np.empty(len(client), dtype=np.int64)
-    buffer = None
-    for level, (coef, up, weight) in enumerate(zip(coefficients, maximise, weights, strict=True)):
-        if level == 0:  # the first level written directly: no zeros, two passes fewer
-            np.multiply(coef, weight, out=total)
-            if not up:
-                np.negative(total, out=total)
-            continue
-        if weight == 1:  # (the last level's weight) added as it is: a pass fewer
-            scaled = coef
-        else:
-            buffer = np.empty(len(client), dtype=np.int64) if buffer is None else buffer
-            scaled = np.multiply(coef, weight, out=buffer)
+    # Horner's scheme: each level's weight is the next one's times (1 + the next range)
+    # (weights[j] = 1 + sum of ranges[i] * weights[i] over i > j), so the total is built in one
+    # array, in place, without a scaled copy of each level (a fresh array is a page fault per
+    # page on a first call)
+    total = np.multiply(coefficients[0], 1 if maximise[0] else -1, dtype=np.int64)
+    for coef, up, reach in zip(coefficients[1:], maximise[1:], ranges[1:], strict=True):
+        if reach:
+            total *= reach + 1
         if up:
-            total += scaled
+            total += coef
         else:
-            total -= scaled
+            total -= coef
     return total
 
 
