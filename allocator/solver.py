@@ -236,12 +236,19 @@ def cpsat_levels(
             continue
         say(f"CP-SAT level {level}")
         started = time.perf_counter()
-        expr = variables.total(coefficient)
         maximise = LEVEL_SENSE[level] == "max"
-        model.maximize(expr) if maximise else model.minimize(expr)
+        as_int = coefficient.astype(np.int64)
+        coefs = as_int.tolist()
+        # objective and hint written straight into the model (through linear expressions and
+        # one call per variable they took seconds on a few hundred thousand pairs); CP-SAT
+        # maximises as the minimum of the negated objective, scaled by -1
+        model.clear_objective()
+        objective = model.proto.objective
+        objective.vars.extend(indices)
+        objective.coeffs.extend(np.negative(as_int).tolist() if maximise else coefs)
+        objective.scaling_factor = -1.0 if maximise else 1.0
         model.clear_hints()
         if current is not None:
-            # straight into the model's hint (one call per variable took seconds on large ones)
             model.proto.solution_hint.vars.extend(indices)
             model.proto.solution_hint.values.extend(current.astype(np.int64).tolist())
         solver = cp_model.CpSolver()
@@ -276,10 +283,13 @@ def cpsat_levels(
             )
         )
         # Later levels may not give back what this level won.
+        held = model.proto.constraints.add().linear
+        held.vars.extend(indices)
+        held.coeffs.extend(coefs)
         if optimal:
-            model.add(expr == value)
+            held.domain.extend([value, value])
         else:
-            model.add(expr >= value) if maximise else model.add(expr <= value)
+            held.domain.extend([value, cp_model.INT_MAX] if maximise else [cp_model.INT_MIN, value])
     return current, facts
 
 
@@ -762,7 +772,9 @@ class _Part:
         if len(self.positions) > CPSAT_MAX_PAIRS:
             # one CP-SAT model of this many pairs would not fit the memory or the time
             return self._fallback(lp_bounds)
-        if time.perf_counter() < self.deadline:
+        # building cannot be interrupted: begun only when it should end within the deadline
+        expected = CPSAT_BUILD_SECONDS_PER_PAIR * len(self.positions)
+        if time.perf_counter() + expected < self.deadline:
             variables = self._model(np.arange(len(self.positions)), self.caps)
             current, facts = cpsat_levels(
                 variables,
@@ -867,6 +879,8 @@ class _Part:
             if np.any(limited & (cap.left < used)):
                 return None
             caps.append(cap.with_left(np.where(limited, cap.left - used, -1)))
+        if time.perf_counter() + CPSAT_BUILD_SECONDS_PER_PAIR * len(open_) >= self.deadline:
+            return None  # the model could not even be built in the time left
         variables = self._model(open_, caps)
         for coef, target in targets:
             variables.model.add(variables.total(coef[open_]) == target - int(coef[ones].sum()))
