@@ -64,9 +64,10 @@ Progress = Callable[..., None]
 log = logging.getLogger("allocator.solver")
 #: One CP-SAT model above this many pairs takes gigabytes and minutes: not built on a part.
 CPSAT_MAX_PAIRS = 400_000
-#: Building one CP-SAT model takes about this long per pair (measured 5-7 µs at province and
-#: national scale on the benchmark machine).
-CPSAT_BUILD_SECONDS_PER_PAIR = 6e-6
+#: Building a CP-SAT model cannot be interrupted, so it is only begun when this much time per
+#: pair is left: 5-7 µs a pair measured at province and national scale on a quiet machine,
+#: 22 µs with the 2 cores shared five ways; the estimate takes the loaded figure.
+CPSAT_BUILD_SECONDS_PER_PAIR = 20e-6
 
 
 class SolverSettings(BaseModel):
