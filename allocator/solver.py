@@ -186,12 +186,32 @@ def gap_in_words(levels: list[LevelFacts]) -> str | None:
     return None
 
 
-def build_model(cols: Columns, pairs: EligiblePairs) -> AllocationVars:
-    """The CP-SAT model of every rule: eligibility made the variables; capacity rules add here."""
-    variables = AllocationVars.create(cp_model.CpModel(), pairs.client, pairs.unit)
+def build_model(
+    cols: Columns, pairs: EligiblePairs, deadline: float | None = None
+) -> AllocationVars | None:
+    """The CP-SAT model of every rule: eligibility made the variables; capacity rules add here.
+
+    With a ``deadline``: None once it has passed (checked between batches of variables and
+    between rules), so that a model too large for the time left is abandoned, not finished."""
+    if deadline is None:
+        variables = AllocationVars.create(cp_model.CpModel(), pairs.client, pairs.unit)
+    else:
+        model, x = cp_model.CpModel(), []
+        for start in range(0, len(pairs), _BUILD_BATCH):
+            if time.perf_counter() > deadline:
+                return None
+            batch = slice(start, start + _BUILD_BATCH)
+            x += AllocationVars.create(model, pairs.client[batch], pairs.unit[batch]).x
+        variables = AllocationVars(model=model, client=pairs.client, unit=pairs.unit, x=x)
     for rule in rules.CAPACITY:
+        if deadline is not None and time.perf_counter() > deadline:
+            return None
         rule.add(cols, variables)
     return variables
+
+
+#: Variables created between two looks at the deadline while a model is built.
+_BUILD_BATCH = 20_000
 
 
 def _parameters(settings: SolverSettings) -> dict[str, object]:
@@ -340,7 +360,8 @@ def solve(
             settings = settings.model_copy(update={"method": "auto"})
             not_built += "; solved with method auto instead"
     if method == "cp-sat" and not_built is None:
-        # building cannot be interrupted: not started when it would not end within the limit
+        # a build that would not end within the limit is not begun (one that overruns all the
+        # same is abandoned at the deadline: build_model)
         expected = CPSAT_BUILD_SECONDS_PER_PAIR * len(pairs)
         if time.perf_counter() + expected > deadline:
             not_built = (
@@ -349,16 +370,22 @@ def solve(
             )
     if method == "cp-sat":
         t = time.perf_counter()
+        variables = None
         if not_built is None:
             say(f"building model ({len(pairs):,} pairs)")
-            variables = build_model(cols, pairs)
-            build_seconds = time.perf_counter() - t
-            t = time.perf_counter()
+            variables = build_model(cols, pairs, deadline)
+            if variables is None:
+                not_built = (
+                    f"method cp-sat: the time limit ran out while one CP-SAT model of "
+                    f"{len(pairs):,} eligible pairs was being built"
+                )
+        build_seconds = time.perf_counter() - t
+        t = time.perf_counter()
+        if variables is not None:
             current, level_facts = cpsat_levels(
                 variables, levels, coefficients, settings, deadline, greedy(), say
             )
         else:
-            build_seconds = 0.0
             current, level_facts = greedy(), [_level_facts(lv, "not_solved") for lv in levels]
         solve_seconds = time.perf_counter() - t
         chosen = np.flatnonzero(current)  # at worst the greedy hint: never nothing
