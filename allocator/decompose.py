@@ -62,8 +62,9 @@ class Reduced:
 
 def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
     pinned_units = np.zeros(cols.n_units, dtype=bool)
+    free: np.ndarray | None  # None: every pair is free (no pass over the pairs needed)
     if not cols.instance.pinned:
-        fixed, free = np.zeros(0, dtype=np.int64), np.ones(len(pairs), dtype=bool)
+        fixed, free = np.zeros(0, dtype=np.int64), None
     else:
         client_ix, unit_ix = cols.client_index(), cols.unit_index()
         pinned_clients = np.zeros(cols.n_clients, dtype=bool)
@@ -80,6 +81,9 @@ def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
         fixed = np.flatnonzero(np.isin(codes, wanted))
         free = ~pinned_clients[pairs.client] & ~pinned_units[pairs.unit]
     caps = []
+    # units in a group without room, gathered over the pairs once at the end (per pair work is
+    # most of this function's time on a plain assignment)
+    full_units = np.zeros(cols.n_units, dtype=bool)
     for rule in rules.group_limits():
         c = rule.capacities(cols)
         if not np.any(c.limit >= 0):
@@ -88,8 +92,17 @@ def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
         left = np.where(c.limit < 0, -1, c.limit - used)
         caps.append(GroupCaps(rule.number, c.unit_group, left, c.client_group, c.width))
         # a pair in a group without room can never be chosen: no path need see it
-        free &= left[c.of(pairs.client, pairs.unit)] != 0
-    return Reduced(fixed, np.flatnonzero(free), caps)
+        if not np.any(left == 0):
+            continue
+        if c.client_group is None:
+            full_units |= left[c.unit_group] == 0
+        else:
+            room = left[c.of(pairs.client, pairs.unit)] != 0
+            free = room if free is None else free & room
+    if np.any(full_units):
+        room = ~full_units[pairs.unit]
+        free = room if free is None else free & room
+    return Reduced(fixed, np.arange(len(pairs)) if free is None else np.flatnonzero(free), caps)
 
 
 def split(

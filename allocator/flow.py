@@ -11,6 +11,8 @@ or that depend on the client) it is optimal for the whole contract, proven.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from ortools.graph.python import min_cost_flow
 from scipy.optimize import linear_sum_assignment
@@ -26,9 +28,21 @@ _MAX_COST = 2**62
 def _run_starts(client: np.ndarray) -> np.ndarray | None:
     """Where each client's run of pairs starts, when the pairs are sorted by client (else
     None)."""
-    if len(client) and np.all(client[1:] >= client[:-1]):
-        return np.flatnonzero(np.r_[True, client[1:] != client[:-1]])
-    return None
+    if len(client) == 0:
+        return None
+    # a short prefix first rules most unsorted columns out without a pass over all of them
+    k = min(64, len(client))
+    if not np.all(client[1:k] >= client[: k - 1]):
+        return None
+    change = np.flatnonzero(client[1:] != client[:-1])
+    starts = np.empty(len(change) + 1, dtype=np.int64)
+    starts[0] = 0
+    np.add(change, 1, out=starts[1:])
+    # runs of equal values whose values increase run by run are a sorted column: checked on
+    # the runs, not on every pair
+    if not np.all(client[starts[1:]] > client[starts[:-1]]):
+        return None
+    return starts
 
 
 def per_client_max(
@@ -47,14 +61,15 @@ def per_client_max(
 
 
 def lexicographic_scale(
-    coefficients: list[np.ndarray], client: np.ndarray
+    coefficients: list[np.ndarray], client: np.ndarray, starts: np.ndarray | None = None
 ) -> tuple[list[int], list[int]]:
     """The weight of each level and the range [0, R] of each level's total.
 
     R is the sum over clients of their largest coefficient; giving a level a weight above every
-    possible change of all lower levels makes it dominate them.
+    possible change of all lower levels makes it dominate them. ``starts``: ``_run_starts(client)``
+    when already known.
     """
-    starts = _run_starts(client)
+    starts = _run_starts(client) if starts is None else starts
     ranges = [int(per_client_max(client, coef, starts).sum()) for coef in coefficients]
     weights = [1] * len(coefficients)
     for level in range(len(coefficients) - 2, -1, -1):
@@ -63,29 +78,31 @@ def lexicographic_scale(
 
 
 def lexicographic_weights(
-    coefficients: list[np.ndarray], maximise: list[bool], client: np.ndarray
+    coefficients: list[np.ndarray],
+    maximise: list[bool],
+    client: np.ndarray,
+    starts: np.ndarray | None = None,
 ) -> np.ndarray | None:
     """One integer weight per pair whose sum orders solutions like the levels do, or None when
-    the totals would not fit in int64 (the flow checks its own, scaled, range)."""
-    weights, ranges = lexicographic_scale(coefficients, client)
+    the totals would not fit in int64 (the flow checks its own, scaled, range). ``starts``: where
+    each client's run of pairs starts (``DenseIndex.client_starts``), when already known."""
+    weights, ranges = lexicographic_scale(coefficients, client, starts)
     if sum(r * w for r, w in zip(ranges, weights, strict=True)) >= _MAX_COST // 16:
         return None
     if not coefficients:
         return np.zeros(len(client), dtype=np.int64)
-    total = np.empty(len(client), dtype=np.int64)
-    scaled = None
-    for level, (coef, up, weight) in enumerate(zip(coefficients, maximise, weights, strict=True)):
-        if level == 0:  # the first level written directly: no zeros, two passes fewer
-            np.multiply(coef, weight, out=total)
-            if not up:
-                np.negative(total, out=total)
-            continue
-        scaled = np.empty(len(client), dtype=np.int64) if scaled is None else scaled
-        np.multiply(coef, weight, out=scaled)
+    # Horner's scheme: each level's weight is the next one's times (1 + the next range)
+    # (weights[j] = 1 + sum of ranges[i] * weights[i] over i > j), so the total is built in one
+    # array, in place, without a scaled copy of each level (a fresh array is a page fault per
+    # page on a first call)
+    total = np.multiply(coefficients[0], 1 if maximise[0] else -1, dtype=np.int64)
+    for coef, up, reach in zip(coefficients[1:], maximise[1:], ranges[1:], strict=True):
+        if reach:
+            total *= reach + 1
         if up:
-            total += scaled
+            total += coef
         else:
-            total -= scaled
+            total -= coef
     return total
 
 
@@ -182,7 +199,7 @@ def caps_cannot_bind(
     client: np.ndarray,
     unit: np.ndarray,
     caps: list[GroupCaps],
-    index: tuple[int, np.ndarray, int, np.ndarray] | None = None,
+    index: DenseIndex | None = None,
 ) -> bool:
     """True when no limited group could be filled: each takes at least as many placements as
     it has units here, or as there are clients here. Then only rule 1 is left. ``index``:
@@ -221,17 +238,29 @@ def _pair_caps_cannot_bind(client: np.ndarray, unit: np.ndarray, cap: GroupCaps)
     return not np.any(cap.left[groups] < np.minimum(n_clients, n_units))
 
 
-def _dense_index(values: np.ndarray) -> tuple[int, np.ndarray]:
+class DenseIndex(NamedTuple):
+    """The rows and columns of the dense assignment matrix."""
+
+    n_clients: int
+    client_row: np.ndarray  # per pair
+    n_units: int
+    unit_column: np.ndarray  # per pair
+    # where each client's run of pairs starts when the pairs are sorted by client (they come so
+    # from eligibility), else None; ``lexicographic_weights`` reuses it
+    client_starts: np.ndarray | None = None
+
+
+def _dense_index(values: np.ndarray, starts: np.ndarray | None = None) -> tuple[int, np.ndarray]:
     """How many distinct values and each value's index among them (like ``compact``), without
-    a copy when the values already are 0..n-1, all present (a whole instance's pairs)."""
-    # sorted (one comparison pass; a short prefix first rules most unsorted columns out)
-    k = min(64, len(values))
-    if np.all(values[1:k] >= values[: k - 1]) and np.all(values[1:] >= values[:-1]):
-        new = values[1:] != values[:-1]
-        n = 1 + int(np.count_nonzero(new))
+    a copy when the values already are 0..n-1, all present (a whole instance's pairs).
+    ``starts``: the runs of sorted values (``_run_starts``), None when unsorted."""
+    if starts is not None:
+        n = len(starts)
         if values[0] == 0 and values[-1] == n - 1:
             return n, values
-        return n, np.concatenate([[0], np.cumsum(new)])
+        local = np.zeros(len(values), dtype=np.int64)
+        local[starts[1:]] = 1
+        return n, np.cumsum(local, out=local)
     counts = np.bincount(values)
     present = counts > 0
     n = int(np.count_nonzero(present))
@@ -240,21 +269,20 @@ def _dense_index(values: np.ndarray) -> tuple[int, np.ndarray]:
     return n, (np.cumsum(present) - 1)[values]
 
 
-def assignment_index(
-    client: np.ndarray, unit: np.ndarray
-) -> tuple[int, np.ndarray, int, np.ndarray]:
+def assignment_index(client: np.ndarray, unit: np.ndarray) -> DenseIndex:
     """The rows and columns of the dense matrix: (clients, client row of each pair, units,
-    unit column of each pair)."""
-    n_c, c_local = _dense_index(client)
-    n_u, u_local = _dense_index(unit)
-    return n_c, c_local, n_u, u_local
+    unit column of each pair, client runs)."""
+    starts = _run_starts(client)
+    n_c, c_local = _dense_index(client, starts)
+    n_u, u_local = _dense_index(unit, _run_starts(unit))
+    return DenseIndex(n_c, c_local, n_u, u_local, starts)
 
 
 def solve_assignment(
     client: np.ndarray,
     unit: np.ndarray,
     weight: np.ndarray,
-    index: tuple[int, np.ndarray, int, np.ndarray] | None = None,
+    index: DenseIndex | None = None,
 ) -> np.ndarray | None:
     """A plain assignment (only rule 1 binds): the Hungarian method on the dense weight matrix.
 
@@ -264,7 +292,7 @@ def solve_assignment(
     """
     if len(client) == 0:
         return np.zeros(0, dtype=np.int64)
-    n_c, c_local, n_u, u_local = assignment_index(client, unit) if index is None else index
+    n_c, c_local, n_u, u_local, starts = assignment_index(client, unit) if index is None else index
     if n_c * n_u > _DENSE_LIMIT:
         return None
     low, high = int(weight.min()), int(weight.max())
@@ -279,8 +307,25 @@ def solve_assignment(
         np.minimum(matrix, 0.0, out=matrix)
     rows, cols = linear_sum_assignment(matrix)
     keep = matrix[rows, cols] < 0  # a zero cell is no pair worth taking
-    # back to pair positions (each client-unit pair occurs once): the pairs whose unit is the
-    # one their client's row was given
+    rows, cols = rows[keep], cols[keep]
+    if len(rows) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if starts is not None:
+        # back to pair positions through the client runs, without a pass over all pairs: a row's
+        # pairs are one run, sorted by unit when the pairs are sorted by client then unit (as
+        # eligibility gives them), so a bisection within each run, all rows at once, finds the
+        # pair; checked, with the full pass below when the runs were not sorted by unit
+        low, high = starts[rows], np.r_[starts[1:], len(c_local)][rows]
+        end = high.copy()
+        active = low < high
+        while np.any(active):
+            mid = (low + high) // 2
+            right = active & (u_local[np.minimum(mid, len(u_local) - 1)] < cols)
+            low, high = np.where(right, mid + 1, low), np.where(active & ~right, mid, high)
+            active = low < high
+        if np.all(low < end) and np.array_equal(u_local[np.minimum(low, len(u_local) - 1)], cols):
+            return np.sort(low)
+    # each client-unit pair occurs once: the pairs whose unit is the one their row was given
     col_of_row = np.full(n_c, -1, dtype=np.int32 if n_u < 2**31 else np.int64)
-    col_of_row[rows[keep]] = cols[keep]
+    col_of_row[rows] = cols
     return np.flatnonzero(u_local == col_of_row[c_local])

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import highspy
 import numpy as np
-from scipy.sparse import coo_matrix
+from scipy.sparse import csc_matrix
 
 from allocator.decompose import GroupCaps
 
@@ -59,43 +59,55 @@ def capacity_rows(
     caps: list[GroupCaps],
     keep: frozenset[tuple[int, int]] = frozenset(),
 ):
-    """A x <= b for rule 1 and every limited group of the cap rows, over the given pairs; and
-    per row its key: (-2, client), (-1, unit) or (index into ``caps``, group). Rows that could
-    never bind are left out, except those named in ``keep`` (their limit will change)."""
-    row_ix, col_ix, rhs, keys = [], [], [], []
-    row = 0
+    """A x <= b for rule 1 and every limited group of the cap rows, over the given pairs (A by
+    columns: one column per pair); and per row its key: (-2, client), (-1, unit) or (index into
+    ``caps``, group). Rows that could never bind are left out, except those named in ``keep``
+    (their limit will change).
+
+    A pair lies in at most one group of each family, so A is written column by column from each
+    pair's row per family, without sorting its entries (rows in family order, groups in key
+    order)."""
+    n = len(client)
     families = [(client, None, -2), (unit, None, -1)] + [
         (cap.of_pairs(client, unit), cap.left, i) for i, cap in enumerate(caps)
     ]
+    row_of_pair = []  # per family kept: each pair's row, -1 when its group has none
+    rhs: list[int] = []
+    keys: list[tuple[int, int]] = []
+    row = 0
     for key, left, family in families:
-        # the groups in key order (keys < 0 belong to no group), all at once
-        order = np.argsort(key, kind="stable")
-        order = order[key[order] >= 0]
-        if len(order) == 0:
+        valid = key >= 0  # keys < 0 belong to no group
+        every = bool(valid.all())
+        counts = np.bincount(key if every else key[valid])
+        groups = np.flatnonzero(counts)
+        if len(groups) == 0:
             continue
-        sorted_key = key[order]
-        starts = np.flatnonzero(np.r_[True, sorted_key[1:] != sorted_key[:-1]])
-        groups = sorted_key[starts]
-        counts = np.diff(np.r_[starts, len(order)])
+        count = counts[groups]
         limit = np.ones(len(groups), dtype=np.int64) if left is None else left[groups]
-        kept = (limit >= 0) & (limit < counts)  # a row that could never bind is left out
+        kept = (limit >= 0) & (limit < count)  # a row that could never bind is left out
         for fam, group in keep:  # unless its limit will change
             if fam == family:
                 kept |= groups == group
-        row_of_group = row + np.cumsum(kept) - 1
-        pair_kept = np.repeat(kept, counts)
-        row_ix.append(np.repeat(row_of_group, counts)[pair_kept])
-        col_ix.append(order[pair_kept])
-        rhs.extend(np.where(limit[kept] >= 0, limit[kept], counts[kept]).tolist())
+        n_kept = int(np.count_nonzero(kept))
+        if n_kept == 0:
+            continue
+        row_of_group = np.full(len(counts), -1, dtype=np.int64)
+        row_of_group[groups[kept]] = np.arange(row, row + n_kept)
+        row_of_pair.append(
+            row_of_group[key] if every else np.where(valid, row_of_group[np.maximum(key, 0)], -1)
+        )
+        rhs.extend(np.where(limit[kept] >= 0, limit[kept], count[kept]).tolist())
         keys.extend((family, int(g)) for g in groups[kept].tolist())
-        row += int(np.count_nonzero(kept))
+        row += n_kept
     if row == 0:
-        return coo_matrix((0, len(client))).tocsr(), np.zeros(0), keys
-    data = np.ones(sum(len(c) for c in col_ix))
-    a = coo_matrix(
-        (data, (np.concatenate(row_ix), np.concatenate(col_ix))), shape=(row, len(client))
-    )
-    return a.tocsr(), np.array(rhs, dtype=float), keys
+        return csc_matrix((row, n)), np.zeros(0), keys
+    rows = np.stack(row_of_pair, axis=1)  # pair × family: row-major is column-major A
+    present = rows >= 0
+    indices = rows[present].astype(np.int32)
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.count_nonzero(present, axis=1), out=indptr[1:])
+    a = csc_matrix((np.ones(len(indices)), indices, indptr), shape=(row, n))
+    return a, np.array(rhs, dtype=float), keys
 
 
 class ColumnLp:

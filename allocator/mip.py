@@ -11,16 +11,20 @@ the contract in DOMAIN.md rather than from the rule modules' CP-SAT code:
 - rule 8: placements per municipality (the unit's complex's municipality) <= its quota;
 - rule 9: placements per corporation <= its quota, where set;
 - rule 10: placements per complex <= its room,
-  max(0, floor(share × units_total + 1e-9) − vulnerable_residents);
+  max(0, floor(share × units_total) − vulnerable_residents), the floor exact
+  (``models.mix_cap``: the share read as the decimal it was written as, no float epsilon);
 - rule 11: pinned pairs are fixed to 1;
 - rule 12: per complex and capped target group g, placements of g-clients <=
-  max(0, floor(share_g × units_total + 1e-9) − group_residents[g]);
+  max(0, floor(share_g × units_total) − group_residents[g]), the same exact floor;
 - rule 13: per staircase of a complex with max_vulnerable_per_staircase, placements <=
   max(0, max − staircase_vulnerable_residents[s]); units without a staircase are free;
 - rule 14: placements in the complexes of a neighbourhood <= its quota;
 - rule 15: a client with a support provider only in the provider's municipalities (tested per
   pair here, beside rules 2-7), and per provider and municipality, its clients there <= places.
-Rules 12-15 are written here from DOMAIN.md, sharing no code with the rule modules.
+Rules 12-15 are written here from DOMAIN.md, sharing no code with the rule modules. The one
+thing shared is the cap formula floor(share × units_total) of rules 10 and 12: one definition
+(``models.mix_cap``, exact), which the boundary tables of tests/test_rule_boundaries.py check
+against DOMAIN.md's wording; a second, float copy here once read 0.2999999999 × 10 as 3.
 
 The objective is lexicographic over ``instance.policy.objective``: each level is optimised with
 the earlier levels held at their value (an equality when that level was proven optimal, a one-sided
@@ -45,13 +49,11 @@ from ortools.math_opt import model_pb2
 from ortools.math_opt.python import mathopt
 
 from allocator import rules
-from allocator.models import LEVEL_SENSE, Instance, ObjectiveValues
+from allocator.models import LEVEL_SENSE, Instance, ObjectiveValues, mix_cap
 from allocator.validator import check_pinned
 
 Pair = tuple[str, str]
 
-# share × units_total can land just under an integer in floating point (0.29 × 100).
-_MIX_EPS = 1e-9
 # Every objective level has integer coefficients: a gap below 1 proves optimality.
 _ABSOLUTE_GAP = 0.5
 
@@ -114,10 +116,6 @@ def _support_allows(instance: Instance, provider_id: str | None, unit) -> bool:
     return any(c.municipality_id == municipality for c in provider.capacity)
 
 
-def _floor_share(share: float, units_total: int) -> int:
-    return math.floor(share * units_total + _MIX_EPS)
-
-
 def _rules_12_to_15(instance: Instance, pairs: list[Pair]) -> list[tuple[np.ndarray, np.ndarray]]:
     """Rules 12-15 as (group of each pair, limit per group; inf = no limit), from the contract."""
     inf = math.inf
@@ -137,7 +135,7 @@ def _rules_12_to_15(instance: Instance, pairs: list[Pair]) -> list[tuple[np.ndar
         if key not in keys12:
             keys12[key] = len(limits12)
             before = (cx.group_residents or {}).get(g, 0)
-            limits12.append(float(max(0, _floor_share(shares[g], cx.units_total) - before)))
+            limits12.append(float(max(0, mix_cap(shares[g], cx.units_total) - before)))
         group12.append(keys12[key])
     free = len(limits12)
     families.append(
@@ -204,7 +202,7 @@ def mix_room(instance: Instance, complex_id: str) -> int:
         if cx.max_vulnerable_share is not None
         else instance.policy.max_vulnerable_share
     )
-    return max(0, math.floor(share * cx.units_total + _MIX_EPS) - cx.vulnerable_residents)
+    return max(0, mix_cap(share, cx.units_total) - cx.vulnerable_residents)
 
 
 @dataclass

@@ -38,6 +38,23 @@ def test_assignment_matches_scipy(seed):
     assert weight[again].sum() == weight[picked].sum()
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_assignment_sorted_by_client_only(seed):
+    # the way back from the matrix bisects each client's run by unit; within a run the units
+    # may come in any order, and then the answer must be the same
+    rng = np.random.default_rng(seed)
+    n_c, n_u = int(rng.integers(2, 30)), int(rng.integers(2, 30))
+    client, unit = np.nonzero(rng.random((n_c, n_u)) < 0.6)
+    order = np.lexsort((rng.random(len(client)), client))  # by client, units shuffled
+    client, unit = client[order], unit[order]
+    weight = rng.integers(1, 100, len(client))
+    index = assignment_index(client, unit)
+    assert index.client_starts is not None
+    picked = solve_assignment(client, unit, weight, index)
+    assert len(set(client[picked])) == len(picked) == len(set(unit[picked]))
+    assert weight[picked].sum() == _reference(client, unit, weight)
+
+
 def test_empty_assignment():
     empty = np.zeros(0, dtype=np.int64)
     assert len(solve_assignment(empty, empty, empty)) == 0

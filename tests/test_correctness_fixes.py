@@ -9,6 +9,7 @@ import pytest
 
 from allocator.errors import InstanceError
 from allocator.explain import make_proposal
+from allocator.mip import mix_room, solve_mip
 from allocator.models import Policy, mix_cap, parse_instance
 from allocator.solver import solve
 from allocator.validator import validate
@@ -35,6 +36,37 @@ def test_a_share_just_under_a_whole_household_admits_one_fewer():
     assert s.objective.placed == 1  # floor(2.999999999) - 1
     assert validate(inst, s.assignments) == []
     assert any(v.rule == 10 for v in validate(inst, [("c0", "u0"), ("c1", "u1")]))
+
+
+def test_the_independent_mip_reads_the_share_as_an_exact_floor_too():
+    # rules 10 and 12 in the HiGHS MIP: 0.2999999999 of 10 units allows 2 vulnerable households
+    # (once read as 3 there, through a float and an epsilon)
+    cxs = [
+        complex_(
+            "cx1",
+            units_total=10,
+            vulnerable_residents=0,
+            max_vulnerable_share=0.2999999999,
+            group_max_share={"BW": 0.2999999999},
+        )
+    ]
+    inst = instance(
+        [client(f"c{i}") for i in range(4)], [unit(f"u{j}") for j in range(4)], complexes=cxs
+    )
+    assert mix_room(inst, "cx1") == 2
+    result = solve_mip(inst)
+    assert result.objective.placed == 2
+    assert validate(inst, result.assignments) == []
+    # the group share alone (rule 10's share not binding)
+    cxs = [
+        complex_(
+            "cx1", units_total=10, max_vulnerable_share=1.0, group_max_share={"BW": 0.2999999999}
+        )
+    ]
+    inst = instance(
+        [client(f"c{i}") for i in range(4)], [unit(f"u{j}") for j in range(4)], complexes=cxs
+    )
+    assert solve_mip(inst).objective.placed == 2
 
 
 @pytest.mark.parametrize("objective", [[], ["rank_sum"]])

@@ -113,6 +113,40 @@ def test_time_out_returns_the_best_found_marked_not_proven():
     assert "not proven optimal" in s.facts.note
 
 
+def test_one_cp_sat_model_too_large_for_the_memory_is_solved_by_auto_and_says_so(monkeypatch):
+    # The pair limit lowered so that a small instance stands in for a national one (3.2 GB
+    # measured for one model of 1.8 M pairs); the solver itself runs for real.
+    import allocator.solver as solver_module
+
+    inst = generate(60, 180, 5, 3)
+    reference = solve(inst)
+    monkeypatch.setattr(solver_module, "CPSAT_MAX_PAIRS", reference.facts.eligible_pairs - 1)
+    s = solve(inst, SolverSettings(method="cp-sat"))
+    assert s.proven and s.objective == reference.objective
+    assert s.facts.method == "auto" and "cp-sat" not in s.facts.paths
+    assert "one CP-SAT model" in s.facts.note and "solved with method auto" in s.facts.note
+    assert validate(inst, s.assignments) == []
+
+
+def test_a_cp_sat_model_that_could_not_be_built_in_time_is_not_started(monkeypatch):
+    # building cannot be interrupted, so it is not begun when it would outlast the limit; the
+    # per-pair estimate raised so that a small instance shows it
+    import allocator.solver as solver_module
+
+    inst = generate(60, 180, 5, 3)
+    monkeypatch.setattr(solver_module, "CPSAT_BUILD_SECONDS_PER_PAIR", 1.0)
+    s = solve(inst, SolverSettings(method="cp-sat", time_limit_seconds=5))
+    assert not s.proven and s.facts.build_seconds == 0
+    assert "building one CP-SAT model" in s.facts.note
+    assert "first-come-first-served" in s.facts.note
+    assert validate(inst, s.assignments) == []
+    optimum = solve(inst).objective
+    for lv in s.facts.levels:  # a real bound, never below the optimum of a maximised level
+        assert lv.bound is not None
+        if lv.level != "rank_sum":
+            assert lv.bound >= getattr(optimum, lv.level)
+
+
 def test_time_out_in_auto_keeps_todays_practice_for_unsolved_parts():
     inst = generate(1500, 6000, 40, 1)
     s = solve(inst, SolverSettings(time_limit_seconds=1e-6))
