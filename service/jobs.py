@@ -421,17 +421,6 @@ def deferring_app(database_url: str):
     return build_app(database_url).open()
 
 
-def heartbeat_seconds(settings: Settings) -> float:
-    """How often a procrastinate worker says it is alive: a few times per lease."""
-    return max(0.5, settings.job_lease_seconds / 3)
-
-
-def stalled_after(settings: Settings) -> float:
-    """A procrastinate worker silent this long is dead: a lease, and at least three missed
-    heartbeats (a busy host delays one now and then)."""
-    return max(settings.job_lease_seconds, 3 * heartbeat_seconds(settings))
-
-
 class ProcrastinateQueue:
     """Puts jobs on the procrastinate queue; with workers > 0, also takes them (a procrastinate
     worker on a thread of its own, for ``serve`` alone or ``python -m service worker``)."""
@@ -488,7 +477,6 @@ class ProcrastinateQueue:
         self.loop = asyncio.get_running_loop()
         self.task = asyncio.current_task()
         app = build_app(self.settings.database_url)
-        heartbeat = heartbeat_seconds(self.settings)
         workers = [
             app.run_worker_async(
                 queues=[kind.queue],
@@ -497,35 +485,12 @@ class ProcrastinateQueue:
                 install_signal_handlers=False,
                 delete_jobs="successful",
                 fetch_job_polling_interval=5.0,
-                update_heartbeat_interval=heartbeat,
-                stalled_worker_timeout=stalled_after(self.settings),
             )
             for kind in kinds().values()
             if kind.workers_of(self.settings) > 0
         ]
         async with app.open_async():
-            await asyncio.gather(*workers, self._fail_stalled_jobs(app))
-
-    async def _fail_stalled_jobs(self, app) -> None:
-        """procrastinate's own record of a job whose worker died: failed. Our row is marked
-        interrupted by its lease (``reap_leases``); procrastinate's job would stay ``doing``
-        for ever. A job is stalled when its worker sent no heartbeat for ``stalled_after``
-        (procrastinate's workers beat, and ``get_stalled_jobs`` finds their jobs); it is not
-        retried: the run is interrupted, and the coordinator asks for a new one."""
-        from procrastinate.jobs import Status
-
-        every = min(2.0, self.settings.job_lease_seconds / 2)
-        while True:
-            await asyncio.sleep(every)
-            try:
-                stalled = await app.job_manager.get_stalled_jobs(
-                    seconds_since_heartbeat=stalled_after(self.settings)
-                )
-                for job in stalled:
-                    await app.job_manager.finish_job(job, Status.FAILED, delete_job=False)
-                    log.warning("procrastinate job %s of a dead worker: failed", job.id)
-            except Exception:
-                log.exception("stalled jobs")
+            await asyncio.gather(*workers)
 
 
 def make_queue(settings: Settings) -> EmbeddedQueue | ProcrastinateQueue:

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 
 import httpx
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from allocator.generator import generate
 from service import tables as t
@@ -75,22 +75,6 @@ def _wait(http, run_id, headers, until, timeout=60.0) -> dict:
     raise AssertionError(f"run {run_id}: {run}")
 
 
-def _queue_jobs(database_url: str, run_id: int) -> list[str] | None:
-    """The statuses of the run's jobs in procrastinate's queue (None: SQLite, no such queue)."""
-    if not database_url.startswith("postgresql"):
-        return None
-    with get_sessionmaker(database_url)() as session:
-        return list(
-            session.scalars(
-                text(
-                    "SELECT status FROM procrastinate_jobs WHERE args->>'kind' = 'run' "
-                    "AND (args->>'row_id')::int = :run_id"
-                ),
-                {"run_id": run_id},
-            )
-        )
-
-
 def test_a_killed_workers_job_is_interrupted_after_its_lease(database_url):
     with get_sessionmaker(database_url)() as session:
         # large enough that the reference solver takes longer than the test
@@ -115,15 +99,6 @@ def test_a_killed_workers_job_is_interrupted_after_its_lease(database_url):
             killed.kill()
             gone = _wait(http, ids[0], coordinator, lambda r: r["status"] != "running", 30)
             assert gone["status"] == "interrupted" and "lease" in gone["error"]["detail"]
-            if _queue_jobs(database_url, ids[0]) is not None:
-                # procrastinate's record of the dead worker's job ends too, not left `doing`
-                deadline = time.monotonic() + 30
-                while _queue_jobs(database_url, ids[0]) == ["doing"]:
-                    assert time.monotonic() < deadline, "the dead worker's job stayed doing"
-                    time.sleep(0.2)
-                assert _queue_jobs(database_url, ids[0]) == ["failed"]
-                # the live worker's job is its own still: doing, or done (and deleted)
-                assert _queue_jobs(database_url, ids[1]) in (["doing"], [])
             time.sleep(4)  # longer than a lease: the live worker's run is untouched
             live = http.get(f"/runs/{ids[1]}", headers=coordinator).json()
             assert live["status"] in ("running", "done"), (live, [w.stop() for w in workers])
