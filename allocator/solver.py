@@ -792,9 +792,8 @@ class _Part:
             if np.any(limited & (cap.left < used)):
                 return None, False  # the pairs the bound forces in break a cap: no proof
             left.append(cap.with_left(np.where(limited, cap.left - used, -1)))
-        remaining = deadline - time.perf_counter()
-        if remaining <= 0:
-            return None, False
+        if time.perf_counter() + CPSAT_BUILD_SECONDS_PER_PAIR * len(open_) >= deadline:
+            return None, False  # the model could not even be built in the time left
         model = cp_model.CpModel()
         variables = AllocationVars.create(model, client[open_], unit[open_])
         one_to_one.add(self.cols, variables)
@@ -809,6 +808,10 @@ class _Part:
         solver = cp_model.CpSolver()
         for key, value in _parameters(self.settings).items():
             setattr(solver.parameters, key, value)
+        # what is left once the model is built: building a large one takes seconds
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            return None, False
         solver.parameters.max_time_in_seconds = remaining
         status = solver.solve(model)
         if status == cp_model.INFEASIBLE:
