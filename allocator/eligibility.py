@@ -66,19 +66,15 @@ def eligible_pairs(cols: Columns) -> EligiblePairs:
     return EligiblePairs(client[order], unit[order])
 
 
-def removals(cols: Columns, client: int) -> tuple[dict[str, int], dict[str, int]]:
-    """For one client, out of all units: per eligibility rule, the units it removes on its own
-    (no other rule removes them), and the units it removes that other rules remove too."""
-    return removals_of(cols, np.array([client]))[0]
-
-
 #: Pairs per block in ``removals_of``: large enough that numpy, not Python, does the work, small
 #: enough to keep a block's masks in a few tens of MB.
 _BLOCK_PAIRS = 2_000_000
 
 
 def removals_of(cols: Columns, clients: np.ndarray) -> list[tuple[dict[str, int], dict[str, int]]]:
-    """``removals`` for many clients at once, in blocks of clients × all units.
+    """For each of ``clients``, out of all units: per eligibility rule, the units it removes on
+    its own (no other rule removes them), and the units it removes that other rules remove too.
+    Computed in blocks of clients × all units.
 
     The masks are elementwise numpy expressions, so a block's clients as a column and all units
     as a row give the block's client × unit table by broadcasting, without spelling out every

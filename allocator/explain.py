@@ -137,6 +137,9 @@ _TEXTS = {
 #: The order of the reasons that are not a limit; limits come between them, ranked.
 _FIRST = ("cannot_be_placed", "closed_before_run", "taken_by_pinned", "equally_good")
 _LAST = ("taken_by_longer_waiting", "taken_to_place_more", "blocked_together", "not_chosen")
+_ORDER = {code: k for k, code in enumerate(_FIRST)} | {
+    code: 1000 + k for k, code in enumerate(_LAST)
+}
 
 
 @dataclass
@@ -253,9 +256,7 @@ def _unplaced_all(instance: Instance, solution: Solution) -> list[Unplaced]:
             first = next(r for r in reasons if r.code == "closed_before_run")
             first.code = "cannot_be_placed"
             first.message = "Cannot be placed in this run: all " + first.message
-        order = {code: k for k, code in enumerate(_FIRST)}
-        order.update({code: 1000 + k for k, code in enumerate(_LAST)})
-        reasons.sort(key=lambda r: (order.get(r.code, 500), -r.count))
+        reasons.sort(key=lambda r: (_ORDER.get(r.code, 500), -r.count))
         out.append(
             Unplaced(
                 client_id=cols.client_ids[i],
