@@ -56,8 +56,22 @@ class GroupCaps:
 @dataclass(frozen=True)
 class Reduced:
     fixed: np.ndarray  # positions of pinned pairs
-    free: np.ndarray  # positions of pairs whose client and unit are both unpinned
     caps: list[GroupCaps]
+    n_pairs: int
+    # which pairs have an unpinned client and unit and room; None: every pair (nothing pinned,
+    # no group full), so that a plain assignment of the whole never spells out 0..n-1
+    free_mask: np.ndarray | None = None
+
+    @property
+    def all_free(self) -> bool:
+        return self.free_mask is None
+
+    @property
+    def free(self) -> np.ndarray:
+        """Positions of the pairs left to decide (built on each call)."""
+        if self.free_mask is None:
+            return np.arange(self.n_pairs)
+        return np.flatnonzero(self.free_mask)
 
 
 def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
@@ -102,7 +116,7 @@ def settle_pinned(cols: Columns, pairs: EligiblePairs) -> Reduced:
     if np.any(full_units):
         room = ~full_units[pairs.unit]
         free = room if free is None else free & room
-    return Reduced(fixed, np.arange(len(pairs)) if free is None else np.flatnonzero(free), caps)
+    return Reduced(fixed, caps, len(pairs), free)
 
 
 def split(

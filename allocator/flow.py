@@ -30,9 +30,14 @@ def _run_starts(client: np.ndarray) -> np.ndarray | None:
     None)."""
     if len(client) == 0:
         return None
-    # a short prefix first rules most unsorted columns out without a pass over all of them
+    # a short prefix and an evenly spaced sample first rule most unsorted columns out without a
+    # pass over all of them (the unit column of pairs sorted by client then unit has a sorted
+    # prefix: the first client's units; its sample rises and falls client by client)
     k = min(64, len(client))
     if not np.all(client[1:k] >= client[: k - 1]):
+        return None
+    sample = client[:: max(1, len(client) // 64)]
+    if not np.all(sample[1:] >= sample[:-1]):
         return None
     change = np.flatnonzero(client[1:] != client[:-1])
     starts = np.empty(len(change) + 1, dtype=np.int64)
@@ -278,6 +283,37 @@ def assignment_index(client: np.ndarray, unit: np.ndarray) -> DenseIndex:
     return DenseIndex(n_c, c_local, n_u, u_local, starts)
 
 
+# Pairs per block when the costs are written into the dense matrix: two buffers of this many
+# numbers (256 kB each) stay in cache and are reused block after block.
+_COST_BLOCK = 1 << 15
+
+
+def _write_costs(
+    cells: np.ndarray,
+    row: np.ndarray,
+    width: int,
+    column: np.ndarray,
+    weight: np.ndarray,
+    clip: bool,
+) -> None:
+    """``cells[row * width + column] = min(-weight, 0 if clip)``, block by block. numpy's
+    one-index scatter of values already of the matrix's type is several times faster than a
+    two-index one that casts each value; small reused buffers keep it from touching fresh
+    memory (a fresh page costs more here than the arithmetic on it)."""
+    size = min(_COST_BLOCK, len(weight))
+    cost_buffer = np.empty(size)
+    cell_buffer = np.empty(size, dtype=np.int64)
+    for start in range(0, len(weight), size):
+        stop = min(start + size, len(weight))
+        cost, cell = cost_buffer[: stop - start], cell_buffer[: stop - start]
+        np.negative(weight[start:stop], out=cost, dtype=np.float64)
+        if clip:
+            np.minimum(cost, 0.0, out=cost)
+        np.multiply(row[start:stop], width, out=cell, dtype=np.int64)
+        cell += column[start:stop]
+        cells[cell] = cost
+
+
 def solve_assignment(
     client: np.ndarray,
     unit: np.ndarray,
@@ -298,13 +334,10 @@ def solve_assignment(
     low, high = int(weight.min()), int(weight.max())
     if float(max(high, 0)) * min(n_c, n_u) >= 2.0**52:
         return None
-    # the negated weights as costs, written in place (pairs not worth taking cost 0, like absent
-    # ones): the minimum needs no copy of the matrix, unlike ``maximize=True``
+    # the negated weights as costs (pairs not worth taking cost 0, like absent ones): the
+    # minimum needs no copy of the matrix, unlike ``maximize=True``
     matrix = np.zeros((n_c, n_u))
-    matrix[c_local, u_local] = weight
-    np.negative(matrix, out=matrix)
-    if low < 0:
-        np.minimum(matrix, 0.0, out=matrix)
+    _write_costs(matrix.reshape(-1), c_local, n_u, u_local, weight, clip=low < 0)
     rows, cols = linear_sum_assignment(matrix)
     keep = matrix[rows, cols] < 0  # a zero cell is no pair worth taking
     rows, cols = rows[keep], cols[keep]

@@ -476,29 +476,32 @@ class _PartOutcome:
 def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greedy, say):
     t = time.perf_counter()
     reduced = settle_pinned(cols, pairs)
-    free = reduced.free
-    whole = len(free) == len(pairs)
+    whole = reduced.all_free
+    free = None if whole else reduced.free  # None: every pair
+    n_free = len(pairs) if free is None else len(free)
     index = None
     plain = False
-    if settings.method == "auto" and len(free):
+    if settings.method == "auto" and n_free:
         client = pairs.client if whole else pairs.client[free]
         unit = pairs.unit if whole else pairs.unit[free]
         index = assignment_index(client, unit)
         plain = caps_cannot_bind(client, unit, reduced.caps, index)
+    pieces: list[np.ndarray | None]
     if plain:
         # a plain assignment as a whole: splitting it would cost more than it saves
-        pieces = [free] if len(free) else []
+        pieces = [free] if n_free else []
     else:
-        pieces = split(cols, pairs, free, reduced.caps)
+        pieces = split(cols, pairs, reduced.free if free is None else free, reduced.caps)
     build_seconds = time.perf_counter() - t
     maximise = [LEVEL_SENSE[level] == "max" for level in levels]
     outcomes = []
-    pairs_left = sum(len(p) for p in pieces)
-    for i, positions in enumerate(pieces):
-        say(f"part {i + 1}/{len(pieces)} ({len(positions):,} pairs)", i, len(pieces))
+    sizes = [len(pairs) if p is None else len(p) for p in pieces]
+    pairs_left = sum(sizes)
+    for i, (positions, size) in enumerate(zip(pieces, sizes, strict=True)):
+        say(f"part {i + 1}/{len(pieces)} ({size:,} pairs)", i, len(pieces))
         # A hard part may not starve the others: each gets its share of the time left.
         now = time.perf_counter()
-        share = len(positions) / max(1, pairs_left)
+        share = size / max(1, pairs_left)
         part = _Part(
             i,
             positions,
@@ -507,7 +510,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
             reduced.caps,
             levels,
             maximise,
-            coefficients if len(positions) == len(pairs) else [c[positions] for c in coefficients],
+            coefficients if size == len(pairs) else [c[positions] for c in coefficients],
             settings,
             min(deadline, now + max(0.0, deadline - now) * share),
             greedy,
@@ -516,7 +519,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
             dense=index if plain else None,
         )
         outcomes.append(part.solve())
-        pairs_left -= len(positions)
+        pairs_left -= size
         f = outcomes[-1].facts
         log.info(
             "part %d/%d: %d clients, %d units, %d pairs: %s%s in %.3fs",
@@ -560,7 +563,7 @@ class _Part:
     """One independent part and the paths tried on it, cheapest first."""
 
     index: int
-    positions: np.ndarray  # global pair positions
+    given: np.ndarray | None  # global pair positions; None: every pair (see ``positions``)
     cols: Columns
     pairs: EligiblePairs
     caps: list[GroupCaps]
@@ -577,14 +580,25 @@ class _Part:
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
-        whole = len(self.positions) == len(self.pairs)  # positions are then 0..n-1
-        self.client = self.pairs.client if whole else self.pairs.client[self.positions]
-        self.unit = self.pairs.unit if whole else self.pairs.unit[self.positions]
+        self.n_pairs = len(self.pairs) if self.given is None else len(self.given)
+        # the whole: positions are 0..n-1
+        self.whole = self.given is None or self.n_pairs == len(self.pairs)
+        self.client = self.pairs.client if self.whole else self.pairs.client[self.given]
+        self.unit = self.pairs.unit if self.whole else self.pairs.unit[self.given]
         self._counts: tuple[int, int] | None = None  # (clients, units), once known
+
+    @functools.cached_property
+    def positions(self) -> np.ndarray:
+        """Global pair positions of this part; for every pair spelt out only when a path
+        needs them (a plain assignment of the whole does not)."""
+        return np.arange(len(self.pairs)) if self.given is None else self.given
+
+    def global_positions(self, local: np.ndarray) -> np.ndarray:
+        return local if self.whole else self.positions[local]
 
     @property
     def greedy(self) -> np.ndarray:
-        return self.all_greedy()[self.positions]
+        return self.all_greedy() if self.whole else self.all_greedy()[self.positions]
 
     def solve(self) -> _PartOutcome:
         method = self.settings.method
@@ -657,7 +671,7 @@ class _Part:
 
     @property
     def linkable(self) -> bool:
-        return self.allow_linked and len(self.positions) >= self.settings.linked_min_pairs
+        return self.allow_linked and self.n_pairs >= self.settings.linked_min_pairs
 
     def _flow_by_regions(self, weight: np.ndarray) -> np.ndarray | None:
         """The nested flow's optimum (local pair indices), one flow per region: the flow has no
@@ -686,7 +700,7 @@ class _Part:
         regions = split(self.cols, self.pairs, self.positions, [])
         if len(regions) < 2:
             return None
-        region_of_pair = np.empty(len(self.positions), dtype=np.int64)
+        region_of_pair = np.empty(self.n_pairs, dtype=np.int64)
         for r, piece in enumerate(regions):
             region_of_pair[np.searchsorted(self.positions, piece)] = r
         links = regions_and_links(self.client, self.unit, region_of_pair, self.caps)
@@ -716,7 +730,7 @@ class _Part:
         )
         if outcome.proven:
             return self._proven(outcome.chosen, "regions", [self._spent()])
-        if len(self.positions) <= CPSAT_MAX_PAIRS and time.perf_counter() < self.deadline:
+        if self.n_pairs <= CPSAT_MAX_PAIRS and time.perf_counter() < self.deadline:
             return None  # small enough for the paths that prove a whole part
         chosen, path = outcome.chosen, "regions"
         # today's practice may do better when time ran out far from the bound (within a
@@ -857,13 +871,13 @@ class _Part:
         return facts
 
     def _cpsat(self, lp_bounds: list[float] | None = None) -> _PartOutcome:
-        if len(self.positions) > CPSAT_MAX_PAIRS:
+        if self.n_pairs > CPSAT_MAX_PAIRS:
             # one CP-SAT model of this many pairs would not fit the memory or the time
             return self._fallback(lp_bounds)
         # building cannot be interrupted: begun only when it should end within the deadline
-        expected = CPSAT_BUILD_SECONDS_PER_PAIR * len(self.positions)
+        expected = CPSAT_BUILD_SECONDS_PER_PAIR * self.n_pairs
         if time.perf_counter() + expected < self.deadline:
-            variables = self._model(np.arange(len(self.positions)), self.caps)
+            variables = self._model(np.arange(self.n_pairs), self.caps)
             current, facts = cpsat_levels(
                 variables,
                 self.levels,
@@ -1010,13 +1024,13 @@ class _Part:
 
     def _done(self, picked, facts, path, proven) -> _PartOutcome:
         return _PartOutcome(
-            self.positions[picked],
+            self.global_positions(picked),
             facts,
             PartFacts(
                 part=self.index,
                 clients=self._counts[0] if self._counts else count_distinct(self.client),
                 units=self._counts[1] if self._counts else count_distinct(self.unit),
-                pairs=len(self.positions),
+                pairs=self.n_pairs,
                 path=path,
                 proven=proven,
                 seconds=round(time.perf_counter() - self.started, 4),

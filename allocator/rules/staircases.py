@@ -36,7 +36,12 @@ def _limit(inst: Instance, key) -> int:
 def _capacities(cols: Columns) -> Capacities:
     def build(cols: Columns) -> Capacities:
         inst = cols.instance
-        group, keys = index_or_none([_group_of(inst, None, u) for u in inst.units])
+        if any(cx.max_vulnerable_per_staircase is not None for cx in inst.complexes):
+            group, keys = index_or_none([_group_of(inst, None, u) for u in inst.units])
+        else:
+            # no complex limits its staircases: every unit is in the one unlimited group, without
+            # asking unit by unit (what index_or_none gives for all None)
+            group, keys = np.zeros(len(inst.units), dtype=np.int64), []
         limit = [_limit(inst, key) for key in keys] + [-1]  # the last group: not limited
         return Capacities(group, np.array(limit, dtype=np.int64), [*keys, None])
 
