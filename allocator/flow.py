@@ -300,7 +300,7 @@ def _write_costs(
     one-index scatter of values already of the matrix's type is several times faster than a
     two-index one that casts each value; small reused buffers keep it from touching fresh
     memory (a fresh page costs more here than the arithmetic on it)."""
-    size = min(_COST_BLOCK, len(weight))
+    size = max(1, min(_COST_BLOCK, len(weight)))
     cost_buffer = np.empty(size)
     cell_buffer = np.empty(size, dtype=np.int64)
     for start in range(0, len(weight), size):

@@ -598,7 +598,7 @@ class _Part:
 
     @property
     def greedy(self) -> np.ndarray:
-        return self.all_greedy() if self.whole else self.all_greedy()[self.positions]
+        return self.all_greedy()[self.positions]
 
     def solve(self) -> _PartOutcome:
         method = self.settings.method

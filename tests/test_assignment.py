@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 from scipy.optimize import linear_sum_assignment
 
-from allocator.flow import assignment_index, caps_cannot_bind, solve_assignment
+from allocator import flow
+from allocator.flow import _run_starts, assignment_index, caps_cannot_bind, solve_assignment
 
 
 def _reference(client, unit, weight):
@@ -53,6 +54,33 @@ def test_assignment_sorted_by_client_only(seed):
     picked = solve_assignment(client, unit, weight, index)
     assert len(set(client[picked])) == len(picked) == len(set(unit[picked]))
     assert weight[picked].sum() == _reference(client, unit, weight)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_assignment_costs_written_in_blocks(seed, monkeypatch):
+    # the costs reach the matrix block by block: a block size that divides nothing evenly, so
+    # that blocks end inside a client's run and the last block is short
+    monkeypatch.setattr(flow, "_COST_BLOCK", 7 + seed)
+    rng = np.random.default_rng(seed)
+    n_c, n_u = int(rng.integers(5, 40)), int(rng.integers(5, 40))
+    client, unit = np.nonzero(rng.random((n_c, n_u)) < 0.5)
+    weight = rng.integers(-5, 100, len(client))
+    picked = solve_assignment(client, unit, weight)
+    assert len(set(client[picked])) == len(picked) == len(set(unit[picked]))
+    assert np.all(weight[picked] > 0)
+    assert weight[picked].sum() == _reference(client, unit, weight)
+
+
+def test_client_runs_found_only_where_sorted():
+    # pairs sorted by client then unit: the client column has runs; the unit column, sorted
+    # within the first client's run only, has none (and is not mistaken for sorted)
+    client, unit = np.nonzero(np.ones((200, 150), dtype=bool))
+    assert np.array_equal(_run_starts(client), np.arange(0, 200 * 150, 150))
+    assert _run_starts(unit) is None
+    late = np.sort(np.random.default_rng(0).integers(0, 50, 5000))
+    late[4000] = -1  # sorted prefix and sample points, one value out of order
+    assert _run_starts(late) is None
+    assert _run_starts(np.sort(late)) is not None
 
 
 def test_empty_assignment():
