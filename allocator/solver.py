@@ -182,6 +182,8 @@ def gap_in_words(levels: list[LevelFacts]) -> str | None:
             else abs(lv.value - math.ceil(lv.bound - 1e-9))
         )
         words = _GAP_WORDS.get(lv.level, lv.level + " could improve by at most {gap:,}")
+        if lv.level == "placed" and gap == 1:
+            words = "at most 1 more person could be placed"
         return "not proven optimal: " + words.format(gap=gap)
     return None
 

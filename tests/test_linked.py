@@ -74,7 +74,8 @@ def test_an_unproven_run_reports_bounds_no_better_allocation_passes() -> None:
         placed = next(lv for lv in s.facts.levels if lv.level == "placed")
         if placed.status != "optimal":
             gap = int(placed.bound) - placed.value
-            assert f"at most {gap:,} more people could be placed" in s.facts.note
+            people = "person" if gap == 1 else "people"
+            assert f"at most {gap:,} more {people} could be placed" in s.facts.note
         for lv in s.facts.levels:
             assert lv.bound is not None, lv
             if lv.level in ("placed", "waiting_days"):
@@ -154,7 +155,8 @@ def test_many_linking_limits_bound_of_an_unproven_run_holds() -> None:
         placed = next(lv for lv in s.facts.levels if lv.level == "placed")
         if placed.status != "optimal":
             gap = int(placed.bound) - placed.value
-            assert f"at most {gap:,} more" in s.facts.note
+            people = "person" if gap == 1 else "people"
+            assert f"at most {gap:,} more {people} could be placed" in s.facts.note
         for lv in s.facts.levels:
             assert lv.bound is not None, lv
             if lv.level in ("placed", "waiting_days"):
