@@ -377,7 +377,12 @@ def solve_linked(
             [[np.count_nonzero(link_of[i][m] == g) for i, g in links] for m in members]
         ).reshape(n_regions, len(links))
     log.info("nested flows done")
-    relaxed_bound = float("inf")
+    # each region's flow drops caps, so its optimum bounds the region under any budget
+    relaxed_bound = (
+        float(sum(int(weight[members[r][x]].sum()) for r, x in enumerate(relaxed)))
+        if all(x is not None for x in relaxed)
+        else float("inf")
+    )
     answers = [None] * n_regions
 
     # 2. split each limit in proportion to what the regions took without it
