@@ -34,6 +34,15 @@ from allocator.lp import SAFE_TOTAL, ColumnLp, best_total
 
 Key = tuple[int, int]  # (index into caps, group)
 log = logging.getLogger("allocator.linked")
+#: With several linking limits, the share of the time left that may go to pricing them.
+PRICE_SHARE = 0.6
+#: How far the next prices go from the best ones so far towards the master's (Wentges
+#: smoothing; the step doubles when it paid and halves when it did not).
+STEP = 0.3
+MIN_STEP = 0.05
+#: The price rounds stop when the master is this close to the bound (relative: the master's
+#: own tolerances), or when it has not moved for STALL_ROUNDS rounds.
+PRICE_TOLERANCE = 1e-9
 #: Rounds without a better allocation before the budgets stop moving.
 STALL_ROUNDS = 4
 #: A single linking limit is split exactly by a max-plus knapsack over its budgets per region,
@@ -216,6 +225,21 @@ class Region:
                 break
         return Point(value, incumbent, proven), cut
 
+    def price_lp(self, quota: np.ndarray, deadline: float) -> ColumnLp | None:
+        """The region's LP with every linking group allowed its whole limit (the linking rows
+        are priced instead, ``_price_rounds``); None where no LP can prove anything."""
+        if self.trivial >= SAFE_TOTAL:
+            return None
+        if self.lp is None:
+            self.lp = ColumnLp(
+                self.client, self.unit, self.caps_with(quota), keep=frozenset(self.links)
+            )
+            self.lp.seed(self.weight.astype(float), self.relaxed, 6)
+        else:
+            for key, q in zip(self.links, quota.tolist(), strict=True):
+                self.lp.set_limit(key, q)
+        return self.lp
+
     def _lp(self, budget: np.ndarray, deadline: float, ranging: bool = True) -> RegionAnswer | None:
         if self.lp is None:
             self.lp = ColumnLp(
@@ -353,7 +377,12 @@ def solve_linked(
             [[np.count_nonzero(link_of[i][m] == g) for i, g in links] for m in members]
         ).reshape(n_regions, len(links))
     log.info("nested flows done")
-    relaxed_bound = float("inf")
+    # each region's flow drops caps, so its optimum bounds the region under any budget
+    relaxed_bound = (
+        float(sum(int(weight[members[r][x]].sum()) for r, x in enumerate(relaxed)))
+        if all(x is not None for x in relaxed)
+        else float("inf")
+    )
     answers = [None] * n_regions
 
     # 2. split each limit in proportion to what the regions took without it
@@ -397,6 +426,7 @@ def solve_linked(
     bound = relaxed_bound
     seen = {budgets.tobytes()}
     stalled = 0
+    priced: PriceRounds | None = None
     while True:
         rounds += 1
         value = sum(int(weight[members[r][a.chosen]].sum()) for r, a in enumerate(answers))
@@ -428,7 +458,37 @@ def solve_linked(
                 )
         if bound < best[0] + 1 or not fits():
             break
-        # 3. move budget from the regions that price a group lowest to those pricing it
+        if priced is None:
+            # 3. the linking limits priced until the regions agree (the whole part's LP bound),
+            #    then split as the priced answers ask, once; budgets then move as in 4.
+            columns = [
+                [
+                    (0.0, np.zeros(len(links))),
+                    (float(regions[r].weight[a.chosen].sum()), used(r, a.chosen).astype(float)),
+                ]
+                for r, a in enumerate(answers)
+            ]
+            until = time.perf_counter() + PRICE_SHARE * (deadline - time.perf_counter())
+            start = np.array(
+                [np.median([a.prices.get(key, 0.0) for a in answers]) for key in links]
+            )
+            priced = _price_rounds(regions, links, quota, columns, until, 1.0, start)
+            bound = min(bound, priced.bound)
+            log.info("price rounds: %d, bound %.1f", priced.rounds, bound)
+            if priced.budgets is not None and bound >= best[0] + 1:
+                split = _integral_split(priced.budgets, quota)
+                if split.tobytes() not in seen:
+                    seen.add(split.tobytes())
+                    budgets[:] = split
+                    for r in range(n_regions):
+                        if not fits():
+                            break
+                        answers[r] = solve_region(r, budgets[r])
+                    else:
+                        continue
+                    break
+            continue
+        # 4. move budget from the regions that price a group lowest to those pricing it
         #    highest, as far as their prices hold (LP ranging), pairing them off in order
         changed = _rebalance(answers, budgets, links)
         key = budgets.tobytes()
@@ -442,7 +502,7 @@ def solve_linked(
         else:
             continue
         break
-    # 4. the best split's regions that only got a quick repair: solved exactly while time lasts
+    # 5. the best split's regions that only got a quick repair: solved exactly while time lasts
     value, chosen_per_region, split_ = best
     if bound >= value + 1:
         improved = False
@@ -645,6 +705,20 @@ def within(
     return chosen[keep]
 
 
+def _integral_split(share: np.ndarray, quota: np.ndarray) -> np.ndarray:
+    """Whole budgets per region near the fractional ``share`` (regions × limits), never more
+    than each limit in all: rounded down, the rest to the largest remainders."""
+    base = np.floor(share + 1e-9).astype(np.int64)
+    for j, q in enumerate(quota.tolist()):
+        rest = int(q) - int(base[:, j].sum())
+        if rest > 0:
+            order = np.argsort(-(share[:, j] - base[:, j]), kind="stable")[:rest]
+            base[order, j] += 1
+        while base[:, j].sum() > q:  # rounding up by 1e-9 overshot: take from the largest
+            base[int(np.argmax(base[:, j])), j] -= 1
+    return base
+
+
 def _proportional(usage: np.ndarray, quota: np.ndarray) -> np.ndarray:
     """Each limit split over the regions in proportion to their use (largest remainders)."""
     budgets = np.zeros_like(usage)
@@ -678,3 +752,149 @@ def _bound(answers, budgets, quota, links, client, weight, members) -> float:
     # the subtraction above is exact to well under a unit at these magnitudes; keep a margin
     margin = 2.0**-50 * (abs(total) + extra) * (len(answers) + 1)
     return math.fsum([total, extra, margin])
+
+
+@dataclass
+class PriceRounds:
+    """What the price rounds (``_price_rounds``) left: the best Lagrangian ``bound`` found, and
+    ``budgets`` per region that the master's convex combination of region answers asks for
+    (None when the master had nothing to say)."""
+
+    bound: float
+    budgets: np.ndarray | None
+    rounds: int
+
+
+def _price_rounds(
+    regions: list[Region],
+    links: list[Key],
+    quota: np.ndarray,
+    columns: list[list[tuple[float, np.ndarray]]],
+    until: float,
+    tolerance: float,
+    start: np.ndarray | None = None,
+) -> PriceRounds:
+    """Dantzig-Wolfe over the regions, priced on the linking rows: the whole part's LP bound
+    when the budgets' own prices disagree (several linking limits).
+
+    For prices lam >= 0 on the linking rows, every region r may take each linking group up to
+    its whole limit and pays lam per pair instead: ``L(lam) = sum_r max_x (w - lam·A_r)·x +
+    lam·q`` bounds every allocation (each obeys sum_r A_r x_r <= q), whatever lam. The region
+    maxima are LP upper bounds (``ColumnLp.upper_bound``, proven for any duals), so each
+    ``L(lam)`` is a proven bound. The prices come from a master LP over the regions' answers
+    so far (``columns[r]``: (weight, use of each linking group)): choose a convex combination
+    per region within the limits, worth most; its duals on the limits are the next prices
+    (Kelley's cutting planes on L, disaggregated by region). The master's value never exceeds
+    the LP optimum and min L never falls below it; they meet at the whole part's LP bound."""
+    from scipy.optimize import linprog  # only on this path: several linking limits
+
+    n_regions = len(regions)
+    masks = [
+        np.stack(
+            [region.caps[i].of_pairs(region.client, region.unit) == g for i, g in links], axis=0
+        ).astype(np.int64)
+        for region in regions
+    ]
+    scale = max(1.0, max(float(region.weight.max(initial=0)) for region in regions))
+    best = math.inf
+    center: np.ndarray | None = None  # the prices of the best bound so far
+    step = STEP
+    last_master, still = -math.inf, 0
+    budgets = None
+    rounds = 0
+    while time.perf_counter() < until:
+        # the master: per region a convex combination of its columns (the empty one included)
+        spans = np.cumsum([0] + [len(c) for c in columns])
+        value = np.concatenate([[w for w, _ in c] for c in columns]) / scale
+        use = np.concatenate([np.stack([a for _, a in c], axis=1) for c in columns], axis=1)
+        pick = np.zeros((n_regions, spans[-1]))
+        for r in range(n_regions):
+            pick[r, spans[r] : spans[r + 1]] = 1.0
+        master = linprog(
+            -value,
+            A_ub=use,
+            b_ub=quota.astype(float),
+            A_eq=pick,
+            b_eq=np.ones(n_regions),
+            bounds=(0, None),
+            method="highs",
+        )
+        if master.status != 0:
+            break
+        lam = np.maximum(-np.asarray(master.ineqlin.marginals), 0.0) * scale
+        if center is None and start is not None:
+            lam = start  # first, the prices the regions' own LPs put on their budgets
+        if center is not None:
+            # the master's prices jump from one extreme to the next (Kelley); asking at a
+            # point between them and the best prices so far converges far faster (Wentges)
+            lam = (1.0 - step) * center + step * lam
+        mix = master.x
+        budgets = np.stack(
+            [
+                use[:, spans[r] : spans[r + 1]] @ mix[spans[r] : spans[r + 1]]
+                for r in range(n_regions)
+            ]
+        )
+        master_value = -float(master.fun) * scale
+        if best < math.inf and best - master_value <= tolerance + PRICE_TOLERANCE * abs(best):
+            break  # the master reached the bound: these are the LP's budgets
+        if master_value > last_master * (1 + PRICE_TOLERANCE) + tolerance:
+            last_master, still = master_value, 0
+        else:
+            still += 1
+            if still >= STALL_ROUNDS:
+                break
+        rounds += 1
+        # the regions priced at lam: a proven bound and one new column each. Whole prices keep
+        # the priced weights whole, so the nested flow solves a region exactly when the linking
+        # rows are its only caps the flow drops (and bounds it in any case: it drops caps)
+        lam = np.round(lam)
+        whole = lam.astype(np.int64)
+        parts = [math.fsum([float(int(whole @ quota))])]
+        for r, region in enumerate(regions):
+            if time.perf_counter() >= until:
+                return PriceRounds(best, budgets, rounds)
+            priced = region.weight.astype(np.int64) - whole @ masks[r]
+            took = (
+                None
+                if region.flow is None
+                else region.flow(region.client, region.unit, priced, region.caps_with(quota))
+            )
+            if took is not None and _meets(
+                region.caps_with(quota), region.client, region.unit, took
+            ):
+                parts.append(float(int(priced[took].sum())))
+                columns[r].append(
+                    (float(region.weight[took].sum()), masks[r][:, took].sum(axis=1).astype(float))
+                )
+                continue
+            lp = region.price_lp(quota, until)
+            x = None if lp is None else lp.solve(-priced.astype(float), until)
+            if x is None:  # no LP in time: the flow's value, else each client at its best
+                if took is not None:
+                    parts.append(float(int(priced[took].sum())))
+                    continue
+                top = np.zeros(int(region.client.max(initial=-1)) + 1)
+                np.maximum.at(top, region.client, priced.astype(float))
+                parts.append(math.fsum(top.tolist()))
+                continue
+            parts.append(lp.upper_bound(priced.astype(float)))
+            columns[r].append((float(region.weight @ x), masks[r] @ x))
+        total = math.fsum(parts)
+        # every part is exact to well under a unit at these magnitudes; keep a margin
+        total += 2.0**-50 * abs(total) * (n_regions + 2)
+        log.debug("prices %s: L %.1f", np.round(lam / scale, 4).tolist(), total)
+        if total < best:
+            if center is not None:
+                step = min(1.0, 2.0 * step)  # the step paid: a longer one next
+            best, center = total, lam
+        else:
+            step = max(MIN_STEP, step / 2.0)  # mis-priced: ask nearer the best prices next
+        log.info(
+            "price round %d: master %.1f, bound %.1f, gap %.1f placements",
+            rounds,
+            master_value,
+            best,
+            (best - master_value) / scale,
+        )
+    return PriceRounds(best, budgets, rounds)

@@ -266,3 +266,21 @@ def test_paths_with_rules_12_15_stay_exact(make, expected, not_expected, method)
 
 def test_the_support_triangle_places_the_longer_waiting_client():
     assert solve(support_triangle()).assignments == [("b", "u3")]
+
+
+@pytest.mark.parametrize(
+    ("bound", "words"),
+    [
+        (7_095.0, "at most 1 more person could be placed"),
+        (7_097.0, "at most 3 more people could be placed"),
+        (8_094.0, "at most 1,000 more people could be placed"),
+    ],
+)
+def test_the_gap_in_words_counts_one_person_or_more_people(bound: float, words: str) -> None:
+    from allocator.models import LevelFacts
+    from allocator.solver import gap_in_words
+
+    placed = LevelFacts(
+        level="placed", status="feasible", value=7_094, bound=bound, gap=None, wall_seconds=0.0
+    )
+    assert gap_in_words([placed]) == "not proven optimal: " + words
