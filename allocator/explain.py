@@ -98,11 +98,10 @@ def make_proposal(instance: Instance, solution: Solution) -> Proposal:
 def _usage(instance: Instance, assignments: list[tuple[str, str]]) -> dict[int, Counter]:
     """Placements per group, for each group limit."""
     used: dict[int, Counter] = {}
+    placed = [(instance.client(c), instance.unit(u)) for c, u in assignments]  # looked up once
     for rule in rules.group_limits():
-        used[rule.number] = Counter(
-            rule.groups.group_of(instance, instance.client(c), instance.unit(u))
-            for c, u in assignments
-        )
+        group_of = rule.groups.group_of
+        used[rule.number] = Counter(group_of(instance, client, unit) for client, unit in placed)
     return used
 
 
