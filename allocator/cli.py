@@ -246,14 +246,17 @@ def _collecting_less() -> Iterator[None]:
     instance, the solver's columns, the proposal): over a second of a national solve, with
     nothing to collect. Within the block the young objects are looked at in larger batches, and
     what the caller freezes (``gc.freeze``: the loaded instance) is left out of every walk; both
-    are undone at the end, for a caller that runs more than this one command."""
+    are undone at the end, for a caller that runs more than this one command (one that froze
+    objects of its own keeps them frozen)."""
     threshold = gc.get_threshold()
+    frozen_before = gc.get_freeze_count()
     gc.set_threshold(50_000, *threshold[1:])
     try:
         yield
     finally:
         gc.set_threshold(*threshold)
-        gc.unfreeze()
+        if not frozen_before:
+            gc.unfreeze()
 
 
 def _propose(instance: Instance, settings: SolverSettings) -> Proposal:

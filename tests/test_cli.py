@@ -41,6 +41,7 @@ def test_solve_leaves_the_garbage_collector_as_it_found_it(tmp_path):
     a caller that runs more commands (a test session, a notebook) gets its settings back, also
     when the input is bad."""
     before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
     assert run("solve", DEMO, "--out", tmp_path / "p.json").exit_code == 0
     bad = tmp_path / "bad.json"
     bad.write_text("{")
