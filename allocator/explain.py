@@ -12,7 +12,7 @@ what the rest of the proposal would lose.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -98,11 +98,10 @@ def make_proposal(instance: Instance, solution: Solution) -> Proposal:
 def _usage(instance: Instance, assignments: list[tuple[str, str]]) -> dict[int, Counter]:
     """Placements per group, for each group limit."""
     used: dict[int, Counter] = {}
+    placed = [(instance.client(c), instance.unit(u)) for c, u in assignments]  # looked up once
     for rule in rules.group_limits():
-        used[rule.number] = Counter(
-            rule.groups.group_of(instance, instance.client(c), instance.unit(u))
-            for c, u in assignments
-        )
+        group_of = rule.groups.group_of
+        used[rule.number] = Counter(group_of(instance, client, unit) for client, unit in placed)
     return used
 
 
@@ -152,6 +151,20 @@ class _Limit:
     full: np.ndarray  # per pair: the group is full in the proposal
     used: np.ndarray  # placements of the run per group
     keys: list
+    #: A group's sentence and name, worded once: at national scale thousands of unplaced
+    #: clients name the same few thousand full groups (tens of thousands of sentences).
+    _texts: dict = field(default_factory=dict, repr=False)
+    _labels: dict = field(default_factory=dict, repr=False)
+
+    def full_text(self, instance: Instance, g: int, used: int) -> str:
+        if (g, used) not in self._texts:
+            self._texts[g, used] = self.rule.groups.full_text(instance, self.keys[g], used)
+        return self._texts[g, used]
+
+    def label(self, g: int) -> str:
+        if g not in self._labels:
+            self._labels[g] = self.rule.groups.label(self.keys[g])
+        return self._labels[g]
 
 
 def _limits(cols: Columns, pairs, chosen, client, unit) -> list[_Limit]:
@@ -356,8 +369,8 @@ def _closed_why(
     why, by = set(), []
     for lim, closed in zip(limits, groups, strict=True):
         for g, *_ in closed:
-            why.add(lim.rule.groups.full_text(instance, lim.keys[g], 0))
-            by.append(LimitRef(code=lim.rule.groups.code, group=lim.rule.groups.label(lim.keys[g])))
+            why.add(lim.full_text(instance, g, 0))
+            by.append(LimitRef(code=lim.rule.groups.code, group=lim.label(g)))
     return why, by
 
 
@@ -369,7 +382,7 @@ def _limit_reasons(instance, limits, groups, n_together) -> list[UnplacedReason]
     reasons = []
     for lim, full in zip(limits, groups, strict=True):
         for g, n_alone, n_with in full:
-            text = lim.rule.groups.full_text(instance, lim.keys[g], int(lim.used[g]))
+            text = lim.full_text(instance, g, int(lim.used[g]))
             if n_alone:
                 text += f". It alone blocks {n_alone} eligible unit(s): raising it would open them"
                 if n_with:
@@ -385,7 +398,7 @@ def _limit_reasons(instance, limits, groups, n_together) -> list[UnplacedReason]
                     message=text[0].upper() + text[1:] + ".",
                     count=n_alone,
                     together=n_with,
-                    names=[lim.rule.groups.label(lim.keys[g])],
+                    names=[lim.label(g)],
                 )
             )
     if n_together:

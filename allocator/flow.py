@@ -15,7 +15,6 @@ from typing import NamedTuple
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
-from scipy.optimize import linear_sum_assignment
 
 from allocator.decompose import GroupCaps
 from allocator.rules import magic_mix, municipal_quota
@@ -338,6 +337,10 @@ def solve_assignment(
     # minimum needs no copy of the matrix, unlike ``maximize=True``
     matrix = np.zeros((n_c, n_u))
     _write_costs(matrix.reshape(-1), c_local, n_u, u_local, weight, clip=low < 0)
+    # imported here: scipy.optimize takes a tenth of a second to import, and most runs never
+    # get here
+    from scipy.optimize import linear_sum_assignment
+
     rows, cols = linear_sum_assignment(matrix)
     keep = matrix[rows, cols] < 0  # a zero cell is no pair worth taking
     rows, cols = rows[keep], cols[keep]

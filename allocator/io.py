@@ -26,12 +26,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pandas as pd
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.utils import get_column_letter
 from pydantic import BaseModel
 
 from allocator.errors import InputIssue, InstanceError
@@ -67,6 +63,11 @@ from allocator.spreadsheet import (
     read_csv,
     read_workbook,
 )
+
+if TYPE_CHECKING:
+    # pandas and openpyxl are imported where a table or workbook is written: they take a
+    # third of a second to import, which a JSON solve does not need
+    import pandas as pd
 
 PathLike = str | os.PathLike[str]
 
@@ -332,6 +333,8 @@ def write_instance(instance: Instance, path: PathLike) -> None:
         sheets = _instance_tables(instance)
         _atomic(path, lambda tmp: _write_workbook(sheets, tmp))
     elif path.is_dir() or not suffix:
+        import pandas as pd
+
         path.mkdir(parents=True, exist_ok=True)
         for name, (cols, rows) in _instance_tables(instance).items():
             frame = pd.DataFrame([[_csv_cell(v) for v in row] for row in rows], columns=cols)
@@ -408,6 +411,8 @@ _SUMMARY_MODELS: dict[str, type[BaseModel]] = {
 def proposal_tables(proposal: Proposal) -> dict[str, pd.DataFrame]:
     """The proposal as flat tables: assignments, unplaced, the summaries (when present), the
     solver's level facts and a ``run`` table of overall facts."""
+    import pandas as pd
+
     assignment_cols = [
         "client_id", "unit_id", "municipality_id", "complex_id", "corporation_id", "pinned",
         "waiting_days", "preference_rank", "eligible_units", "explanation",
@@ -508,6 +513,9 @@ def _plain(value: Any) -> Any:
 
 
 def _write_workbook(sheets: dict[str, tuple[list[str], list[list[Any]]]], path: Path) -> None:
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
     book = Workbook(write_only=True)
     for name, (cols, rows) in sheets.items():
         sheet = book.create_sheet(name)
@@ -526,6 +534,8 @@ def _safe_cell(sheet: Any, value: Any) -> Any:
     # openpyxl stores any text starting with "=" as a formula: a name like "=Hoorn" would be lost
     # on reading, and a crafted one would run in the coordinator's spreadsheet.
     if isinstance(value, str) and value.startswith("="):
+        from openpyxl.cell import WriteOnlyCell
+
         cell = WriteOnlyCell(sheet, value=value)
         cell.data_type = "s"
         return cell

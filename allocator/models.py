@@ -199,11 +199,13 @@ class Client(_Row):
 
     @model_validator(mode="after")
     def _preferences_consistent(self) -> Client:
-        repeated = [m for m, n in Counter(self.preferred_municipalities).items() if n > 1]
-        if repeated:
+        preferred = set(self.preferred_municipalities)
+        if len(preferred) < len(self.preferred_municipalities):
+            repeated = [m for m, n in Counter(self.preferred_municipalities).items() if n > 1]
             raise ValueError(f"preferred_municipalities lists {repeated} more than once")
-        both = sorted(set(self.preferred_municipalities) & set(self.excluded_municipalities))
-        if both:
+        if self.excluded_municipalities and (
+            both := sorted(preferred.intersection(self.excluded_municipalities))
+        ):
             raise ValueError(f"municipalities {both} are both preferred and excluded")
         return self
 
@@ -419,11 +421,9 @@ def _get(row: Any, field: str, default: Any = None) -> Any:
 
 def _rows(source: Any, table: str) -> list[Any]:
     rows = _get(source, table, None) or []
-    return (
-        [r for r in rows if not isinstance(source, dict) or isinstance(r, dict)]
-        if isinstance(rows, list)
-        else []
-    )
+    if not isinstance(rows, list):
+        return []
+    return [r for r in rows if isinstance(r, dict)] if isinstance(source, dict) else rows
 
 
 def reference_issues(source: Instance | dict[str, Any]) -> list[InputIssue]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 
 import pytest
@@ -33,6 +34,20 @@ def test_solve_writes_the_contracts_proposal(proposal_file):
     assert all(a["explanation"] for a in proposal["assignments"])
     assert all(u["reasons"] for u in proposal["unplaced"])
     assert [lv["status"] for lv in proposal["solver"]["levels"]] == ["optimal"] * 3
+
+
+def test_solve_leaves_the_garbage_collector_as_it_found_it(tmp_path):
+    """The solve command collects garbage less often and freezes the instance for its run only:
+    a caller that runs more commands (a test session, a notebook) gets its settings back, also
+    when the input is bad."""
+    before = gc.get_threshold()
+    assert gc.get_freeze_count() == 0
+    assert run("solve", DEMO, "--out", tmp_path / "p.json").exit_code == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    assert run("solve", bad).exit_code == 2
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
 
 
 def test_validate_accepts_the_proposal_and_rejects_a_broken_one(proposal_file, tmp_path):

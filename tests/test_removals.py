@@ -25,9 +25,12 @@ def plain_removals(inst, client_id):
     return dict(alone), dict(shared)
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_many_clients_at_once_match_the_plain_count(seed, monkeypatch):
-    inst = generate(40, 90, 5, seed, national_corporations=1)
+@pytest.mark.parametrize(("seed", "rules_12_15"), [(0, False), (1, False), (2, True)])
+def test_many_clients_at_once_match_the_plain_count(seed, rules_12_15, monkeypatch):
+    # 90 units: rows that are not a whole number of 8-unit words (see _count_per_row); with rules
+    # 12-15, clients with a support provider that works in some municipalities only
+    inst = generate(40, 90, 5, seed, national_corporations=1, rules_12_15=rules_12_15)
+    assert not rules_12_15 or any(c.support_provider_id for c in inst.clients)
     cols = build_columns(inst)
     # blocks of 3 clients (a last block of 1): block edges are where an off-by-one would hide
     monkeypatch.setattr(eligibility, "_BLOCK_PAIRS", 3 * cols.n_units)
@@ -41,7 +44,7 @@ def test_many_clients_at_once_match_the_plain_count(seed, monkeypatch):
 def test_every_rule_mask_broadcasts_like_its_pairs():
     """Each registered mask, asked for a block of clients as a column and all units as a row,
     answers what it answers pair by pair (refusals included)."""
-    inst = generate(30, 60, 4, 3)
+    inst = generate(30, 60, 8, 3, rules_12_15=True)
     cols = build_columns(inst)
     assert len(cols.refused_codes)
     ci, ui = np.arange(cols.n_clients), np.arange(cols.n_units)
@@ -49,6 +52,9 @@ def test_every_rule_mask_broadcasts_like_its_pairs():
         table = np.broadcast_to(rule.mask(cols, ci[:, None], ui[None, :]), (len(ci), len(ui)))
         flat = rule.mask(cols, np.repeat(ci, len(ui)), np.tile(ui, len(ci)))
         assert np.array_equal(table, flat.reshape(len(ci), len(ui))), rule.name
+        # every mask removes something here (support providers working in some municipalities
+        # only among them), so equal tables are not equal because they are all True
+        assert not table.all(), rule.name
 
 
 def test_a_mask_that_does_not_broadcast_is_asked_pair_by_pair():

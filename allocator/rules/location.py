@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from allocator.columns import Columns
+from allocator.columns import Columns, pick
 from allocator.models import Client, Instance, Unit
 from allocator.rules.base import EligibilityRule
 
@@ -22,9 +22,8 @@ def acceptable(cols: Columns) -> np.ndarray:
 
 
 def _mask(cols: Columns, ci: np.ndarray, ui: np.ndarray) -> np.ndarray:
-    muni = cols.unit_municipality[ui]
-    listed = cols.preference_rank[ci, muni] > 0
-    return ~cols.excluded[ci, muni] & (listed | ~cols.has_preferences[ci])
+    # one lookup in the client × municipality table, built once per run
+    return pick(cols.cached("rule5", acceptable), ci, cols.unit_municipality[ui])
 
 
 def _allows(instance: Instance, client: Client, unit: Unit) -> bool:

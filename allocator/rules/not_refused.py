@@ -25,15 +25,26 @@ def _mask(cols: Columns, ci: np.ndarray, ui: np.ndarray) -> np.ndarray:
         return ok
     # Few clients refused anything: only their pairs are looked up, by binary search in the
     # sorted, unique ``refused_codes``
-    asked = np.broadcast_to(cols.cached("refusing", _refusing)[ci], ok.shape)
+    refusing = cols.cached("refusing", _refusing)
+    if ok.ndim == 2 and ci.shape == (ok.shape[0], 1):
+        # a block of clients × units: the rows of the clients who refused something
+        rows = np.flatnonzero(refusing[ci[:, 0]])
+        keys = ci[rows] * cols.n_units + np.broadcast_to(ui, ok.shape)[rows]
+        ok[rows] = _not_in(cols.refused_codes, keys)
+        return ok
+    asked = np.broadcast_to(refusing[ci], ok.shape)
     if not asked.any():
         return ok
     keys = (
         np.broadcast_to(ci, ok.shape)[asked] * cols.n_units + np.broadcast_to(ui, ok.shape)[asked]
     )
-    codes = cols.refused_codes
-    ok[asked] = codes[np.minimum(np.searchsorted(codes, keys), len(codes) - 1)] != keys
+    ok[asked] = _not_in(cols.refused_codes, keys)
     return ok
+
+
+def _not_in(codes: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """True for each key not among the sorted, unique ``codes``."""
+    return codes[np.minimum(np.searchsorted(codes, keys), len(codes) - 1)] != keys
 
 
 RULE = EligibilityRule(

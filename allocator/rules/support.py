@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from allocator.columns import Columns
+from allocator.columns import Columns, pick
 from allocator.models import Client, Instance, Unit
 from allocator.rules.base import Capacities, EligibilityRule, GroupLimit, group_rule
 
@@ -47,10 +47,18 @@ def _columns(cols: Columns):
     return cols.cached("rule15", build)
 
 
+def _works(cols: Columns) -> np.ndarray:
+    """Provider × municipality: True where the provider works (the last row, no provider:
+    everywhere)."""
+    _, places = _columns(cols)
+    works = places >= 0
+    works[-1] = True
+    return works
+
+
 def _mask(cols: Columns, ci: np.ndarray, ui: np.ndarray) -> np.ndarray:
-    of_client, places = _columns(cols)
-    provider = of_client[ci]
-    return (provider == len(places) - 1) | (places[provider, cols.unit_municipality[ui]] >= 0)
+    of_client, _ = _columns(cols)
+    return pick(cols.cached("rule15-works", _works), of_client[ci], cols.unit_municipality[ui])
 
 
 def _allows(inst: Instance, client: Client, unit: Unit) -> bool:
