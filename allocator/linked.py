@@ -182,8 +182,9 @@ class Region:
         x = answer.x
         incumbent = within(caps, self.client, self.unit, np.flatnonzero(x > 0.5), self.weight)
         value = int(self.weight[incumbent].sum())
-        if not repair:
-            return Point(value, incumbent, False), cut
+        if not repair or answer.bound < value + 1:
+            # the LP's bound leaves no whole unit above the rounding: it is the optimum
+            return Point(value, incumbent, answer.bound < value + 1), cut
         gains = reduced_gains(self.lp, self.weight)
         proven = False
         for attempt in range(REPAIR_ATTEMPTS):
@@ -214,7 +215,7 @@ class Region:
             incumbent, value = found, int(self.weight[found].sum())
             if proven or answer.bound - value < REPAIR_ENOUGH:
                 break
-        return Point(value, incumbent, proven), cut
+        return Point(value, incumbent, proven or answer.bound < value + 1), cut
 
     def _lp(self, budget: np.ndarray, deadline: float, ranging: bool = True) -> RegionAnswer | None:
         if self.lp is None:
