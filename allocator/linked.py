@@ -45,9 +45,9 @@ ONE_LINK_CELLS = 50_000_000
 PROOF_FREE = 3000
 REPAIR_SECONDS = 0.5
 #: A repair that found a better allocation tries again from it (its gap to the bound is
-#: smaller, so more pairs are fixed), up to this often, while the gap is at least REPAIR_ENOUGH.
+#: smaller, so more pairs are fixed), or one cut short by its time again for longer, up to this
+#: often, until it reaches the bound.
 REPAIR_ATTEMPTS = 3
-REPAIR_ENOUGH = 1000.0
 
 
 @dataclass
@@ -187,33 +187,41 @@ class Region:
             return Point(value, incumbent, answer.bound < value + 1), cut
         gains = reduced_gains(self.lp, self.weight)
         proven = False
+        # no allocation of the region is worth more than the bound: CP-SAT stops on reaching it
+        at_most = math.floor(answer.bound)
         for attempt in range(REPAIR_ATTEMPTS):
             # rounding in g is far below a unit; keep a margin so no better one is cut off
             slack = answer.bound - value + 1e-3 + 1e-12 * float(np.abs(gains).max(initial=0.0))
             free = np.abs(gains) <= slack
             started = time.perf_counter()
             if np.count_nonzero(free) <= PROOF_FREE:
-                found, proven = improve(caps, gains > slack, free, value + 1, deadline, None)
+                found, proven = improve(
+                    caps, gains > slack, free, value + 1, deadline, incumbent, at_most
+                )
+                settled = True  # a proof, or out of time
             else:  # too many for a proof: look around the fractional pairs only
                 near = _near_fractional(x, self.client, self.unit) & (gains >= -slack)
                 until = min(deadline, started + REPAIR_SECONDS * (attempt + 1))
-                found, _ = improve(caps, (x > 0.5) & ~near, near, value + 1, until, None)
+                found, settled = improve(
+                    caps, (x > 0.5) & ~near, near, value + 1, until, incumbent, at_most
+                )
             log.debug(
                 "region of %d pairs: LP gap %.1f, %d free: %s (%s) in %.2fs",
                 len(self.client),
                 answer.bound - value,
                 int(np.count_nonzero(free)),
                 "none better" if found is None else int(self.weight[found].sum()) - value,
-                "proven" if proven else "not proven",
+                "proven" if proven else "settled" if settled else "not proven",
                 time.perf_counter() - started,
             )
-            if found is None or int(self.weight[found].sum()) <= value:
-                # a placement or more short of the bound: the next try has longer
-                if proven or answer.bound - value < 0.5 * float(self.weight.max(initial=0)):
-                    break
-                continue
-            incumbent, value = found, int(self.weight[found].sum())
-            if proven or answer.bound - value < REPAIR_ENOUGH:
+            improved = found is not None and int(self.weight[found].sum()) > value
+            if improved:
+                incumbent, value = found, int(self.weight[found].sum())
+            if proven or answer.bound < value + 1:
+                break
+            # a better allocation narrows the next try (fewer free pairs, perhaps a proof); a
+            # search cut short by its time gets longer; one that finished has nothing more
+            if not improved and settled:
                 break
         return Point(value, incumbent, proven or answer.bound < value + 1), cut
 
@@ -291,7 +299,7 @@ def solve_linked(
     time-out, the best found) allocation of the region's pairs under ``caps`` and whether it is
     proven, starting from the region LP's fractional vertex ``x`` and its ``bound`` when given;
     ``flow(client, unit, weight, caps)`` the nested relaxation's optimum (or None);
-    ``improve(positions, caps, ones, free, weight, at_least, deadline, hint)`` the best
+    ``improve(positions, caps, ones, free, weight, at_least, deadline, hint, at_most)`` the best
     allocation of the region's pairs under ``caps`` with the ``ones`` taken and only the
     ``free`` pairs besides, of weight at least ``at_least`` (None when there is none), and
     whether it is proven best: with it, a single linking limit is split exactly (``_one_link``).
@@ -372,8 +380,8 @@ def solve_linked(
         ]
 
         def improve_in(r: int) -> Callable:
-            return lambda caps_r, ones, free, at_least, until, hint: improve(
-                members[r], caps_r, ones, free, regions[r].weight, at_least, until, hint
+            return lambda caps_r, ones, free, at_least, until, hint, at_most=None: improve(
+                members[r], caps_r, ones, free, regions[r].weight, at_least, until, hint, at_most
             )
 
         points, bound, proven, rounds = _one_link(

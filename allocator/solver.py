@@ -776,10 +776,13 @@ class _Part:
         at_least: int,
         deadline: float,
         hint: np.ndarray | None = None,
+        at_most: int | None = None,
     ) -> tuple[np.ndarray | None, bool]:
         """CP-SAT over a region's ``free`` pairs, the ``ones`` taken: the allocation of largest
         ``weight``, at least ``at_least``; None and True when there is none, None and False
-        when nothing was found in time. Proven True when CP-SAT proves its optimum."""
+        when nothing was found in time. Proven True when CP-SAT proves its optimum.
+        ``at_most``: a proven bound on the region's weight (no allocation is cut off by it),
+        so that an allocation reaching it ends the search at once."""
         ones = ones & ~free
         client, unit = self.client[pos], self.unit[pos]
         taken = np.isin(client, client[ones]) | np.isin(unit, unit[ones])
@@ -801,6 +804,8 @@ class _Part:
             variables.add_limits(cap.of(variables.client, variables.unit), cap.left)
         gain = variables.total(weight[open_])
         model.add(gain >= at_least - int(weight[ones].sum()))
+        if at_most is not None:
+            model.add(gain <= at_most - int(weight[ones].sum()))
         model.maximize(gain)
         if hint is not None:  # an allocation of the region (local positions) to start from
             for var, value in zip(variables.x, np.isin(open_, hint).tolist(), strict=True):
