@@ -68,6 +68,11 @@ CPSAT_MAX_PAIRS = 400_000
 #: pair is left: 5-7 µs a pair measured at province and national scale on a quiet machine,
 #: 22 µs with the 2 cores shared five ways; the estimate takes the loaded figure.
 CPSAT_BUILD_SECONDS_PER_PAIR = 20e-6
+#: First come, first served is the fallback of a part that runs out of time, so a path that may
+#: need it stops this much earlier per eligible pair (of the whole instance) while it is not yet
+#: computed: 0.55 µs a pair measured at national scale with the 2 cores shared four ways
+#: (1.0 s for 1.8 M pairs; without the reserve the linked path ran 1.2× over a 10 s limit).
+GREEDY_SECONDS_PER_PAIR = 0.8e-6
 
 
 class SolverSettings(BaseModel):
@@ -693,6 +698,10 @@ class _Part:
         if not links:
             return None
         self.say(f"{len(regions)} regions joined by {len(links)} caps")
+        computed = getattr(self.all_greedy, "cache_info", None)
+        reserve = 0.0
+        if computed is None or computed().currsize == 0:
+            reserve = GREEDY_SECONDS_PER_PAIR * len(self.pairs)  # time to fall back
         outcome = solve_linked(
             self.client,
             self.unit,
@@ -701,7 +710,7 @@ class _Part:
             region_of_pair,
             links,
             self._exact_region,
-            self.deadline,
+            self.deadline - reserve,
             self.say,
             flow=solve_flow,
             improve=self._improve_region,
