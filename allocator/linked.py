@@ -404,6 +404,14 @@ def solve_linked(
             )
             answers[r] = RegionAnswer(kept, False)
     bound = relaxed_bound
+    # per region every cut found (D, mu): v_r(b) <= D + mu·b for every budget vector b; the
+    # flow's optimum (no linking cap) or the trivial bound is a cut with prices 0
+    region_cuts: list[list[tuple[float, np.ndarray]]] = []
+    for r, region in enumerate(regions):
+        flat = region.trivial
+        if relaxed[r] is not None:
+            flat = min(flat, float(weight[members[r][relaxed[r]]].sum()))
+        region_cuts.append([(flat, np.zeros(len(links)))])
     seen = {budgets.tobytes()}
     stalled = 0
     while True:
@@ -416,6 +424,11 @@ def solve_linked(
         else:
             stalled += 1
         bound = min(bound, _bound(answers, budgets, quota, links, client, weight, members))
+        for r, a in enumerate(answers):
+            if a.bound is not None:
+                mu = np.array([a.prices.get(key, 0.0) for key in links])
+                region_cuts[r].append((a.bound - float(mu @ budgets[r]), mu))
+        bound = min(bound, _price_bound(region_cuts, quota))
         log.info(
             "round %d: value %d, bound %.1f, gap %.1f, %s",
             rounds,
@@ -669,6 +682,70 @@ def _proportional(usage: np.ndarray, quota: np.ndarray) -> np.ndarray:
         base[np.argsort(-(share - base), kind="stable")[:rest]] += 1
         budgets[:, j] = base
     return budgets
+
+
+def _price_bound(cuts: list[list[tuple[float, np.ndarray]]], quota: np.ndarray) -> float:
+    """A bound on every split of the linking limits from each region's cuts (at least one with
+    prices 0 first, the region's flat bound), with one price per limit, lowered as far as it
+    pays.
+
+    For prices lam >= 0 and any weights theta >= 0 summing to 1 over a region's cuts with
+    ``sum theta_k mu_k <= lam``: ``v_r(b) <= min_k (D_k + mu_k·b) <= sum theta_k D_k + lam·b``,
+    so ``sum_r v_r(b_r) <= sum_r sum_k theta_rk D_rk + lam·q`` for every split. With lam the
+    highest price of each limit every region takes its own cut (``_bound``); a lower lam mixes
+    a region's cut with its flat bound (theta on the cut at most lam/mu), which is what a
+    region pricing a limit above the others is worth when the budget cannot all go to it."""
+    n_links = len(quota)
+    q = quota.astype(float)
+    d = np.array([c for region in cuts for c, _ in region], dtype=float)
+    mu = np.array([m for region in cuts for _, m in region], dtype=float).reshape(-1, n_links)
+    owner = np.repeat(np.arange(len(cuts)), [len(region) for region in cuts])
+    unpriced = ~np.any(mu > 0, axis=1)
+    flat = np.full(len(cuts), np.inf)
+    np.minimum.at(flat, owner[unpriced], d[unpriced])
+    gain = np.maximum(flat[owner] - d, 0.0)  # what a cut saves over the region's flat bound
+    priced = mu > 0
+    scale = float(np.abs(d).sum())
+
+    def evaluate(lam: np.ndarray) -> float:
+        with np.errstate(divide="ignore"):
+            ratio = np.where(priced, lam[None, :] / np.where(priced, mu, 1.0), np.inf)
+        # a shade under the ratio: theta·mu <= lam despite rounding in the division
+        theta = np.clip(ratio.min(axis=1, initial=np.inf), 0.0, 1.0) * (1.0 - 1e-12)
+        theta[unpriced] = 1.0
+        best = flat.copy()
+        np.minimum.at(best, owner, flat[owner] - theta * gain)
+        value = math.fsum([*best.tolist(), float(lam @ q)])
+        return value + 2.0**-50 * (scale + float(lam @ q)) * (len(cuts) + 4)
+
+    highest = mu.max(axis=0, initial=0.0)
+    # first along the line from all prices 0 (every region at its flat bound) to the highest
+    # (``_bound``), then coordinate descent over the prices the regions named (the bound is
+    # convex in lam, piecewise linear with breaks only there and at 0, but not separable: a
+    # region's weight on its cut is set by its dearest limit)
+    best, lam = min(
+        ((evaluate(t * highest), t * highest) for t in np.linspace(0.0, 1.0, 33)),
+        key=lambda pair: pair[0],
+    )
+    for _ in range(3):
+        improved = False
+        for k in range(n_links):
+            candidates = np.unique(np.r_[0.0, mu[:, k]])
+            if len(candidates) > 64:
+                candidates = np.unique(np.quantile(candidates, np.linspace(0, 1, 64)))
+            for c in candidates.tolist():
+                if c == lam[k]:
+                    continue
+                trial = lam.copy()
+                trial[k] = c
+                got = evaluate(trial)
+                if got < best:
+                    best, lam, improved = got, trial, True
+        if not improved:
+            break
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("price bound %.0f (highest prices: %.0f)", best, evaluate(highest))
+    return best
 
 
 def _bound(answers, budgets, quota, links, client, weight, members) -> float:
