@@ -259,10 +259,15 @@ class Point:
 
 
 def reduced_gains(lp: ColumnLp, weight: np.ndarray) -> np.ndarray:
-    """Per pair, ``g = w - A'|y|`` for the last solve's cap duals ``y`` (clipped to their sign,
-    as ``ColumnLp.upper_bound`` clips them). For every allocation x meeting the rows, weak
-    duality gives ``w·x <= B - sum_{g>0} g·(1 - x) - sum_{g<0} |g|·x`` with ``B`` that bound."""
-    duals = np.asarray(lp.highs.getSolution().row_dual, dtype=float)[: lp.n_rows]
+    """Per pair, ``g = w - A'|y|`` for the cap duals ``y`` behind the last bound (clipped to
+    their sign, as ``ColumnLp.upper_bound`` clips them; rounded when the bound was summed in
+    whole numbers). For every allocation x meeting the rows, weak duality gives
+    ``w·x <= B - sum_{g>0} g·(1 - x) - sum_{g<0} |g|·x`` with ``B`` that bound: the same
+    multipliers in both, or the fixing would not follow."""
+    if lp.bound_duals is not None:
+        duals = lp.bound_duals[: lp.n_rows]
+    else:
+        duals = np.asarray(lp.highs.getSolution().row_dual, dtype=float)[: lp.n_rows]
     return weight.astype(float) + lp.a.T @ np.minimum(duals, 0.0)
 
 
