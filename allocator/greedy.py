@@ -51,9 +51,13 @@ def first_come_first_served(cols: Columns, pairs: EligiblePairs) -> np.ndarray:
     for c in queue:
         if client_done[c]:
             continue
-        for position in order[starts[c] : starts[c + 1]]:
-            u = pairs.unit[position]
-            if unit_free[u] and all(left[group[position]] > 0 for group, left in caps):
-                take(int(position))
-                break
+        # the client's pairs in order, checked at once (a loop over them in Python, one numpy
+        # scalar at a time, took 2.6 s at national size): the first with room everywhere
+        mine = order[starts[c] : starts[c + 1]]
+        room = unit_free[pairs.unit[mine]]
+        for group, left in caps:
+            room &= left[group[mine]] > 0
+        first = int(np.argmax(room)) if len(mine) else 0
+        if len(mine) and room[first]:
+            take(int(mine[first]))
     return np.array(sorted(chosen), dtype=np.int64)

@@ -54,9 +54,9 @@ ONE_LINK_CELLS = 50_000_000
 PROOF_FREE = 3000
 REPAIR_SECONDS = 0.5
 #: A repair that found a better allocation tries again from it (its gap to the bound is
-#: smaller, so more pairs are fixed), up to this often, while the gap is at least REPAIR_ENOUGH.
+#: smaller, so more pairs are fixed), or one cut short by its time again for longer, up to this
+#: often, until it reaches the bound.
 REPAIR_ATTEMPTS = 3
-REPAIR_ENOUGH = 1000.0
 
 
 @dataclass
@@ -191,39 +191,48 @@ class Region:
         x = answer.x
         incumbent = within(caps, self.client, self.unit, np.flatnonzero(x > 0.5), self.weight)
         value = int(self.weight[incumbent].sum())
-        if not repair:
-            return Point(value, incumbent, False), cut
+        if not repair or answer.bound < value + 1:
+            # the LP's bound leaves no whole unit above the rounding: it is the optimum
+            return Point(value, incumbent, answer.bound < value + 1), cut
         gains = reduced_gains(self.lp, self.weight)
         proven = False
+        # no allocation of the region is worth more than the bound: CP-SAT stops on reaching it
+        at_most = math.floor(answer.bound)
         for attempt in range(REPAIR_ATTEMPTS):
             # rounding in g is far below a unit; keep a margin so no better one is cut off
             slack = answer.bound - value + 1e-3 + 1e-12 * float(np.abs(gains).max(initial=0.0))
             free = np.abs(gains) <= slack
             started = time.perf_counter()
             if np.count_nonzero(free) <= PROOF_FREE:
-                found, proven = improve(caps, gains > slack, free, value + 1, deadline, None)
+                found, proven = improve(
+                    caps, gains > slack, free, value + 1, deadline, incumbent, at_most
+                )
+                settled = True  # a proof, or out of time
             else:  # too many for a proof: look around the fractional pairs only
                 near = _near_fractional(x, self.client, self.unit) & (gains >= -slack)
                 until = min(deadline, started + REPAIR_SECONDS * (attempt + 1))
-                found, _ = improve(caps, (x > 0.5) & ~near, near, value + 1, until, None)
+                found, settled = improve(
+                    caps, (x > 0.5) & ~near, near, value + 1, until, incumbent, at_most
+                )
             log.debug(
                 "region of %d pairs: LP gap %.1f, %d free: %s (%s) in %.2fs",
                 len(self.client),
                 answer.bound - value,
                 int(np.count_nonzero(free)),
                 "none better" if found is None else int(self.weight[found].sum()) - value,
-                "proven" if proven else "not proven",
+                "proven" if proven else "settled" if settled else "not proven",
                 time.perf_counter() - started,
             )
-            if found is None or int(self.weight[found].sum()) <= value:
-                # a placement or more short of the bound: the next try has longer
-                if proven or answer.bound - value < 0.5 * float(self.weight.max(initial=0)):
-                    break
-                continue
-            incumbent, value = found, int(self.weight[found].sum())
-            if proven or answer.bound - value < REPAIR_ENOUGH:
+            improved = found is not None and int(self.weight[found].sum()) > value
+            if improved:
+                incumbent, value = found, int(self.weight[found].sum())
+            if proven or answer.bound < value + 1:
                 break
-        return Point(value, incumbent, proven), cut
+            # a better allocation narrows the next try (fewer free pairs, perhaps a proof); a
+            # search cut short by its time gets longer; one that finished has nothing more
+            if not improved and settled:
+                break
+        return Point(value, incumbent, proven or answer.bound < value + 1), cut
 
     def price_lp(self, quota: np.ndarray, deadline: float) -> ColumnLp | None:
         """The region's LP with every linking group allowed its whole limit (the linking rows
@@ -274,10 +283,15 @@ class Point:
 
 
 def reduced_gains(lp: ColumnLp, weight: np.ndarray) -> np.ndarray:
-    """Per pair, ``g = w - A'|y|`` for the last solve's cap duals ``y`` (clipped to their sign,
-    as ``ColumnLp.upper_bound`` clips them). For every allocation x meeting the rows, weak
-    duality gives ``w·x <= B - sum_{g>0} g·(1 - x) - sum_{g<0} |g|·x`` with ``B`` that bound."""
-    duals = np.asarray(lp.highs.getSolution().row_dual, dtype=float)[: lp.n_rows]
+    """Per pair, ``g = w - A'|y|`` for the cap duals ``y`` behind the last bound (clipped to
+    their sign, as ``ColumnLp.upper_bound`` clips them; rounded when the bound was summed in
+    whole numbers). For every allocation x meeting the rows, weak duality gives
+    ``w·x <= B - sum_{g>0} g·(1 - x) - sum_{g<0} |g|·x`` with ``B`` that bound: the same
+    multipliers in both, or the fixing would not follow."""
+    if lp.bound_duals is not None:
+        duals = lp.bound_duals[: lp.n_rows]
+    else:
+        duals = np.asarray(lp.highs.getSolution().row_dual, dtype=float)[: lp.n_rows]
     return weight.astype(float) + lp.a.T @ np.minimum(duals, 0.0)
 
 
@@ -314,7 +328,7 @@ def solve_linked(
     time-out, the best found) allocation of the region's pairs under ``caps`` and whether it is
     proven, starting from the region LP's fractional vertex ``x`` and its ``bound`` when given;
     ``flow(client, unit, weight, caps)`` the nested relaxation's optimum (or None);
-    ``improve(positions, caps, ones, free, weight, at_least, deadline, hint)`` the best
+    ``improve(positions, caps, ones, free, weight, at_least, deadline, hint, at_most)`` the best
     allocation of the region's pairs under ``caps`` with the ``ones`` taken and only the
     ``free`` pairs besides, of weight at least ``at_least`` (None when there is none), and
     whether it is proven best: with it, a single linking limit is split exactly (``_one_link``).
@@ -400,8 +414,8 @@ def solve_linked(
         ]
 
         def improve_in(r: int) -> Callable:
-            return lambda caps_r, ones, free, at_least, until, hint: improve(
-                members[r], caps_r, ones, free, regions[r].weight, at_least, until, hint
+            return lambda caps_r, ones, free, at_least, until, hint, at_most=None: improve(
+                members[r], caps_r, ones, free, regions[r].weight, at_least, until, hint, at_most
             )
 
         points, bound, proven, rounds = _one_link(
@@ -424,6 +438,14 @@ def solve_linked(
             )
             answers[r] = RegionAnswer(kept, False)
     bound = relaxed_bound
+    # per region every cut found (D, mu): v_r(b) <= D + mu·b for every budget vector b; the
+    # flow's optimum (no linking cap) or the trivial bound is a cut with prices 0
+    region_cuts: list[list[tuple[float, np.ndarray]]] = []
+    for r, region in enumerate(regions):
+        flat = region.trivial
+        if relaxed[r] is not None:
+            flat = min(flat, float(weight[members[r][relaxed[r]]].sum()))
+        region_cuts.append([(flat, np.zeros(len(links)))])
     seen = {budgets.tobytes()}
     stalled = 0
     priced: PriceRounds | None = None
@@ -437,6 +459,11 @@ def solve_linked(
         else:
             stalled += 1
         bound = min(bound, _bound(answers, budgets, quota, links, client, weight, members))
+        for r, a in enumerate(answers):
+            if a.bound is not None:
+                mu = np.array([a.prices.get(key, 0.0) for key in links])
+                region_cuts[r].append((a.bound - float(mu @ budgets[r]), mu))
+        bound = min(bound, _price_bound(region_cuts, quota))
         log.info(
             "round %d: value %d, bound %.1f, gap %.1f, %s",
             rounds,
@@ -734,6 +761,70 @@ def _proportional(usage: np.ndarray, quota: np.ndarray) -> np.ndarray:
         base[np.argsort(-(share - base), kind="stable")[:rest]] += 1
         budgets[:, j] = base
     return budgets
+
+
+def _price_bound(cuts: list[list[tuple[float, np.ndarray]]], quota: np.ndarray) -> float:
+    """A bound on every split of the linking limits from each region's cuts (at least one with
+    prices 0 first, the region's flat bound), with one price per limit, lowered as far as it
+    pays.
+
+    For prices lam >= 0 and any weights theta >= 0 summing to 1 over a region's cuts with
+    ``sum theta_k mu_k <= lam``: ``v_r(b) <= min_k (D_k + mu_k·b) <= sum theta_k D_k + lam·b``,
+    so ``sum_r v_r(b_r) <= sum_r sum_k theta_rk D_rk + lam·q`` for every split. With lam the
+    highest price of each limit every region takes its own cut (``_bound``); a lower lam mixes
+    a region's cut with its flat bound (theta on the cut at most lam/mu), which is what a
+    region pricing a limit above the others is worth when the budget cannot all go to it."""
+    n_links = len(quota)
+    q = quota.astype(float)
+    d = np.array([c for region in cuts for c, _ in region], dtype=float)
+    mu = np.array([m for region in cuts for _, m in region], dtype=float).reshape(-1, n_links)
+    owner = np.repeat(np.arange(len(cuts)), [len(region) for region in cuts])
+    unpriced = ~np.any(mu > 0, axis=1)
+    flat = np.full(len(cuts), np.inf)
+    np.minimum.at(flat, owner[unpriced], d[unpriced])
+    gain = np.maximum(flat[owner] - d, 0.0)  # what a cut saves over the region's flat bound
+    priced = mu > 0
+    scale = float(np.abs(d).sum())
+
+    def evaluate(lam: np.ndarray) -> float:
+        with np.errstate(divide="ignore"):
+            ratio = np.where(priced, lam[None, :] / np.where(priced, mu, 1.0), np.inf)
+        # a shade under the ratio: theta·mu <= lam despite rounding in the division
+        theta = np.clip(ratio.min(axis=1, initial=np.inf), 0.0, 1.0) * (1.0 - 1e-12)
+        theta[unpriced] = 1.0
+        best = flat.copy()
+        np.minimum.at(best, owner, flat[owner] - theta * gain)
+        value = math.fsum([*best.tolist(), float(lam @ q)])
+        return value + 2.0**-50 * (scale + float(lam @ q)) * (len(cuts) + 4)
+
+    highest = mu.max(axis=0, initial=0.0)
+    # first along the line from all prices 0 (every region at its flat bound) to the highest
+    # (``_bound``), then coordinate descent over the prices the regions named (the bound is
+    # convex in lam, piecewise linear with breaks only there and at 0, but not separable: a
+    # region's weight on its cut is set by its dearest limit)
+    best, lam = min(
+        ((evaluate(t * highest), t * highest) for t in np.linspace(0.0, 1.0, 33)),
+        key=lambda pair: pair[0],
+    )
+    for _ in range(3):
+        improved = False
+        for k in range(n_links):
+            candidates = np.unique(np.r_[0.0, mu[:, k]])
+            if len(candidates) > 64:
+                candidates = np.unique(np.quantile(candidates, np.linspace(0, 1, 64)))
+            for c in candidates.tolist():
+                if c == lam[k]:
+                    continue
+                trial = lam.copy()
+                trial[k] = c
+                got = evaluate(trial)
+                if got < best:
+                    best, lam, improved = got, trial, True
+        if not improved:
+            break
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("price bound %.0f (highest prices: %.0f)", best, evaluate(highest))
+    return best
 
 
 def _bound(answers, budgets, quota, links, client, weight, members) -> float:

@@ -152,6 +152,8 @@ class ColumnLp:
         counts = np.diff(self.a.indptr)
         self.max_column_rows = int(counts.max(initial=0))
         self.reduced = np.zeros(self.n)
+        self.a_whole = None  # ``a`` in int64, once an exact bound needs it
+        self.bound_duals: np.ndarray | None = None  # the multipliers of the last bound
 
     def seed(self, value: np.ndarray, start: np.ndarray | None, per_client: int) -> None:
         """First columns: ``start`` and each client's ``per_client`` most valuable pairs."""
@@ -200,6 +202,7 @@ class ColumnLp:
         """Minimise ``cost`` over all pairs; x over all pairs, or None (time-out, failure)."""
         ids = np.array(self.columns, dtype=np.int64)
         self.highs.changeColsCost(len(ids), np.arange(len(ids), dtype=np.int32), cost[ids])
+        self.bound_duals = None
         # columns left out add their reduced cost to the dual bound: keep that well under a unit
         tolerance = max(1e-7, 1e-13 * float(np.abs(cost).max(initial=0.0)))
         while True:
@@ -266,7 +269,61 @@ class ColumnLp:
         err = unit * magnitude
         margin = float(err[reduced <= err].sum()) + 2.0**-52 * float(np.abs(terms).sum())
         total = math.fsum(terms.tolist()) + math.fsum(negative[negative < 0].tolist())
-        return total - margin - 2.0**-52 * abs(total) * 4
+        bound = total - margin - 2.0**-52 * abs(total) * 4
+        self.bound_duals = np.r_[cap, level] if self.level_rows else cap
+        whole = self._whole_lower_bound(cost, duals)
+        if whole is not None and whole[0] > bound:
+            bound, self.bound_duals = float(whole[0]), whole[1]
+        return bound
+
+    def _whole_lower_bound(
+        self, cost: np.ndarray, duals: np.ndarray
+    ) -> tuple[int, np.ndarray] | None:
+        """The same weak-duality bound with the duals rounded to whole numbers and every sum
+        taken exactly in integers: (bound, the multipliers behind it), or None when the costs,
+        limits or level rows are not whole or the sums could leave int64.
+
+        Any multipliers of the right sign give a valid bound, rounded ones too. With the
+        combined lexicographic weights (about 10^10 per placement) the float bound above needs
+        a margin of several units over tens of thousands of columns, enough to miss a proof by
+        a few rank points; on these rows and whole weights HiGHS's duals at a vertex are whole
+        numbers (measured: every region of the owned-national instance), so the exact sum
+        meets the integer optimum where the LP reaches it."""
+        if not np.all(np.isfinite(cost)) or np.any(cost != np.round(cost)):
+            return None
+        b = np.round(self.b)
+        if np.any(b != self.b):
+            return None
+        for row, (lower, upper) in zip(self.level_rows, self.level_bounds, strict=True):
+            side = upper if np.isinf(lower) else lower
+            if np.any(row != np.round(row)) or side != round(side):
+                return None
+        cap = np.minimum(np.round(duals[: self.n_rows]), 0.0)
+        level = []
+        for y, (lower, _upper) in zip(duals[self.n_rows :], self.level_bounds, strict=True):
+            y = round(float(y))
+            level.append(min(y, 0) if np.isinf(lower) else max(y, 0))
+        # every partial sum below stays under 2^62 in absolute value
+        big_cap = float(np.abs(cap).max(initial=0.0))
+        per_column = float(np.abs(cost).max(initial=0.0)) + self.max_column_rows * big_cap
+        for row, y in zip(self.level_rows, level, strict=True):
+            per_column += float(np.abs(row).max(initial=0.0)) * abs(y)
+        rhs_size = float(np.abs(b).sum()) * big_cap + sum(
+            abs(y) * abs(upper if np.isinf(lower) else lower)
+            for y, (lower, upper) in zip(level, self.level_bounds, strict=True)
+        )
+        if max(1, self.n) * per_column + rhs_size >= 2.0**62:
+            return None
+        if self.a_whole is None:
+            self.a_whole = self.a.astype(np.int64)
+        cap_whole = cap.astype(np.int64)
+        reduced = cost.astype(np.int64) - self.a_whole.T @ cap_whole
+        total = int((cap_whole * b.astype(np.int64)).sum())
+        for row, y, (lower, upper) in zip(self.level_rows, level, self.level_bounds, strict=True):
+            reduced -= row.astype(np.int64) * y
+            total += y * int(upper if np.isinf(lower) else lower)
+        total += int(np.minimum(reduced, 0).sum())
+        return total, np.r_[cap, np.array(level, dtype=float)]
 
     def set_limit(self, key: tuple[int, int], limit: int) -> None:
         """Change one cap row's limit (a row kept with ``keep``); the next solve is warm."""
@@ -301,8 +358,12 @@ class ColumnLp:
 
     def cap_duals(self) -> dict[tuple[int, int], float]:
         """The price (>= 0, in objective units per placement) of each binding cap row, by
-        (index into caps, group), as HiGHS returned it for the last solve."""
-        duals = np.asarray(self.highs.getSolution().row_dual, dtype=float)[: self.n_rows]
+        (index into caps, group): the multipliers behind the last bound since the last solve
+        (so a cut ``bound + price·(b' - b)`` is exact), else as HiGHS returned them."""
+        if self.bound_duals is not None:
+            duals = self.bound_duals[: self.n_rows]
+        else:
+            duals = np.asarray(self.highs.getSolution().row_dual, dtype=float)[: self.n_rows]
         return {
             key: float(-min(y, 0.0))
             for key, y in zip(self.row_keys, duals.tolist(), strict=True)

@@ -68,12 +68,11 @@ CPSAT_MAX_PAIRS = 400_000
 #: pair is left: 5-7 µs a pair measured at province and national scale on a quiet machine,
 #: 22 µs with the 2 cores shared five ways; the estimate takes the loaded figure.
 CPSAT_BUILD_SECONDS_PER_PAIR = 20e-6
-#: Today's practice (first come, first served) over every eligible pair: 0.84 µs a pair at
-#: national scale on a quiet machine (1.5 s for 1.8 M pairs); the estimate allows for load.
-GREEDY_SECONDS_PER_PAIR = 1.5e-6
-#: A linked part computes today's practice before it starts when the time left is less than
-#: this many times that estimate (a short limit at national scale), else only after it.
-GREEDY_FIRST = 6
+#: First come, first served is the fallback of a part that runs out of time, so a path that may
+#: need it stops this much earlier per eligible pair (of the whole instance) while it is not yet
+#: computed: 0.55 µs a pair measured at national scale with the 2 cores shared four ways
+#: (1.0 s for 1.8 M pairs; without the reserve the linked path ran 1.2× over a 10 s limit).
+GREEDY_SECONDS_PER_PAIR = 0.8e-6
 
 
 class SolverSettings(BaseModel):
@@ -715,14 +714,11 @@ class _Part:
         if not links:
             return None
         self.say(f"{len(regions)} regions joined by {len(links)} caps")
-        # an unproven outcome is compared with today's practice below; when the time is short
-        # for the part's size, that is computed first (else it could end past the limit)
-        cache = getattr(self.all_greedy, "cache_info", None)
-        known = cache is not None and cache().currsize > 0
+        # an unproven outcome is compared with today's practice below: leave the time for it
+        computed = getattr(self.all_greedy, "cache_info", None)
+        known = computed is not None and computed().currsize > 0
         greedy_seconds = GREEDY_SECONDS_PER_PAIR * len(self.pairs)
-        if not known and self.deadline - time.perf_counter() < GREEDY_FIRST * greedy_seconds:
-            self.all_greedy()
-            known = True
+        reserve = 0.0 if known else greedy_seconds
         outcome = solve_linked(
             self.client,
             self.unit,
@@ -731,7 +727,7 @@ class _Part:
             region_of_pair,
             links,
             self._exact_region,
-            self.deadline,
+            self.deadline - reserve,
             self.say,
             flow=solve_flow,
             improve=self._improve_region,
@@ -807,10 +803,13 @@ class _Part:
         at_least: int,
         deadline: float,
         hint: np.ndarray | None = None,
+        at_most: int | None = None,
     ) -> tuple[np.ndarray | None, bool]:
         """CP-SAT over a region's ``free`` pairs, the ``ones`` taken: the allocation of largest
         ``weight``, at least ``at_least``; None and True when there is none, None and False
-        when nothing was found in time. Proven True when CP-SAT proves its optimum."""
+        when nothing was found in time. Proven True when CP-SAT proves its optimum.
+        ``at_most``: a proven bound on the region's weight (no allocation is cut off by it),
+        so that an allocation reaching it ends the search at once."""
         ones = ones & ~free
         client, unit = self.client[pos], self.unit[pos]
         taken = np.isin(client, client[ones]) | np.isin(unit, unit[ones])
@@ -832,6 +831,8 @@ class _Part:
             variables.add_limits(cap.of(variables.client, variables.unit), cap.left)
         gain = variables.total(weight[open_])
         model.add(gain >= at_least - int(weight[ones].sum()))
+        if at_most is not None:
+            model.add(gain <= at_most - int(weight[ones].sum()))
         model.maximize(gain)
         if hint is not None:  # an allocation of the region (local positions) to start from
             for var, value in zip(variables.x, np.isin(open_, hint).tolist(), strict=True):

@@ -336,3 +336,47 @@ def test_knapsack_over_budgets_matches_enumeration(tables) -> None:
     assert value == best
     assert sum(split_) <= q
     assert sum(t[b] for t, b in zip(tables, split_, strict=True)) == best
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    regions=st.lists(
+        st.tuples(
+            st.integers(50, 120),  # the region's flat bound (prices 0)
+            st.lists(
+                st.tuples(st.integers(0, 120), st.integers(0, 30), st.integers(0, 30)),
+                max_size=3,
+            ),  # cuts (D, mu over two limits)
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    quota=st.tuples(st.integers(0, 3), st.integers(0, 3)),
+)
+def test_price_bound_holds_on_every_split(regions, quota) -> None:
+    """Several linking limits: the bound from the regions' cuts is at least the best split of
+    the limits by enumeration, and no weaker than either all prices 0 (every region at its flat
+    bound) or the highest prices (every region at its best cut)."""
+    import numpy as np
+
+    from allocator.linked import _price_bound
+
+    cuts = [
+        [(float(flat), np.zeros(2))] + [(float(d), np.array([m1, m2], float)) for d, m1, m2 in cs]
+        for flat, cs in regions
+    ]
+    q = np.array(quota)
+    bound = _price_bound(cuts, q)
+    budgets = list(itertools.product(range(q[0] + 1), range(q[1] + 1)))
+    best = max(
+        sum(
+            min(d + float(mu @ b) for d, mu in region)
+            for region, b in zip(cuts, split_, strict=True)
+        )
+        for split_ in itertools.product(budgets, repeat=len(cuts))
+        if sum(b[0] for b in split_) <= q[0] and sum(b[1] for b in split_) <= q[1]
+    )
+    assert bound >= best - 1e-9
+    highest = np.max([mu for region in cuts for _, mu in region], axis=0)
+    at_highest = sum(min(d for d, _ in region) for region in cuts) + float(highest @ q)
+    assert bound <= min(sum(region[0][0] for region in cuts), at_highest) + 1e-6
