@@ -18,6 +18,21 @@ from scipy.sparse import csc_matrix
 from allocator.decompose import GroupCaps
 
 _INTEGRAL = 1e-6
+#: Column generation takes in at most this many improving pairs per client and per unit a
+#: round (``ColumnLp._spread``).
+NEW_PER_CLIENT = 4
+NEW_PER_UNIT = 2
+
+
+def _first_per_group(group: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the entries among the first ``k`` of their group, in the given order."""
+    by_group = np.argsort(group, kind="stable")  # ties keep the given order
+    g = group[by_group]
+    run_start = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    rank = np.arange(len(g)) - np.repeat(run_start, np.diff(np.r_[run_start, len(g)]))
+    keep = np.empty(len(g), dtype=bool)
+    keep[by_group] = rank < k
+    return keep
 
 
 @dataclass
@@ -113,8 +128,9 @@ def capacity_rows(
 class ColumnLp:
     """The LP relaxation of one part by column generation.
 
-    It starts with a few promising pairs and, at each solve, takes in every pair the duals price
-    as improving, until none is left: the restricted optimum is then optimal over all pairs.
+    It starts with a few promising pairs and, at each solve, takes in pairs the duals price as
+    improving (a few per client and unit, ``_spread``), until none is left: the restricted
+    optimum is then optimal over all pairs.
     Primal simplex throughout: measured 10x faster than dual on these highly degenerate
     assignment LPs (0.46 s against 5.1 s for an 85,000-pair part), and both added columns and a
     level row added at the current value keep the basis primal feasible, so every re-solve is warm.
@@ -131,7 +147,7 @@ class ColumnLp:
         self.a = a.tocsc()
         self.b = b
         self.n, self.n_rows = len(client), a.shape[0]
-        self.client = client
+        self.client, self.unit = client, unit
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("simplex_strategy", 4)
@@ -218,12 +234,20 @@ class ColumnLp:
             improving = np.flatnonzero((d < -tolerance) & (self.in_model < 0))
             if len(improving) == 0:
                 break
-            # the most improving first, in batches, so that the LP stays small
-            size = max(2000, len(self.columns) // 4)
-            self._add(improving[np.argsort(d[improving], kind="stable")[:size]], cost)
+            self._add(self._spread(improving, d), cost)
         x = np.zeros(self.n)
         x[np.array(self.columns, dtype=np.int64)] = np.asarray(self.highs.getSolution().col_value)
         return x
+
+    def _spread(self, improving: np.ndarray, d: np.ndarray) -> np.ndarray:
+        """The improving pairs to take in: per client its ``NEW_PER_CLIENT`` most improving,
+        of those per unit its ``NEW_PER_UNIT`` most improving. A batch of the most improving
+        overall piles onto the few clients and units the duals price worst, most of them never
+        used: on the owned-province LP (217,000 pairs) that took 42,500 columns and 6,400
+        simplex iterations, spread 4,500 and 4,100, about half the time."""
+        order = improving[np.argsort(d[improving], kind="stable")]
+        order = order[_first_per_group(self.client[order], NEW_PER_CLIENT)]
+        return order[_first_per_group(self.unit[order], NEW_PER_UNIT)]
 
     def hold(self, coefficient: np.ndarray, maximise: bool, value: int) -> None:
         """Keep a level at ``value`` from now on (a row over every pair, present and future)."""
