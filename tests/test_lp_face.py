@@ -37,33 +37,13 @@ def _combined_inputs(instance):
     return pairs, caps, weight
 
 
-def _owned_with_fractional_vertex():
-    # found by scanning seeds: in the solver, its combined LP (the flow's pairs first) stops at a
-    # fractional vertex
-    return generate(100, 300, 8, 4, national_corporations=2, national_share=0.15)
-
-
-def test_the_face_search_turns_a_fractional_optimum_into_the_mip_optimum(monkeypatch):
-    import allocator.solver as solver_module
-
-    instance = _owned_with_fractional_vertex()
-    calls = []  # the combined LPs the solver sets up: recorded, then solved as usual
-
-    def recorded(*args, **kwargs):
-        calls.append((args, kwargs))
-        return solve_lp_combined(*args, **kwargs)
-
-    monkeypatch.setattr(solver_module, "solve_lp_combined", recorded)
-    solution = solve(instance, SolverSettings(time_limit_seconds=60))
-    mip = solve_mip(instance, time_limit_seconds=120)
-    assert solution.proven and mip.proven
-    assert solution.objective == mip.objective
-    assert validate(instance, solution.assignments) == []
-    assert solution.facts.paths == {"lp": 1}
-
-    (client, unit, caps, weight, _), kwargs = calls[0]
-    lp = ColumnLp(client, unit, caps)
-    lp.seed(weight.astype(float), kwargs["start"], kwargs["per_client"])
+def test_the_face_search_turns_a_fractional_optimum_into_the_mip_optimum():
+    # found by scanning seeds: with each client's 2 best pairs first, its LP (column generation
+    # as it is now) stops at a fractional vertex; if the pricing changes, scan again
+    instance = generate(100, 300, 8, 3, national_corporations=2, national_share=0.15)
+    pairs, caps, weight = _combined_inputs(instance)
+    lp = ColumnLp(pairs.client, pairs.unit, caps)
+    lp.seed(weight.astype(float), None, 2)
     x = lp.solve(-weight.astype(float), time.perf_counter() + 30)
     assert np.abs(x - np.round(x)).max() > 1e-6  # the case this is about
     bound = lp.upper_bound(weight.astype(float))
@@ -73,7 +53,15 @@ def test_the_face_search_turns_a_fractional_optimum_into_the_mip_optimum(monkeyp
     assert whole is not None
     assert set(np.unique(whole).tolist()) <= {0.0, 1.0}
     assert np.all(lp.a @ whole <= lp.b)
-    assert int(weight[whole > 0.5].sum()) + 1 > bound  # reaches the LP bound: optimal
+    value = int(weight[whole > 0.5].sum())
+    assert value + 1 > bound  # reaches the LP bound: optimal
+    # HiGHS's MIP agrees with that value, and with the solver's answer on the instance
+    solution = solve(instance, SolverSettings(time_limit_seconds=60))
+    mip = solve_mip(instance, time_limit_seconds=120)
+    assert solution.proven and mip.proven
+    assert solution.objective == mip.objective
+    assert validate(instance, solution.assignments) == []
+    assert int(weight[solution.chosen].sum()) == value
 
 
 def test_no_integral_allocation_reaches_the_triangle_bound_and_none_is_claimed():
