@@ -136,6 +136,11 @@ class ColumnLp:
     Primal simplex throughout: measured 10x faster than dual on these highly degenerate
     assignment LPs (0.46 s against 5.1 s for an 85,000-pair part), and both added columns and a
     level row added at the current value keep the basis primal feasible, so every re-solve is warm.
+
+    With ``lazy_rows`` a cap row enters HiGHS only once the pairs taken in could overfill it (more
+    of them than its limit; until then the column bounds imply it, and its price is 0): on the
+    owned-province LP 2,900 of 6,700 rows, a fifth less time. HiGHS's row ``highs_row[r]`` is
+    then cap row ``r`` (-1: not in yet); without, row ``r`` itself.
     """
 
     def __init__(
@@ -144,6 +149,7 @@ class ColumnLp:
         unit: np.ndarray,
         caps: list[GroupCaps],
         keep: frozenset[tuple[int, int]] = frozenset(),
+        lazy_rows: bool = False,
     ):
         a, b, self.row_keys = capacity_rows(client, unit, caps, keep)
         self.a = a.tocsc()
@@ -155,10 +161,18 @@ class ColumnLp:
         highs.setOptionValue("simplex_strategy", 4)
         highs.setOptionValue("threads", 1)
         highs.setOptionValue("random_seed", 0)
+        self.lazy_rows = lazy_rows
+        self.n_highs_rows = 0 if lazy_rows else self.n_rows
+        self.highs_row = np.full(self.n_rows, -1, dtype=np.int64)
+        if not lazy_rows:
+            self.highs_row[:] = np.arange(self.n_rows)
+        self.level_highs: list[int] = []  # HiGHS row of each level row
+        self.taken_in_row = np.zeros(self.n_rows, dtype=np.int64)  # pairs taken in, per cap row
+        self._by_row = None  # A by rows, built when a lazy row first comes in
         lp = highspy.HighsLp()
-        lp.num_col_, lp.num_row_ = 0, self.n_rows
-        lp.row_lower_ = np.full(self.n_rows, -highspy.kHighsInf)
-        lp.row_upper_ = b
+        lp.num_col_, lp.num_row_ = 0, self.n_highs_rows
+        lp.row_lower_ = np.full(self.n_highs_rows, -highspy.kHighsInf)
+        lp.row_upper_ = b[: self.n_highs_rows]
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = np.zeros(1, dtype=np.int32)
         highs.passModel(lp)
@@ -189,6 +203,14 @@ class ColumnLp:
             return
         sub = self.a[:, new]
         starts, index, value = sub.indptr, sub.indices, sub.data.astype(float)
+        if self.lazy_rows:
+            np.add.at(self.taken_in_row, index, 1)
+            self._rows_in(np.flatnonzero((self.taken_in_row > self.b) & (self.highs_row < 0)))
+            index = self.highs_row[index]
+            present = index >= 0
+            seen = np.r_[0, np.cumsum(present)]
+            starts = seen[starts]
+            index, value = index[present], value[present]
         if self.level_rows:
             # each new column also enters every level row added so far
             k = len(self.level_rows)
@@ -196,7 +218,7 @@ class ColumnLp:
             index = np.insert(
                 index,
                 np.repeat(starts[1:], k),
-                np.tile(np.arange(self.n_rows, self.n_rows + k), len(new)),
+                np.tile(np.array(self.level_highs), len(new)),
             )
             extra = np.stack([r[new] for r in self.level_rows], axis=1).ravel()
             value = np.insert(value, np.repeat(starts[1:], k), extra)
@@ -214,6 +236,40 @@ class ColumnLp:
         self.in_model[new] = np.arange(len(self.columns), len(self.columns) + len(new))
         self.columns.extend(new.tolist())
 
+    def _rows_in(self, rows: np.ndarray) -> None:
+        """Lazy cap rows into HiGHS, over the pairs already taken in (all at 0 or within the
+        row's limit, as it was implied: the basis stays primal feasible)."""
+        if len(rows) == 0:
+            return
+        if self._by_row is None:
+            self._by_row = self.a.tocsr()
+        part = self._by_row[rows]
+        column = self.in_model[part.indices]
+        present = column >= 0
+        seen = np.r_[0, np.cumsum(present)]
+        starts = seen[part.indptr]
+        self.highs.addRows(
+            len(rows),
+            np.full(len(rows), -highspy.kHighsInf),
+            self.b[rows].astype(float),
+            int(starts[-1]),
+            starts[:-1].astype(np.int32),
+            column[present].astype(np.int32),
+            part.data[present].astype(float),
+        )
+        self.highs_row[rows] = np.arange(self.n_highs_rows, self.n_highs_rows + len(rows))
+        self.n_highs_rows += len(rows)
+
+    def _duals(self) -> tuple[np.ndarray, np.ndarray]:
+        """The last solve's duals: per cap row (0 for one not in HiGHS) and per level row."""
+        duals = np.asarray(self.highs.getSolution().row_dual, dtype=float)
+        if not self.lazy_rows:
+            return duals[: self.n_rows], duals[self.n_rows :]
+        cap = np.zeros(self.n_rows)
+        present = self.highs_row >= 0
+        cap[present] = duals[self.highs_row[present]]
+        return cap, duals[np.array(self.level_highs, dtype=np.int64)]
+
     def solve(self, cost: np.ndarray, deadline: float) -> np.ndarray | None:
         """Minimise ``cost`` over all pairs; x over all pairs, or None (time-out, failure)."""
         ids = np.array(self.columns, dtype=np.int64)
@@ -228,9 +284,9 @@ class ColumnLp:
             self.highs.run()
             if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 return None
-            duals = np.asarray(self.highs.getSolution().row_dual)
-            d = cost - self.a.T @ duals[: self.n_rows]
-            for row, y in zip(self.level_rows, duals[self.n_rows :], strict=True):
+            cap, level = self._duals()
+            d = cost - self.a.T @ cap
+            for row, y in zip(self.level_rows, level, strict=True):
                 d -= row * y
             self.reduced = d
             improving = np.flatnonzero((d < -tolerance) & (self.in_model < 0))
@@ -274,11 +330,11 @@ class ColumnLp:
         self.highs.changeColsBounds(
             len(on), on.astype(np.int32), np.ones(len(on)), np.ones(len(on))
         )
-        duals = np.asarray(self.highs.getSolution().row_dual, dtype=float)
+        duals = self._duals()[0]
         row_scale = max(1.0, float(np.abs(duals).max(initial=0.0)))
         for row in np.flatnonzero(np.abs(duals) > 1e-9 * row_scale).tolist():
-            if row < self.n_rows:
-                self.highs.changeRowBounds(row, float(self.b[row]), float(self.b[row]))
+            limit = float(self.b[row])
+            self.highs.changeRowBounds(int(self.highs_row[row]), limit, limit)
         xs = x[ids]
         pushed_down = ((xs > _INTEGRAL) & (xs < 1 - _INTEGRAL)).astype(float)
         rng = np.random.default_rng(0)
@@ -314,6 +370,8 @@ class ColumnLp:
         )
         self.level_rows.append(coefficient.astype(float))
         self.level_bounds.append((float(lower), float(upper)))
+        self.level_highs.append(self.n_highs_rows)
+        self.n_highs_rows += 1
 
     def lower_bound(self, cost: np.ndarray) -> float:
         """A proven lower bound on min cost·x over every x in [0, 1] meeting the rows (so over
@@ -324,9 +382,8 @@ class ColumnLp:
         rigorous bound on their rounding error (about 2^-52 of the magnitudes summed): on
         totals near 2^52 that margin reaches a whole unit and the caller cannot prove a level.
         """
-        duals = np.asarray(self.highs.getSolution().row_dual, dtype=float)
-        cap = np.minimum(duals[: self.n_rows], 0.0)  # rows sum <= b: dual <= 0 when minimising
-        level = duals[self.n_rows :]
+        cap, level = self._duals()
+        cap = np.minimum(cap, 0.0)  # rows sum <= b: dual <= 0 when minimising
         rhs = [cap * self.b]
         reduced = cost - self.a.T @ cap
         magnitude = np.abs(cost) + self.a.T @ np.abs(cap)
@@ -350,7 +407,10 @@ class ColumnLp:
             return  # no pair of this group here
         row = self.row_keys.index(key)
         self.b[row] = limit
-        self.highs.changeRowBounds(row, -highspy.kHighsInf, float(limit))
+        if self.highs_row[row] >= 0:
+            self.highs.changeRowBounds(int(self.highs_row[row]), -highspy.kHighsInf, float(limit))
+        elif self.taken_in_row[row] > limit:  # a lazy row the pairs taken in could now overfill
+            self._rows_in(np.array([row]))
 
     def limit_ranges(
         self, keys: list[tuple[int, int]]
@@ -370,6 +430,10 @@ class ColumnLp:
                 continue
             row = self.row_keys.index(key)
             limit = float(self.b[row])
+            if self.highs_row[row] < 0:  # a lazy row not in: free down to the pairs taken in
+                out[key] = (max(0.0, limit - float(self.taken_in_row[row])), math.inf)
+                continue
+            row = int(self.highs_row[row])
             down = limit - float(ranging.row_bound_dn.value_[row])
             up = float(ranging.row_bound_up.value_[row]) - limit
             out[key] = (max(0.0, down), max(0.0, up))
@@ -378,7 +442,7 @@ class ColumnLp:
     def cap_duals(self) -> dict[tuple[int, int], float]:
         """The price (>= 0, in objective units per placement) of each binding cap row, by
         (index into caps, group), as HiGHS returned it for the last solve."""
-        duals = np.asarray(self.highs.getSolution().row_dual, dtype=float)[: self.n_rows]
+        duals = self._duals()[0]
         return {
             key: float(-min(y, 0.0))
             for key, y in zip(self.row_keys, duals.tolist(), strict=True)
@@ -419,7 +483,7 @@ def solve_lp_combined(
         return CombinedOutcome(np.zeros(0, dtype=np.int64), 0.0)
     if best_total(client, weight) >= SAFE_TOTAL:
         return CombinedOutcome(None, None)
-    lp = ColumnLp(client, unit, caps)
+    lp = ColumnLp(client, unit, caps, lazy_rows=True)
     lp.seed(weight.astype(float), start, per_client)
     x = lp.solve(-weight.astype(float), deadline)
     if x is None:
@@ -453,7 +517,7 @@ def solve_lp_levels(
     Each level's bound is the LP's proven dual bound (``ColumnLp.lower_bound``), rounded to the
     whole number no integer allocation can pass; the level is then held there. An integral
     vertex reaching every held bound is the lexicographic optimum."""
-    lp = ColumnLp(client, unit, caps)
+    lp = ColumnLp(client, unit, caps, lazy_rows=True)
     # seed by the levels in order (a float tie-break is fine: this only picks first columns)
     value = np.zeros(len(client))
     for coef, up in zip(coefficients[::-1], maximise[::-1], strict=True):

@@ -83,3 +83,29 @@ def test_on_a_face_of_whole_vertices_a_whole_one_is_returned():
     whole = lp.whole_vertex(np.full(4, 0.5), time.perf_counter() + 10)
     assert whole is not None and whole.sum() == 2
     assert np.all(lp.a @ whole <= lp.b)
+
+
+def test_lazy_cap_rows_give_the_same_optimum_bound_and_held_levels():
+    # rows entering only once they could bind: the same LP, so the same optima, level by level
+    instance = generate(100, 300, 8, 3, national_corporations=2, national_share=0.15)
+    pairs, caps, weight = _combined_inputs(instance)
+    cols = build_columns(instance)
+    levels = list(instance.policy.objective)
+    coefficients = [level_coefficients(level, cols, pairs) for level in levels]
+    maximise = [LEVEL_SENSE[level] == "max" for level in levels]
+    answers = []
+    for lazy in (False, True):
+        lp = ColumnLp(pairs.client, pairs.unit, caps, lazy_rows=lazy)
+        lp.seed(weight.astype(float), None, 2)
+        got = []
+        for coef, up in zip(coefficients, maximise, strict=True):
+            cost = (-coef if up else coef).astype(float)
+            x = lp.solve(cost, time.perf_counter() + 30)
+            assert np.all(lp.a @ x <= lp.b + 1e-6)  # every cap row, in HiGHS or not
+            low = lp.lower_bound(cost)
+            got.append((round(float(cost @ x), 3), round(low, 3)))
+            lp.hold(coef, up, int(np.floor(-low + 1e-9)) if up else int(np.ceil(low - 1e-9)))
+        answers.append(got)
+        if lazy:
+            assert lp.n_highs_rows - len(coefficients) < lp.n_rows  # some rows never came in
+    assert answers[0] == answers[1]
