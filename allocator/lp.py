@@ -7,6 +7,7 @@ out fractional, the caller hands that part to CP-SAT.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from dataclasses import dataclass, field
@@ -114,7 +115,7 @@ def capacity_rows(
             row_of_group[key] if every else np.where(valid, row_of_group[np.maximum(key, 0)], -1)
         )
         rhs.extend(np.where(limit[kept] >= 0, limit[kept], count[kept]).tolist())
-        keys.extend((family, int(g)) for g in groups[kept].tolist())
+        keys.extend(zip(itertools.repeat(family), groups[kept].tolist()))
         row += n_kept
     if row == 0:
         return csc_matrix((row, n)), np.zeros(0), keys
@@ -187,12 +188,10 @@ class ColumnLp:
 
     def seed(self, value: np.ndarray, start: np.ndarray | None, per_client: int) -> None:
         """First columns: ``start`` and each client's ``per_client`` most valuable pairs."""
-        order = np.lexsort((-value, self.client))
-        c = self.client[order]
-        run_start = np.flatnonzero(np.r_[True, c[1:] != c[:-1]]) if self.n else np.zeros(0, int)
-        rank = np.arange(self.n) - np.repeat(run_start, np.diff(np.r_[run_start, self.n]))
         initial = np.zeros(self.n, dtype=bool)
-        initial[order[rank < per_client]] = True
+        if per_client > 0:  # (the sort of every pair is a good part of a small LP's set-up)
+            order = np.lexsort((-value, self.client))
+            initial[order[_first_per_group(self.client[order], per_client)]] = True
         if start is not None:
             initial[start] = True
         self._add(np.flatnonzero(initial), np.zeros(self.n))
