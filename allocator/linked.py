@@ -291,7 +291,7 @@ def reduced_gains(lp: ColumnLp, weight: np.ndarray) -> np.ndarray:
     if lp.bound_duals is not None:
         duals = lp.bound_duals[: lp.n_rows]
     else:
-        duals = np.asarray(lp.highs.getSolution().row_dual, dtype=float)[: lp.n_rows]
+        duals = lp._duals()[0]
     return weight.astype(float) + lp.a.T @ np.minimum(duals, 0.0)
 
 

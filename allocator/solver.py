@@ -644,8 +644,16 @@ class _Part:
         # 3. the LP relaxation with every rule: first once with the lexicographic weights, proven
         #    by its dual bound when the vertex is integral, else level by level
         if weight is not None:
+            # the flow's pairs alone as first columns: the pricing adds the rest a few per client
+            # (on owned-province instances 1.3-1.6x faster than with each client's 6 best pairs too)
             combined = solve_lp_combined(
-                self.client, self.unit, self.caps, weight, self.deadline, start=picked
+                self.client,
+                self.unit,
+                self.caps,
+                weight,
+                self.deadline,
+                start=picked,
+                per_client=6 if picked is None else 0,
             )
             if combined.chosen is not None:
                 return self._proven(combined.chosen, "lp", [self._spent()])
