@@ -424,6 +424,13 @@ def solve(
         )
         solve_seconds = time.perf_counter() - t - build_seconds
         note = not_built
+        too_large = [p for p in parts if settings.method == "parts" and p.pairs > CPSAT_MAX_PAIRS]
+        if too_large:
+            note = (
+                f"method parts: one CP-SAT model of a part of {too_large[0].pairs:,} eligible "
+                f"pairs would need more memory than allowed (the limit is {CPSAT_MAX_PAIRS:,} "
+                "pairs): solved with method auto instead"
+            )
         if any(p.path == "greedy" for p in parts):
             greedy_note = "time ran out: some parts keep the first-come-first-served allocation"
             note = greedy_note if note is None else f"{note}; {greedy_note}"
@@ -609,6 +616,10 @@ class _Part:
 
     def solve(self) -> _PartOutcome:
         method = self.settings.method
+        if method == "parts" and self.n_pairs > CPSAT_MAX_PAIRS:
+            # one CP-SAT model of this part would not fit the memory (as for method cp-sat):
+            # solved the way auto solves it, and the note says so (``solve``)
+            method = "auto"
         # 1. the nested flow (rules 1, 8, 10), exact whenever its answer meets every other cap
         weight = lexicographic_weights(
             self.coefficients,

@@ -131,7 +131,10 @@ def measure(approach: str, scale: str, seed: int, time_limit: float) -> dict:
         out["levels"] = [(lv.level, lv.status) for lv in facts.levels]
         out["paths"] = facts.paths
         out["note"] = facts.note
-        out["result"] = "optimal" if solution.proven else _timeout_result(out["levels"])
+        spent = facts.eligibility_seconds + facts.build_seconds + facts.solve_seconds
+        out["result"] = (
+            "optimal" if solution.proven else _timeout_result(out["levels"], spent, time_limit)
+        )
         assignments = solution.assignments
     elif approach.startswith("highs mip"):
         t = time.perf_counter()
@@ -210,9 +213,17 @@ def nested_flow(cols, pairs, instance):
     return np.sort(np.concatenate(chosen))
 
 
-def _timeout_result(levels: list[tuple[str, str]]) -> str:
+def _timeout_result(
+    levels: list[tuple[str, str]], spent: float | None = None, limit: float | None = None
+) -> str:
     unproven = [level for level, status in levels if status != "optimal"]
-    return f"time limit: best found ({', '.join(unproven)} not proven)"
+    # a path can also give up before the limit (nothing left to try): not a time-out
+    ended = (
+        "ended before the limit"
+        if spent is not None and limit is not None and spent < 0.9 * limit
+        else "time limit"
+    )
+    return f"{ended}: best found ({', '.join(unproven)} not proven)"
 
 
 def _child(approach: str, scale: str, seed: int, time_limit: float, conn) -> None:

@@ -128,6 +128,22 @@ def test_one_cp_sat_model_too_large_for_the_memory_is_solved_by_auto_and_says_so
     assert validate(inst, s.assignments) == []
 
 
+def test_a_part_too_large_for_one_cp_sat_model_under_method_parts_is_solved_as_auto(monkeypatch):
+    # as above, for method parts: its part above the pair limit was left to first come, first
+    # served at once, with a note saying the time ran out (national scale, 1.4 s of 10)
+    import allocator.solver as solver_module
+
+    inst = generate(60, 180, 5, 3)
+    reference = solve(inst)
+    monkeypatch.setattr(solver_module, "CPSAT_MAX_PAIRS", reference.facts.eligible_pairs // 2)
+    s = solve(inst, SolverSettings(method="parts"))
+    assert s.proven and s.objective == reference.objective
+    assert "greedy" not in s.facts.paths and "cp-sat" not in s.facts.paths
+    assert "method parts" in s.facts.note and "solved with method auto" in s.facts.note
+    assert "time ran out" not in s.facts.note
+    assert validate(inst, s.assignments) == []
+
+
 def test_a_cp_sat_model_that_could_not_be_built_in_time_is_not_started(monkeypatch):
     # building cannot be interrupted, so it is not begun when it would outlast the limit; the
     # per-pair estimate raised so that a small instance shows it
