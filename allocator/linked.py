@@ -234,22 +234,8 @@ class Region:
                 break
         return Point(value, incumbent, proven or answer.bound < value + 1), cut
 
-    def price_lp(self, quota: np.ndarray, deadline: float) -> ColumnLp | None:
-        """The region's LP with every linking group allowed its whole limit (the linking rows
-        are priced instead, ``_price_rounds``); None where no LP can prove anything."""
-        if self.trivial >= SAFE_TOTAL:
-            return None
-        if self.lp is None:
-            self.lp = ColumnLp(
-                self.client, self.unit, self.caps_with(quota), keep=frozenset(self.links)
-            )
-            self.lp.seed(self.weight.astype(float), self.relaxed, 6)
-        else:
-            for key, q in zip(self.links, quota.tolist(), strict=True):
-                self.lp.set_limit(key, q)
-        return self.lp
-
-    def _lp(self, budget: np.ndarray, deadline: float, ranging: bool = True) -> RegionAnswer | None:
+    def lp_under(self, budget: np.ndarray) -> ColumnLp:
+        """The region's LP (kept for warm re-solves) with the linking groups at ``budget``."""
         if self.lp is None:
             self.lp = ColumnLp(
                 self.client, self.unit, self.caps_with(budget), keep=frozenset(self.links)
@@ -258,6 +244,15 @@ class Region:
         else:
             for key, b in zip(self.links, budget.tolist(), strict=True):
                 self.lp.set_limit(key, b)
+        return self.lp
+
+    def price_lp(self, quota: np.ndarray) -> ColumnLp | None:
+        """The region's LP with every linking group allowed its whole limit (the linking rows
+        are priced instead, ``_price_rounds``); None where no LP can prove anything."""
+        return None if self.trivial >= SAFE_TOTAL else self.lp_under(quota)
+
+    def _lp(self, budget: np.ndarray, deadline: float, ranging: bool = True) -> RegionAnswer | None:
+        self.lp_under(budget)
         x = self.lp.solve(-self.weight.astype(float), deadline)
         if x is None:
             self.lp = None  # a half-finished solve is no warm start
@@ -961,7 +956,7 @@ def _price_rounds(
                     (float(region.weight[took].sum()), masks[r][:, took].sum(axis=1).astype(float))
                 )
                 continue
-            lp = region.price_lp(quota, until)
+            lp = region.price_lp(quota)
             x = None if lp is None else lp.solve(-priced.astype(float), until)
             if x is None:  # no LP in time: the flow's value, else each client at its best
                 if took is not None:

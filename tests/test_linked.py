@@ -60,15 +60,14 @@ def test_the_linked_path_is_taken_and_proves_most_cases() -> None:
     assert proven_by_regions >= len(SEEDS) // 2
 
 
-def test_an_unproven_run_reports_bounds_no_better_allocation_passes() -> None:
-    """Stopped early, every maximised level's bound is at least HiGHS's optimum (bounds of
-    later levels hold for allocations at least as good on the earlier ones, as the optimum is),
-    and a minimised level's bound is at most it."""
-    instance = generate(400, 1600, 24, 5, national_corporations=3)
+def assert_stopped_runs_bound_the_optimum(instance: Instance, limits: tuple[float, ...]) -> None:
+    """Stopped at each limit, every maximised level's bound is at least the optimum HiGHS
+    proves (bounds of later levels hold for allocations at least as good on the earlier ones,
+    as the optimum is), a minimised level's at most it, and the gap is said in words."""
     mip = solve_mip(instance, time_limit_seconds=300)
     assert mip.proven and mip.objective is not None
     optimum = mip.objective.model_dump()
-    for limit in (0.05, 0.3):
+    for limit in limits:
         s = solve(instance, SolverSettings(linked_min_pairs=0, time_limit_seconds=limit))
         assert validate(instance, s.assignments) == []
         placed = next(lv for lv in s.facts.levels if lv.level == "placed")
@@ -82,6 +81,12 @@ def test_an_unproven_run_reports_bounds_no_better_allocation_passes() -> None:
                 assert lv.bound >= optimum[lv.level], (limit, lv)
             else:
                 assert lv.bound <= optimum[lv.level], (limit, lv)
+
+
+def test_an_unproven_run_reports_bounds_no_better_allocation_passes() -> None:
+    assert_stopped_runs_bound_the_optimum(
+        generate(400, 1600, 24, 5, national_corporations=3), (0.05, 0.3)
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -143,26 +148,9 @@ def test_many_linking_limits_are_priced_and_no_price_bound_falls_below_the_alloc
 
 
 def test_many_linking_limits_bound_of_an_unproven_run_holds() -> None:
-    """Stopped early with eight linking limits, every maximised level's bound is at least the
-    optimum HiGHS proves and a minimised level's at most it; the gap is said in words."""
+    """The same with eight linking limits."""
     instance = generate(400, 1600, 48, 5, national_corporations=8, national_share=1.0)
-    mip = solve_mip(instance, time_limit_seconds=300)
-    assert mip.proven and mip.objective is not None
-    optimum = mip.objective.model_dump()
-    for limit in (0.5, 0.8, 1.2):
-        s = solve(instance, SolverSettings(linked_min_pairs=0, time_limit_seconds=limit))
-        assert validate(instance, s.assignments) == []
-        placed = next(lv for lv in s.facts.levels if lv.level == "placed")
-        if placed.status != "optimal":
-            gap = int(placed.bound) - placed.value
-            people = "person" if gap == 1 else "people"
-            assert f"at most {gap:,} more {people} could be placed" in s.facts.note
-        for lv in s.facts.levels:
-            assert lv.bound is not None, lv
-            if lv.level in ("placed", "waiting_days"):
-                assert lv.bound >= optimum[lv.level], (limit, lv)
-            else:
-                assert lv.bound <= optimum[lv.level], (limit, lv)
+    assert_stopped_runs_bound_the_optimum(instance, (0.5, 0.8, 1.2))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -299,21 +287,9 @@ def test_one_linking_limit_is_split_by_the_knapsack_and_proves_most_cases() -> N
 
 
 def test_one_linking_limit_bound_of_an_unproven_run_holds() -> None:
-    """Stopped early on the single-link path, every maximised level's bound is at least the
-    optimum HiGHS proves, a minimised level's at most it."""
+    """The same on the single-link path."""
     instance = generate(400, 1600, 48, 3, national_corporations=1)
-    mip = solve_mip(instance, time_limit_seconds=300)
-    assert mip.proven and mip.objective is not None
-    optimum = mip.objective.model_dump()
-    for limit in (0.2, 0.6):
-        s = solve(instance, SolverSettings(linked_min_pairs=0, time_limit_seconds=limit))
-        assert validate(instance, s.assignments) == []
-        for lv in s.facts.levels:
-            assert lv.bound is not None, lv
-            if lv.level in ("placed", "waiting_days"):
-                assert lv.bound >= optimum[lv.level], (limit, lv)
-            else:
-                assert lv.bound <= optimum[lv.level], (limit, lv)
+    assert_stopped_runs_bound_the_optimum(instance, (0.2, 0.6))
 
 
 @settings(max_examples=200, deadline=None)
