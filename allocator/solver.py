@@ -83,7 +83,8 @@ class SolverSettings(BaseModel):
     method: Literal["auto", "lp", "parts", "cp-sat"] = Field(
         default="auto",
         description="auto: split into parts, then per part the nested flow, the LP, CP-SAT where "
-        "needed; lp: the same without the flow; parts: CP-SAT on each part; cp-sat: one CP-SAT "
+        "needed; lp: the same without the flow; parts: CP-SAT on each part (a part above 400,000 "
+        "eligible pairs as auto); cp-sat: one CP-SAT "
         "model of the whole instance (above 400,000 eligible pairs it would need more than "
         "2 GB: auto solves it instead, and the proposal's note says so). All give the same "
         "optimum; the choice is speed.",
