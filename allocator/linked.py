@@ -40,8 +40,8 @@ PRICE_SHARE = 0.6
 #: smoothing; the step doubles when it paid and halves when it did not).
 STEP = 0.3
 MIN_STEP = 0.05
-#: The price rounds stop when the master is this close to the bound (relative: the master's
-#: own tolerances), or when it has not moved for STALL_ROUNDS rounds.
+#: The price rounds stop when the master is within a unit of the bound or this close to it
+#: (relative: the master's own tolerances), or when it has not moved for STALL_ROUNDS rounds.
 PRICE_TOLERANCE = 1e-9
 #: Rounds without a better allocation before the budgets stop moving.
 STALL_ROUNDS = 4
@@ -283,11 +283,7 @@ def reduced_gains(lp: ColumnLp, weight: np.ndarray) -> np.ndarray:
     whole numbers). For every allocation x meeting the rows, weak duality gives
     ``w·x <= B - sum_{g>0} g·(1 - x) - sum_{g<0} |g|·x`` with ``B`` that bound: the same
     multipliers in both, or the fixing would not follow."""
-    if lp.bound_duals is not None:
-        duals = lp.bound_duals[: lp.n_rows]
-    else:
-        duals = lp._duals()[0]
-    return weight.astype(float) + lp.a.T @ np.minimum(duals, 0.0)
+    return weight.astype(float) + lp.a.T @ np.minimum(lp.cap_multipliers(), 0.0)
 
 
 def _near_fractional(x: np.ndarray, client: np.ndarray, unit: np.ndarray) -> np.ndarray:
@@ -494,7 +490,7 @@ def solve_linked(
             start = np.array(
                 [np.median([a.prices.get(key, 0.0) for a in answers]) for key in links]
             )
-            priced = _price_rounds(regions, links, quota, columns, until, 1.0, start)
+            priced = _price_rounds(regions, links, quota, columns, until, start)
             bound = min(bound, priced.bound)
             log.info("price rounds: %d, bound %.1f", priced.rounds, bound)
             if priced.budgets is not None and bound >= best[0] + 1:
@@ -859,7 +855,6 @@ def _price_rounds(
     quota: np.ndarray,
     columns: list[list[tuple[float, np.ndarray]]],
     until: float,
-    tolerance: float,
     start: np.ndarray | None = None,
 ) -> PriceRounds:
     """Dantzig-Wolfe over the regions, priced on the linking rows: the whole part's LP bound
@@ -883,6 +878,8 @@ def _price_rounds(
         ).astype(np.int64)
         for region in regions
     ]
+    # every linking group at its whole limit: the regions' caps while the rows are priced
+    caps_at_quota = [region.caps_with(quota) for region in regions]
     scale = max(1.0, max(float(region.weight.max(initial=0)) for region in regions))
     best = math.inf
     center: np.ndarray | None = None  # the prices of the best bound so far
@@ -924,9 +921,9 @@ def _price_rounds(
             ]
         )
         master_value = -float(master.fun) * scale
-        if best < math.inf and best - master_value <= tolerance + PRICE_TOLERANCE * abs(best):
+        if best < math.inf and best - master_value <= 1.0 + PRICE_TOLERANCE * abs(best):
             break  # the master reached the bound: these are the LP's budgets
-        if master_value > last_master * (1 + PRICE_TOLERANCE) + tolerance:
+        if master_value > last_master * (1 + PRICE_TOLERANCE) + 1.0:
             last_master, still = master_value, 0
         else:
             still += 1
@@ -938,19 +935,18 @@ def _price_rounds(
         # rows are its only caps the flow drops (and bounds it in any case: it drops caps)
         lam = np.round(lam)
         whole = lam.astype(np.int64)
-        parts = [math.fsum([float(int(whole @ quota))])]
+        parts = [float(int(whole @ quota))]
         for r, region in enumerate(regions):
             if time.perf_counter() >= until:
                 return PriceRounds(best, budgets, rounds)
             priced = region.weight.astype(np.int64) - whole @ masks[r]
+            caps = caps_at_quota[r]
             took = (
                 None
                 if region.flow is None
-                else region.flow(region.client, region.unit, priced, region.caps_with(quota))
+                else region.flow(region.client, region.unit, priced, caps)
             )
-            if took is not None and _meets(
-                region.caps_with(quota), region.client, region.unit, took
-            ):
+            if took is not None and _meets(caps, region.client, region.unit, took):
                 parts.append(float(int(priced[took].sum())))
                 columns[r].append(
                     (float(region.weight[took].sum()), masks[r][:, took].sum(axis=1).astype(float))
@@ -962,9 +958,7 @@ def _price_rounds(
                 if took is not None:
                     parts.append(float(int(priced[took].sum())))
                     continue
-                top = np.zeros(int(region.client.max(initial=-1)) + 1)
-                np.maximum.at(top, region.client, priced.astype(float))
-                parts.append(math.fsum(top.tolist()))
+                parts.append(best_total(region.client, priced))
                 continue
             parts.append(lp.upper_bound(priced.astype(float)))
             columns[r].append((float(region.weight @ x), masks[r] @ x))

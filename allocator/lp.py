@@ -495,17 +495,20 @@ class ColumnLp:
             out[key] = (max(0.0, down), max(0.0, up))
         return out
 
+    def cap_multipliers(self) -> np.ndarray:
+        """Per cap row, the multiplier behind the last bound since the last solve (so a cut
+        ``bound + price·(b' - b)`` and reduced-cost fixing against that bound are exact), else
+        the dual HiGHS returned."""
+        if self.bound_duals is not None:
+            return self.bound_duals[: self.n_rows]
+        return self._duals()[0]
+
     def cap_duals(self) -> dict[tuple[int, int], float]:
         """The price (>= 0, in objective units per placement) of each binding cap row, by
-        (index into caps, group): the multipliers behind the last bound since the last solve
-        (so a cut ``bound + price·(b' - b)`` is exact), else as HiGHS returned them."""
-        if self.bound_duals is not None:
-            duals = self.bound_duals[: self.n_rows]
-        else:
-            duals = self._duals()[0]
+        (index into caps, group), from ``cap_multipliers``."""
         return {
             key: float(-min(y, 0.0))
-            for key, y in zip(self.row_keys, duals.tolist(), strict=True)
+            for key, y in zip(self.row_keys, self.cap_multipliers().tolist(), strict=True)
             if key[0] >= 0
         }
 

@@ -34,9 +34,9 @@ def owned_case(seed: int) -> tuple[Instance, MipResult]:
     return instance, solve_mip(instance, time_limit_seconds=120)
 
 
-@pytest.mark.parametrize("seed", SEEDS)
-def test_linked_path_matches_highs(seed: int) -> None:
-    instance, mip = owned_case(seed)
+def assert_linked_path_matches_highs(instance: Instance, mip: MipResult):
+    """The linked path proves HiGHS's optimum: the allocation breaks no rule, its objective is
+    the validator's, every level's bound is a number and a proof means it is reached."""
     levels = instance.policy.objective
     s = solve(instance, LINKED)
     assert mip.proven and mip.objective is not None
@@ -44,11 +44,17 @@ def test_linked_path_matches_highs(seed: int) -> None:
     assert validate(instance, s.assignments) == []
     assert s.objective == objective_of(instance, s.assignments)
     assert s.objective.as_tuple(levels) == mip.objective.as_tuple(levels)
-    default = solve(instance)
-    assert default.proven and default.objective == s.objective
-    # every level's bound is a number, and a proof means it is reached
     for lv in s.facts.levels:
         assert lv.bound is not None and lv.status == "optimal" and lv.bound == lv.value
+    return s
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_linked_path_matches_highs(seed: int) -> None:
+    instance, mip = owned_case(seed)
+    s = assert_linked_path_matches_highs(instance, mip)
+    default = solve(instance)
+    assert default.proven and default.objective == s.objective
 
 
 def test_the_linked_path_is_taken_and_proves_most_cases() -> None:
@@ -102,13 +108,7 @@ def many_links_case(seed: int) -> tuple[Instance, MipResult]:
 
 @pytest.mark.parametrize("seed", range(8))
 def test_many_linking_limits_match_highs(seed: int) -> None:
-    instance, mip = many_links_case(seed)
-    levels = instance.policy.objective
-    s = solve(instance, LINKED)
-    assert mip.proven and mip.objective is not None
-    assert s.proven, s.facts.paths
-    assert validate(instance, s.assignments) == []
-    assert s.objective.as_tuple(levels) == mip.objective.as_tuple(levels)
+    assert_linked_path_matches_highs(*many_links_case(seed))
 
 
 def test_many_linking_limits_are_priced_and_no_price_bound_falls_below_the_allocation() -> None:
@@ -252,16 +252,7 @@ def one_link_case(seed: int) -> tuple[Instance, MipResult]:
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_one_linking_limit_matches_highs(seed: int) -> None:
-    instance, mip = one_link_case(seed)
-    levels = instance.policy.objective
-    s = solve(instance, LINKED)
-    assert mip.proven and mip.objective is not None
-    assert s.proven, s.facts.paths
-    assert validate(instance, s.assignments) == []
-    assert s.objective == objective_of(instance, s.assignments)
-    assert s.objective.as_tuple(levels) == mip.objective.as_tuple(levels)
-    for lv in s.facts.levels:
-        assert lv.bound is not None and lv.status == "optimal" and lv.bound == lv.value
+    assert_linked_path_matches_highs(*one_link_case(seed))
 
 
 def test_one_linking_limit_is_split_by_the_knapsack_and_proves_most_cases() -> None:
