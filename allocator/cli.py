@@ -367,33 +367,35 @@ def explain(
     from allocator.explain import forced_cost, make_proposal
     from allocator.solver import solve as run
 
-    with input_errors():
-        settings = _settings(time_limit, workers, seed, method)
-        instance = _load(instance_path)
-        if client is not None:
-            _client_known(instance, client)
-        with _progress("Solving") as step:
-            solution = run(instance, settings, progress=step)
-    proposal = make_proposal(instance, solution)
-    lines = [
-        (a.client_id, "placed", a.explanation)
-        for a in proposal.assignments
-        if client in (None, a.client_id)
-    ] + [
-        (u.client_id, "not placed", " ".join(r.message for r in u.reasons))
-        for u in proposal.unplaced
-        if client in (None, u.client_id)
-    ]
-    table = Table(title="Explanations")
-    for col in ("client", "outcome", "why"):
-        table.add_column(col, overflow="fold")
-    for row in lines:
-        table.add_row(*row)
-    out.print(table)
-    if client is not None and client not in {a.client_id for a in proposal.assignments}:
-        with _progress(f"Re-solving with {client} forced in"):
-            cost = forced_cost(instance, client, solution, settings)
-        out.print(cost.message)
+    with _collecting_less():
+        with input_errors():
+            settings = _settings(time_limit, workers, seed, method)
+            instance = _load(instance_path)
+            gc.freeze()  # the instance lives as long as the run (``_collecting_less``)
+            if client is not None:
+                _client_known(instance, client)
+            with _progress("Solving") as step:
+                solution = run(instance, settings, progress=step)
+        proposal = make_proposal(instance, solution)
+        lines = [
+            (a.client_id, "placed", a.explanation)
+            for a in proposal.assignments
+            if client in (None, a.client_id)
+        ] + [
+            (u.client_id, "not placed", " ".join(r.message for r in u.reasons))
+            for u in proposal.unplaced
+            if client in (None, u.client_id)
+        ]
+        table = Table(title="Explanations")
+        for col in ("client", "outcome", "why"):
+            table.add_column(col, overflow="fold")
+        for row in lines:
+            table.add_row(*row)
+        out.print(table)
+        if client is not None and client not in {a.client_id for a in proposal.assignments}:
+            with _progress(f"Re-solving with {client} forced in"):
+                cost = forced_cost(instance, client, solution, settings)
+            out.print(cost.message)
 
 
 @app.command()
@@ -409,33 +411,35 @@ def alternatives(
     """The k best units for one client and what each would cost the rest of the proposal."""
     from allocator.alternatives import alternatives as find
 
-    with input_errors():
-        settings = _settings(time_limit, workers, seed, method)
-        instance = _load(instance_path)
-        _client_known(instance, client)
-        with _progress(f"Alternatives for {client}") as step:
-            base, found = find(instance, client, k, settings, progress=step)
-    current = dict(base.assignments).get(client)
-    out.print(
-        f"Client {client}: in the proposal {'unit ' + current if current else 'not placed'}; "
-        f"proposal objective {base.objective}."
-    )
-    table = Table(title=f"Best {k} units for {client}")
-    for col in ("unit", "municipality", "rank", "change against the proposal", "also", "note"):
-        table.add_column(col, overflow="fold")
-    for a in found:
-        note = a.blocked_by or ("" if a.proven else "not proven (time limit)")
-        table.add_row(
-            a.unit_id,
-            a.municipality_id,
-            str(a.preference_rank),
-            a.change if a.delta else "—",
-            ", ".join(a.same_as[:5]) + (" …" if len(a.same_as) > 5 else ""),
-            "; ".join(x for x in (a.withdraws, note) if x),
+    with _collecting_less():
+        with input_errors():
+            settings = _settings(time_limit, workers, seed, method)
+            instance = _load(instance_path)
+            gc.freeze()  # the instance lives as long as the run (``_collecting_less``)
+            _client_known(instance, client)
+            with _progress(f"Alternatives for {client}") as step:
+                base, found = find(instance, client, k, settings, progress=step)
+        current = dict(base.assignments).get(client)
+        out.print(
+            f"Client {client}: in the proposal {'unit ' + current if current else 'not placed'}; "
+            f"proposal objective {base.objective}."
         )
-    out.print(table)
-    if not found:
-        out.print("No eligible unit for this client.")
+        table = Table(title=f"Best {k} units for {client}")
+        for col in ("unit", "municipality", "rank", "change against the proposal", "also", "note"):
+            table.add_column(col, overflow="fold")
+        for a in found:
+            note = a.blocked_by or ("" if a.proven else "not proven (time limit)")
+            table.add_row(
+                a.unit_id,
+                a.municipality_id,
+                str(a.preference_rank),
+                a.change if a.delta else "—",
+                ", ".join(a.same_as[:5]) + (" …" if len(a.same_as) > 5 else ""),
+                "; ".join(x for x in (a.withdraws, note) if x),
+            )
+        out.print(table)
+        if not found:
+            out.print("No eligible unit for this client.")
 
 
 class SchemaOf(StrEnum):
