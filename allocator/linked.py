@@ -13,7 +13,9 @@ b, with ``D_r`` the rest of its dual objective. So no split of the linking limit
 that use it, this equals the LP optimum of the whole part; budgets move from the regions that
 value them least to those that value them most until the allocation's (integer, exact) combined
 weight reaches the bound, which proves it optimal, or the time is up, when the bound and the
-gap are reported.
+gap are reported. With several linking limits the prices come from Dantzig-Wolfe rounds over the
+regions (``_price_rounds``), whose bound is the whole part's LP; what is left above a whole split
+is closed by an integer master over the splits (``allocator.split_master``).
 
 Everything here is over generic cap rows (``GroupCaps``): which rule a row comes from does not
 matter, only which pairs it covers and its limit.
@@ -31,6 +33,7 @@ import numpy as np
 
 from allocator.decompose import GroupCaps
 from allocator.lp import SAFE_TOTAL, ColumnLp, best_total
+from allocator.split_master import RegionKnowledge, solve_master
 
 Key = tuple[int, int]  # (index into caps, group)
 log = logging.getLogger("allocator.linked")
@@ -43,6 +46,10 @@ MIN_STEP = 0.05
 #: The price rounds stop when the master is within a unit of the bound or this close to it
 #: (relative: the master's own tolerances), or when it has not moved for STALL_ROUNDS rounds.
 PRICE_TOLERANCE = 1e-9
+#: With several linking limits, the next split solved lies within this many budget units
+#: (summed over the regions and limits) of the best one (``split_master``): one placement's
+#: budget moved from one region to another is 2.
+LOCAL_RADIUS = 4
 #: Rounds without a better allocation before the budgets stop moving.
 STALL_ROUNDS = 4
 #: A single linking limit is split exactly by a max-plus knapsack over its budgets per region,
@@ -440,6 +447,11 @@ def solve_linked(
     seen = {budgets.tobytes()}
     stalled = 0
     priced: PriceRounds | None = None
+    # per region, every answer so far by its budget vector (the split master's points)
+    known: list[dict[tuple[int, ...], RegionAnswer]] = [{} for _ in range(n_regions)]
+    most = np.array(
+        [[_most_placements(client, unit, m[link_of[i][m] == g]) for i, g in links] for m in members]
+    ).reshape(n_regions, len(links))
     while True:
         rounds += 1
         value = sum(int(weight[members[r][a.chosen]].sum()) for r, a in enumerate(answers))
@@ -455,6 +467,8 @@ def solve_linked(
                 mu = np.array([a.prices.get(key, 0.0) for key in links])
                 region_cuts[r].append((a.bound - float(mu @ budgets[r]), mu))
         bound = min(bound, _price_bound(region_cuts, quota))
+        for r, a in enumerate(answers):
+            known[r][tuple(budgets[r].tolist())] = a
         log.info(
             "round %d: value %d, bound %.1f, gap %.1f, %s",
             rounds,
@@ -492,6 +506,8 @@ def solve_linked(
             )
             priced = _price_rounds(regions, links, quota, columns, until, start)
             bound = min(bound, priced.bound)
+            for r, found in enumerate(priced.cuts):
+                region_cuts[r].extend(found)
             log.info("price rounds: %d, bound %.1f", priced.rounds, bound)
             if priced.budgets is not None and bound >= best[0] + 1:
                 split = _integral_split(priced.budgets, quota)
@@ -508,7 +524,56 @@ def solve_linked(
                         continue
                     break
             continue
-        # 4. move budget from the regions that price a group lowest to those pricing it
+        if len(links) > 1:
+            # 4. several limits: the whole split that the cuts and the exact answers so far
+            #    allow most (``split_master``); its regions solved there, until it proves the
+            #    best split or the time is up (the LP's budgets share placements between
+            #    regions, which no whole split can)
+            knowledge = [
+                RegionKnowledge(
+                    _distinct(region_cuts[r]),
+                    {
+                        b: _worth(members[r], a.chosen, weight)
+                        for b, a in known[r].items()
+                        if a.proven
+                    },
+                    most[r],
+                )
+                for r in range(n_regions)
+            ]
+            master = solve_master(knowledge, quota, deadline, best[2])
+            if master is None:
+                break
+            bound = min(bound, float(master.bound))
+            log.info(
+                "split master: bound %d (%s)",
+                master.bound,
+                "optimal" if master.proven else "time limit",
+            )
+            if bound < best[0] + 1 or master.split is None:
+                break
+            # the next split to solve: the best one near the best known (few regions change,
+            # and there the cuts are close to the regions' values), else the master's own
+            # (far from the known points the cuts promise more than the regions give)
+            near = solve_master(knowledge, quota, deadline, best[2], LOCAL_RADIUS)
+            candidates = [master.split] if near is None else [near.split, master.split]
+            split = next((c for c in candidates if c.tobytes() not in seen), None)
+            if split is None:
+                break  # asked before: its regions could not all be proven in time
+            seen.add(split.tobytes())
+            budgets[:] = split
+            for r in range(n_regions):
+                answer = known[r].get(tuple(budgets[r].tolist()))
+                if answer is not None:
+                    answers[r] = answer
+                elif fits():
+                    answers[r] = solve_region(r, budgets[r], quick=False)
+                else:
+                    break  # half a split: the best whole one stands
+            else:
+                continue
+            break
+        # 5. one limit: move budget from the regions that price it lowest to those pricing it
         #    highest, as far as their prices hold (LP ranging), pairing them off in order
         changed = _rebalance(answers, budgets, links)
         key = budgets.tobytes()
@@ -847,6 +912,9 @@ class PriceRounds:
     bound: float
     budgets: np.ndarray | None
     rounds: int
+    #: per region, one cut ``(D, lam)`` per round: ``v_r(b) <= D + lam·b`` for every budget b
+    #: (D the region's best at prices lam, a bound in its own right)
+    cuts: list[list[tuple[float, np.ndarray]]] = field(default_factory=list)
 
 
 def _price_rounds(
@@ -887,6 +955,7 @@ def _price_rounds(
     last_master, still = -math.inf, 0
     budgets = None
     rounds = 0
+    cuts: list[list[tuple[float, np.ndarray]]] = [[] for _ in regions]
     while time.perf_counter() < until:
         # the master: per region a convex combination of its columns (the empty one included)
         spans = np.cumsum([0] + [len(c) for c in columns])
@@ -938,7 +1007,7 @@ def _price_rounds(
         parts = [float(int(whole @ quota))]
         for r, region in enumerate(regions):
             if time.perf_counter() >= until:
-                return PriceRounds(best, budgets, rounds)
+                return PriceRounds(best, budgets, rounds, cuts)
             priced = region.weight.astype(np.int64) - whole @ masks[r]
             caps = caps_at_quota[r]
             took = (
@@ -962,6 +1031,8 @@ def _price_rounds(
                 continue
             parts.append(lp.upper_bound(priced.astype(float)))
             columns[r].append((float(region.weight @ x), masks[r] @ x))
+        for r in range(n_regions):
+            cuts[r].append((parts[r + 1], lam.copy()))
         total = math.fsum(parts)
         # every part is exact to well under a unit at these magnitudes; keep a margin
         total += 2.0**-50 * abs(total) * (n_regions + 2)
@@ -979,4 +1050,22 @@ def _price_rounds(
             best,
             (best - master_value) / scale,
         )
-    return PriceRounds(best, budgets, rounds)
+    return PriceRounds(best, budgets, rounds, cuts)
+
+
+def _distinct(cuts: list[tuple[float, np.ndarray]]) -> list[tuple[float, np.ndarray]]:
+    """The cuts without repeats (a region whose budget did not move gives its cut again)."""
+    seen: dict[tuple, tuple[float, np.ndarray]] = {}
+    for d, mu in cuts:
+        seen.setdefault((d, *mu.tolist()), (d, mu))
+    return list(seen.values())
+
+
+def _worth(members: np.ndarray, chosen: np.ndarray, weight: np.ndarray) -> int:
+    return int(weight[members[chosen]].sum())
+
+
+def _most_placements(client: np.ndarray, unit: np.ndarray, pairs: np.ndarray) -> int:
+    """The most of these pairs one allocation can take: no more than their distinct clients,
+    nor their distinct units."""
+    return min(len(np.unique(client[pairs])), len(np.unique(unit[pairs])))

@@ -1,0 +1,151 @@
+"""The integer split of several linking limits over the regions: a bound no whole split can
+pass, and the split that could reach it (``allocator.linked``, several linking limits).
+
+Each region r is worth ``v_r(b)`` under a budget vector b (its allocation's combined weight,
+linking group k at most ``b_k``). What is known of ``v_r`` is exact:
+
+- every cut ``(D, mu)`` from a dual of the region's LP: ``v_r(b) <= D + mu·b`` for every b;
+- every point ``(p, v)`` where the region was solved to proven optimality: ``v_r(p) = v``, and
+  since a smaller budget only takes allocations away, ``v_r(b) <= v`` for every ``b <= p``.
+
+The master chooses a whole budget vector per region within the limits and, per region, the
+largest value all of that allows: ``max sum_r t_r`` with ``t_r`` under every cut and every
+point that covers ``b_r``. Every whole split's true value is at most the master's optimum, so
+CP-SAT's proven bound on it is a bound on the part (exact: every number is a whole number, cuts
+rounded up). Unlike the LP over the same cuts (the price rounds' bound), it cannot share a
+placement between two regions' budgets, which is where the LP's last few units come from.
+
+When the split the master picks has only proven points, its value is the master's optimum:
+then that split is the optimum. Otherwise the regions it asks about are solved there and the
+master asked again (generalised Benders with an integer master); each round adds a point, so
+the rounds end.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from ortools.sat.python import cp_model
+
+#: At most this share of the time left goes to one master solve (it is small: a few integer
+#: variables per region and linking limit).
+MASTER_SHARE = 0.25
+
+
+@dataclass
+class RegionKnowledge:
+    """What is known of one region's value as a function of its budget vector."""
+
+    #: (D, mu): v(b) <= D + mu·b for every budget vector b
+    cuts: list[tuple[float, np.ndarray]]
+    #: budget vector (as a tuple) -> the region's proven optimum under it
+    points: dict[tuple[int, ...], int]
+    #: per linking limit, the most the region could ever use of it (its distinct clients or
+    #: units in the group): a larger budget is worth no more, so the master gives none
+    most: np.ndarray | None = None
+
+
+@dataclass
+class MasterAnswer:
+    bound: int  # no whole split of the limits gives the part more
+    split: np.ndarray | None  # regions × limits: the split that reaches ``bound``, if found
+    proven: bool  # ``bound`` is the master's optimum (else only CP-SAT's bound at the limit)
+
+
+def solve_master(
+    regions: list[RegionKnowledge],
+    quota: np.ndarray,
+    deadline: float,
+    hint: np.ndarray | None = None,
+    radius: int | None = None,
+) -> MasterAnswer | None:
+    """The integer master over the regions' cuts and points; None when no time was left.
+
+    With ``radius``, only splits within that many budget units of ``hint`` (summed over every
+    region and limit): the best split near the best one known, where the regions' values are
+    known best. Its ``bound`` then holds for those splits only."""
+    remaining = deadline - time.perf_counter()
+    if remaining <= 0:
+        return None
+    n_links = len(quota)
+    model = cp_model.CpModel()
+    top_budget = [
+        np.minimum(quota, quota if region.most is None else region.most).astype(np.int64)
+        for region in regions
+    ]
+    budget = [
+        [model.new_int_var(0, max(0, int(top_budget[r][k])), f"b{r}_{k}") for k in range(n_links)]
+        for r in range(len(regions))
+    ]
+    for k in range(n_links):
+        model.add(sum(budget[r][k] for r in range(len(regions))) <= int(quota[k]))
+    values = []
+    for r, region in enumerate(regions):
+        if not region.cuts:
+            raise ValueError(f"region {r}: no cut bounds its value")
+        # every cut at the largest budgets bounds the region's value under any budget
+        top = min(
+            math.ceil(d + float(np.maximum(mu, 0.0) @ top_budget[r].astype(float)))
+            for d, mu in region.cuts
+        )
+        value = model.new_int_var(0, max(0, top), f"t{r}")
+        for d, mu in region.cuts:
+            if not np.any(mu > 0):
+                continue
+            # rounded up: still a bound for every budget vector, and whole
+            price = np.ceil(np.maximum(mu, 0.0)).astype(np.int64).tolist()
+            model.add(
+                value - sum(p * b for p, b in zip(price, budget[r], strict=True) if p)
+                <= math.ceil(d)
+            )
+        for point, v in region.points.items():
+            # v covers every budget vector at or below the point, and nothing above it
+            within = []
+            for k, p_k in enumerate(point):
+                if p_k >= int(top_budget[r][k]):
+                    continue  # every budget of this limit lies at or below it
+                below = model.new_bool_var(f"r{r}_p{k}_{p_k}")
+                model.add(budget[r][k] <= p_k).only_enforce_if(below)
+                model.add(budget[r][k] >= p_k + 1).only_enforce_if(~below)
+                within.append(below)
+            model.add(value <= v).only_enforce_if(within)
+        values.append(value)
+    model.maximize(sum(values))
+    if radius is not None and hint is not None:
+        moves = []
+        for r, row in enumerate(budget):
+            for k, var in enumerate(row):
+                start = min(int(hint[r, k]), int(top_budget[r][k]))
+                move = model.new_int_var(0, max(start, int(top_budget[r][k]) - start), "")
+                model.add_abs_equality(move, var - start)
+                moves.append(move)
+        model.add(sum(moves) <= radius)
+    if hint is not None:
+        for r, row in enumerate(budget):
+            for k, var in enumerate(row):
+                model.add_hint(var, min(int(hint[r, k]), int(top_budget[r][k])))
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    # CP-SAT's presolve turns these rows (coefficients near 10^10, a placement's weight) into a
+    # model whose LP bound is far weaker: on an owned-national master 231,536,3xx,xxx,xxx after
+    # 30 s against 231,433,79x,xxx,xxx in 5 s without it (the LP over the cuts: 231,433,748,1xx,xxx)
+    solver.parameters.cp_model_presolve = False
+    solver.parameters.max_time_in_seconds = max(0.01, MASTER_SHARE * remaining)
+    status = solver.solve(model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        if status == cp_model.UNKNOWN:
+            return None
+        # every split is feasible for the master (the empty one at least): not reached
+        raise RuntimeError(f"the split master ended {solver.status_name(status)}")
+    split = np.array(
+        [[solver.value(var) for var in row] for row in budget], dtype=np.int64
+    ).reshape(len(regions), n_links)
+    if status == cp_model.OPTIMAL:
+        bound = sum(int(solver.value(v)) for v in values)  # exact, in whole numbers
+    else:
+        # CP-SAT's bound on a whole objective, read as a float: rounded up, never below it
+        bound = math.ceil(solver.best_objective_bound)
+    return MasterAnswer(bound, split, status == cp_model.OPTIMAL)
