@@ -147,6 +147,32 @@ def test_many_linking_limits_are_priced_and_no_price_bound_falls_below_the_alloc
             assert min(run_bounds) >= out.value
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [(120, 360, 24, 5, 1.0, 7), (200, 600, 24, 3, 0.3, 1), (300, 1200, 32, 4, 0.5, 3)],
+    ids=str,
+)
+def test_several_linking_limits_are_proven_by_the_whole_split_master(shape, monkeypatch) -> None:
+    """Instances whose whole LP bound lies a few units above every whole split (the price
+    rounds alone left them unproven, and a whole-part path proved them): the integer master
+    over the splits (``split_master``) proves them on the region path, HiGHS's optimum."""
+    from allocator import linked
+
+    *size, seed = shape
+    n, m, municipalities, k, share = size
+    instance = generate(n, m, municipalities, seed, national_corporations=k, national_share=share)
+    asked = []
+    real = linked.solve_master
+
+    def counted(*args, **kwargs):  # the real master, counted
+        asked.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(linked, "solve_master", counted)
+    s = assert_linked_path_matches_highs(instance, solve_mip(instance, time_limit_seconds=120))
+    assert s.facts.paths == {"regions": 1} and asked
+
+
 def test_many_linking_limits_bound_of_an_unproven_run_holds() -> None:
     """The same with eight linking limits."""
     instance = generate(400, 1600, 48, 5, national_corporations=8, national_share=1.0)
