@@ -488,7 +488,8 @@ def solve_linked(
                     a.prices,
                     budgets[r].tolist(),
                 )
-        if bound < best[0] + 1 or not fits():
+        several = len(links) > 1 and priced is not None
+        if bound < best[0] + 1 or (not fits() and not several):
             break
         if priced is None:
             # 3. the linking limits priced until the regions agree (the whole part's LP bound),
@@ -524,7 +525,7 @@ def solve_linked(
                         continue
                     break
             continue
-        if len(links) > 1:
+        if several:
             # 4. several limits: the whole split that the cuts and the exact answers so far
             #    allow most (``split_master``); its regions solved there, until it proves the
             #    best split or the time is up (the LP's budgets share placements between
@@ -550,8 +551,8 @@ def solve_linked(
                 master.bound,
                 "optimal" if master.proven else "time limit",
             )
-            if bound < best[0] + 1 or master.split is None:
-                break
+            if bound < best[0] + 1 or master.split is None or not fits():
+                break  # proven, or no time for another region (the master's bound stands)
             # the next split to solve: the best one near the best known (few regions change,
             # and there the cuts are close to the regions' values), else the master's own
             # (far from the known points the cuts promise more than the regions give)
