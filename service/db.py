@@ -108,6 +108,8 @@ def lock_region(session: Session) -> None:
 
     Row locks guard each offer's own rows; this lock keeps two concurrent requests from each
     passing a quota check that only one of them may pass. SQLite already serialises writers.
+    One lock for the whole installation, not one per region: a corporation owning buildings
+    in several regions has one quota over all of them, so two regions' offers can meet at it.
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(727001)"))
