@@ -17,6 +17,7 @@ import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from allocator.decompose import GroupCaps
+from allocator.eligibility import EligiblePairs
 from allocator.rules import magic_mix, municipal_quota
 from allocator.variables import compact, count_distinct
 
@@ -81,33 +82,71 @@ def lexicographic_scale(
     return weights, ranges
 
 
+class Lexicographic(NamedTuple):
+    """The levels' coefficients and ranges behind one integer weight per pair
+    (``lexicographic``); the weights of any run of pairs on demand, so that a caller that only
+    passes them on (the dense matrix) never holds all of them at once."""
+
+    coefficients: list[np.ndarray]
+    maximise: list[bool]
+    ranges: list[int]
+    n_pairs: int
+
+    def __len__(self) -> int:
+        return self.n_pairs
+
+    def weights(self, start: int = 0, stop: int | None = None, out=None) -> np.ndarray:
+        """The weights of pairs ``start:stop``, into ``out`` (int64, as long) when given."""
+        stop = self.n_pairs if stop is None else stop
+        if not self.coefficients:
+            out = np.empty(stop - start, dtype=np.int64) if out is None else out
+            out[:] = 0
+            return out
+        # Horner's scheme: each level's weight is the next one's times (1 + the next range)
+        # (weights[j] = 1 + sum of ranges[i] * weights[i] over i > j), so the total is built in
+        # one array, in place, without a scaled copy of each level (a fresh array is a page
+        # fault per page on a first call); the first level's sign and the next range are one
+        # multiplication
+        first = (1 if self.maximise[0] else -1) * (self.ranges[1] + 1 if self.ranges[1:] else 1)
+        total = np.multiply(self.coefficients[0][start:stop], first, out=out, dtype=np.int64)
+        # after each level, the next one's range (none after the last)
+        then = self.ranges[2:] + [0] * min(1, len(self.ranges) - 1)
+        levels = zip(self.coefficients[1:], self.maximise[1:], then, strict=True)
+        for coef, up, reach in levels:
+            if up:
+                total += coef[start:stop]
+            else:
+                total -= coef[start:stop]
+            if reach:
+                total *= reach + 1
+        return total
+
+
+def lexicographic(
+    coefficients: list[np.ndarray],
+    maximise: list[bool],
+    client: np.ndarray,
+    starts: np.ndarray | None = None,
+) -> Lexicographic | None:
+    """The scale of one integer weight per pair whose sum orders solutions like the levels do,
+    or None when the totals would not fit in int64 (the flow checks its own, scaled, range).
+    ``starts``: where each client's run of pairs starts (``DenseIndex.client_starts``), when
+    already known."""
+    weights, ranges = lexicographic_scale(coefficients, client, starts)
+    if sum(r * w for r, w in zip(ranges, weights, strict=True)) >= _MAX_COST // 16:
+        return None
+    return Lexicographic(coefficients, maximise, ranges, len(client))
+
+
 def lexicographic_weights(
     coefficients: list[np.ndarray],
     maximise: list[bool],
     client: np.ndarray,
     starts: np.ndarray | None = None,
 ) -> np.ndarray | None:
-    """One integer weight per pair whose sum orders solutions like the levels do, or None when
-    the totals would not fit in int64 (the flow checks its own, scaled, range). ``starts``: where
-    each client's run of pairs starts (``DenseIndex.client_starts``), when already known."""
-    weights, ranges = lexicographic_scale(coefficients, client, starts)
-    if sum(r * w for r, w in zip(ranges, weights, strict=True)) >= _MAX_COST // 16:
-        return None
-    if not coefficients:
-        return np.zeros(len(client), dtype=np.int64)
-    # Horner's scheme: each level's weight is the next one's times (1 + the next range)
-    # (weights[j] = 1 + sum of ranges[i] * weights[i] over i > j), so the total is built in one
-    # array, in place, without a scaled copy of each level (a fresh array is a page fault per
-    # page on a first call)
-    total = np.multiply(coefficients[0], 1 if maximise[0] else -1, dtype=np.int64)
-    for coef, up, reach in zip(coefficients[1:], maximise[1:], ranges[1:], strict=True):
-        if reach:
-            total *= reach + 1
-        if up:
-            total += coef
-        else:
-            total -= coef
-    return total
+    """``lexicographic``'s weight of every pair, or None when they would not fit in int64."""
+    scale = lexicographic(coefficients, maximise, client, starts)
+    return None if scale is None else scale.weights()
 
 
 def solve_flow(
@@ -273,12 +312,24 @@ def _dense_index(values: np.ndarray, starts: np.ndarray | None = None) -> tuple[
     return n, (np.cumsum(present) - 1)[values]
 
 
-def assignment_index(client: np.ndarray, unit: np.ndarray) -> DenseIndex:
+def assignment_index(
+    client: np.ndarray, unit: np.ndarray, whole: EligiblePairs | None = None
+) -> DenseIndex:
     """The rows and columns of the dense matrix: (clients, client row of each pair, units,
-    unit column of each pair, client runs)."""
-    starts = _run_starts(client)
-    n_c, c_local = _dense_index(client, starts)
-    n_u, u_local = _dense_index(unit, _run_starts(unit))
+    unit column of each pair, client runs). ``whole``: the pairs that ``client`` and ``unit``
+    are all of, when eligibility made them: their runs and units are known without a pass."""
+    starts = None
+    if whole is not None and whole.client_runs is not None:
+        runs = whole.client_runs
+        if np.all(runs[1:] > runs[:-1]):  # every client has a pair: the rows are the clients
+            n_c, c_local, starts = len(runs) - 1, client, runs[:-1]
+    if starts is None:
+        starts = _run_starts(client)
+        n_c, c_local = _dense_index(client, starts)
+    if whole is not None and whole.unit_present is not None and np.all(whole.unit_present):
+        n_u, u_local = len(whole.unit_present), unit  # every unit has a pair: the columns
+    else:
+        n_u, u_local = _dense_index(unit, _run_starts(unit))
     return DenseIndex(n_c, c_local, n_u, u_local, starts)
 
 
@@ -292,51 +343,60 @@ def _write_costs(
     row: np.ndarray,
     width: int,
     column: np.ndarray,
-    weight: np.ndarray,
-    clip: bool,
-) -> None:
-    """``cells[row * width + column] = min(-weight, 0 if clip)``, block by block. numpy's
-    one-index scatter of values already of the matrix's type is several times faster than a
-    two-index one that casts each value; small reused buffers keep it from touching fresh
-    memory (a fresh page costs more here than the arithmetic on it)."""
+    weight: np.ndarray | Lexicographic,
+) -> int:
+    """``cells[row * width + column] = min(-weight, 0)``, block by block; the largest weight
+    (at least 0). numpy's one-index scatter of values already of the matrix's type is several
+    times faster than a two-index one that casts each value; small reused buffers keep it from
+    touching fresh memory (a fresh page costs more here than the arithmetic on it), and weights
+    given as their ``Lexicographic`` scale are made block by block in one of them."""
     size = max(1, min(_COST_BLOCK, len(weight)))
+    weight_buffer = np.empty(size, dtype=np.int64)
     cost_buffer = np.empty(size)
     cell_buffer = np.empty(size, dtype=np.int64)
+    high = 0
     for start in range(0, len(weight), size):
         stop = min(start + size, len(weight))
         cost, cell = cost_buffer[: stop - start], cell_buffer[: stop - start]
-        np.negative(weight[start:stop], out=cost, dtype=np.float64)
-        if clip:
-            np.minimum(cost, 0.0, out=cost)
+        if isinstance(weight, Lexicographic):
+            block = weight.weights(start, stop, weight_buffer[: stop - start])
+        else:
+            block = weight[start:stop]
+        high = max(high, int(block.max()))
+        np.negative(block, out=cost, dtype=np.float64)
+        np.minimum(cost, 0.0, out=cost)
         np.multiply(row[start:stop], width, out=cell, dtype=np.int64)
         cell += column[start:stop]
         cells[cell] = cost
+    return high
 
 
 def solve_assignment(
     client: np.ndarray,
     unit: np.ndarray,
-    weight: np.ndarray,
+    weight: np.ndarray | Lexicographic,
     index: DenseIndex | None = None,
 ) -> np.ndarray | None:
     """A plain assignment (only rule 1 binds): the Hungarian method on the dense weight matrix.
 
-    ``index``: ``assignment_index(client, unit)`` when already known. None when the matrix
-    would be too large, or when its sums could leave the integers that float64 represents
-    exactly (the optimum must be exact to be a proof).
+    ``weight``: per pair, or the ``Lexicographic`` scale that makes them (then never all held
+    at once). ``index``: ``assignment_index(client, unit)`` when already known. None when the
+    matrix would be too large, or when its sums could leave the integers that float64
+    represents exactly (the optimum must be exact to be a proof).
     """
     if len(client) == 0:
         return np.zeros(0, dtype=np.int64)
     n_c, c_local, n_u, u_local, starts = assignment_index(client, unit) if index is None else index
     if n_c * n_u > _DENSE_LIMIT:
         return None
-    low, high = int(weight.min()), int(weight.max())
-    if float(max(high, 0)) * min(n_c, n_u) >= 2.0**52:
-        return None
     # the negated weights as costs (pairs not worth taking cost 0, like absent ones): the
     # minimum needs no copy of the matrix, unlike ``maximize=True``
     matrix = np.zeros((n_c, n_u))
-    _write_costs(matrix.reshape(-1), c_local, n_u, u_local, weight, clip=low < 0)
+    high = _write_costs(matrix.reshape(-1), c_local, n_u, u_local, weight)
+    # an optimum's total, and every sum on the way to it, stays below high * min(n_c, n_u): whole
+    # numbers of float64 while that is below 2**52 (and each weight below it is cast exactly)
+    if float(high) * min(n_c, n_u) >= 2.0**52:
+        return None
     # imported here: scipy.optimize takes a tenth of a second to import, and most runs never
     # get here
     from scipy.optimize import linear_sum_assignment
@@ -350,16 +410,22 @@ def solve_assignment(
         # back to pair positions through the client runs, without a pass over all pairs: a row's
         # pairs are one run, sorted by unit when the pairs are sorted by client then unit (as
         # eligibility gives them), so a bisection within each run, all rows at once, finds the
-        # pair; checked, with the full pass below when the runs were not sorted by unit
-        low, high = starts[rows], np.r_[starts[1:], len(c_local)][rows]
-        end = high.copy()
-        active = low < high
-        while np.any(active):
-            mid = (low + high) // 2
-            right = active & (u_local[np.minimum(mid, len(u_local) - 1)] < cols)
-            low, high = np.where(right, mid + 1, low), np.where(active & ~right, mid, high)
-            active = low < high
-        if np.all(low < end) and np.array_equal(u_local[np.minimum(low, len(u_local) - 1)], cols):
+        # pair; checked, with the full pass below when the runs were not sorted by unit.
+        # Branch-free: the first pair of the run whose unit is not below the column lies in
+        # [low, low + length]; each step halves length, the same steps for every row
+        low = starts[rows]
+        end = np.r_[starts[1:], len(c_local)][rows]
+        length = end - low  # at least 1: a kept cell is a pair of its row
+        longest = int(length.max())
+        while longest > 1:
+            half = length >> 1
+            probe = low + half
+            low = np.where(u_local[probe] < cols, probe, low)
+            length -= half
+            longest -= longest >> 1
+        low += u_local[low] < cols
+        found = u_local[np.minimum(low, len(u_local) - 1)]
+        if np.all(low < end) and np.array_equal(found, cols):
             return np.sort(low)
     # each client-unit pair occurs once: the pairs whose unit is the one their row was given
     col_of_row = np.full(n_c, -1, dtype=np.int32 if n_u < 2**31 else np.int64)

@@ -38,8 +38,8 @@ from allocator.flow import (
     DenseIndex,
     assignment_index,
     caps_cannot_bind,
+    lexicographic,
     lexicographic_scale,
-    lexicographic_weights,
     per_client_max,
     solve_assignment,
     solve_flow,
@@ -499,7 +499,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
     if settings.method == "auto" and n_free:
         client = pairs.client if whole else pairs.client[free]
         unit = pairs.unit if whole else pairs.unit[free]
-        index = assignment_index(client, unit)
+        index = assignment_index(client, unit, pairs if whole else None)
         plain = caps_cannot_bind(client, unit, reduced.caps, index)
     pieces: list[np.ndarray | None]
     if plain:
@@ -621,8 +621,8 @@ class _Part:
             # one CP-SAT model of this part would not fit the memory (as for method cp-sat):
             # solved the way auto solves it, and the note says so (``solve``)
             method = "auto"
-        # 1. the nested flow (rules 1, 8, 10), exact whenever its answer meets every other cap
-        weight = lexicographic_weights(
+        # one integer weight per pair for the levels together (None: it would not fit in int64)
+        scale = lexicographic(
             self.coefficients,
             self.maximise,
             self.client,
@@ -630,16 +630,18 @@ class _Part:
         )
         picked = None
         if (
-            weight is not None
+            scale is not None
             and method == "auto"
             and (self.plain or caps_cannot_bind(self.client, self.unit, self.caps))
         ):
-            # 0. only rule 1 binds: a plain assignment
+            # 0. only rule 1 binds: a plain assignment (its weights made block by block as the
+            #    matrix is written, never all at once)
             index = self.dense or assignment_index(self.client, self.unit)
             self._counts = (index[0], index[2])
-            picked = solve_assignment(self.client, self.unit, weight, index)
+            picked = solve_assignment(self.client, self.unit, scale, index)
             if picked is not None:
                 return self._proven(picked, "assignment", [self._spent()])
+        weight = None if scale is None else scale.weights()
         # 1. a part that only a few caps hold together: region by region, budgets, bound
         if weight is not None and method in ("auto", "lp") and self.linkable:
             linked = self._linked(weight)

@@ -99,3 +99,52 @@ def test_caps_cannot_bind_same_with_index():
         assert caps_cannot_bind(client, unit, caps) == caps_cannot_bind(
             client, unit, caps, assignment_index(client, unit)
         )
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_eligibility_knows_runs_and_units(seed):
+    # eligibility's client runs and present units are those of its pairs; the dense index read
+    # off them equals the one found by passes over the pairs
+    from allocator.columns import build_columns
+    from allocator.eligibility import eligible_pairs
+    from allocator.generator import generate
+
+    instance = generate(60 + 20 * seed, 40 + 30 * seed, 1 + seed, seed)
+    cols = build_columns(instance)
+    pairs = eligible_pairs(cols)
+    counts = np.bincount(pairs.client, minlength=cols.n_clients)
+    assert np.array_equal(pairs.client_runs, np.r_[0, np.cumsum(counts)])
+    assert np.array_equal(pairs.unit_present, np.bincount(pairs.unit, minlength=cols.n_units) > 0)
+    known = assignment_index(pairs.client, pairs.unit, pairs)
+    found = assignment_index(pairs.client, pairs.unit)
+    assert known.n_clients == found.n_clients and known.n_units == found.n_units
+    assert np.array_equal(known.client_row, found.client_row)
+    assert np.array_equal(known.unit_column, found.unit_column)
+    assert np.array_equal(known.client_starts, found.client_starts)
+
+
+def test_lexicographic_weights_block_by_block():
+    # the weights made for any run of pairs are the levels' weighted sum (lexicographic_scale's
+    # weights, each level's sign), and the assignment given the scale picks what it picks given
+    # the weights
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n, k = int(rng.integers(1, 60)), int(rng.integers(1, 4))
+        client, unit = np.sort(rng.integers(0, 12, n)), rng.integers(0, 12, n)
+        coefficients = [rng.integers(0, rng.choice([1, 2, 50, 1000]), n) for _ in range(k)]
+        maximise = [bool(rng.integers(0, 2)) for _ in range(k)]
+        scale = flow.lexicographic(coefficients, maximise, client)
+        weights, _ = flow.lexicographic_scale(coefficients, client)
+        expected = sum(
+            (w if up else -w) * c for w, up, c in zip(weights, maximise, coefficients, strict=True)
+        )
+        assert np.array_equal(scale.weights(), expected)
+        start, stop = sorted(rng.integers(0, n + 1, 2).tolist())
+        block = scale.weights(start, stop, np.empty(stop - start, dtype=np.int64))
+        assert np.array_equal(block, expected[start:stop])
+        # each client-unit pair once for the assignment
+        first = np.unique(client * 12 + unit, return_index=True)[1]
+        c, u = client[first], unit[first]
+        part = flow.lexicographic([x[first] for x in coefficients], maximise, c)
+        by_scale, by_weights = solve_assignment(c, u, part), solve_assignment(c, u, part.weights())
+        assert part.weights()[by_scale].sum() == part.weights()[by_weights].sum()
