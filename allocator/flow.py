@@ -50,6 +50,13 @@ def _run_starts(client: np.ndarray) -> np.ndarray | None:
     return starts
 
 
+def constant(values: np.ndarray) -> bool:
+    """Whether every value is one and the same by construction: a broadcast (zero-stride)
+    array, as ``level_coefficients`` gives for a level that counts every pair alike. Its one
+    value is read once, never pair by pair."""
+    return values.ndim == 1 and len(values) > 0 and values.strides[0] == 0
+
+
 def per_client_max(
     client: np.ndarray, value: np.ndarray, starts: np.ndarray | None = None
 ) -> np.ndarray:
@@ -58,6 +65,8 @@ def per_client_max(
     if len(client) == 0:
         return np.zeros(0, dtype=np.int64)
     starts = _run_starts(client) if starts is None else starts
+    if starts is not None and constant(value):
+        return np.full(len(starts), max(int(value[0]), 0), dtype=np.int64)
     if starts is not None:
         return np.maximum(np.maximum.reduceat(value, starts), 0)
     best = np.zeros(int(client.max()) + 1, dtype=np.int64)
@@ -83,42 +92,55 @@ def lexicographic_scale(
 
 
 class Lexicographic(NamedTuple):
-    """The levels' coefficients and ranges behind one integer weight per pair
+    """The levels' coefficients and weights behind one integer weight per pair
     (``lexicographic``); the weights of any run of pairs on demand, so that a caller that only
     passes them on (the dense matrix) never holds all of them at once."""
 
     coefficients: list[np.ndarray]
     maximise: list[bool]
-    ranges: list[int]
+    level_weights: list[int]  # ``lexicographic_scale``'s
     n_pairs: int
 
     def __len__(self) -> int:
         return self.n_pairs
 
     def weights(self, start: int = 0, stop: int | None = None, out=None) -> np.ndarray:
-        """The weights of pairs ``start:stop``, into ``out`` (int64, as long) when given."""
+        """The weights of pairs ``start:stop``, into ``out`` (int64, as long) when given: the
+        sum over levels of the level's coefficient times its weight, negated if minimised."""
         stop = self.n_pairs if stop is None else stop
-        if not self.coefficients:
+        signed = [
+            (coef, weight if up else -weight)
+            for coef, up, weight in zip(
+                self.coefficients, self.maximise, self.level_weights, strict=True
+            )
+        ]
+        # a constant level (``constant``) adds one number to every pair: only the others are
+        # read pair by pair
+        fixed = sum(w * int(coef[0]) for coef, w in signed if constant(coef))
+        varying = [(coef, w) for coef, w in signed if not constant(coef)]
+        if not varying:
             out = np.empty(stop - start, dtype=np.int64) if out is None else out
-            out[:] = 0
+            out[:] = fixed
             return out
-        # Horner's scheme: each level's weight is the next one's times (1 + the next range)
-        # (weights[j] = 1 + sum of ranges[i] * weights[i] over i > j), so the total is built in
-        # one array, in place, without a scaled copy of each level (a fresh array is a page
-        # fault per page on a first call); the first level's sign and the next range are one
-        # multiplication
-        first = (1 if self.maximise[0] else -1) * (self.ranges[1] + 1 if self.ranges[1:] else 1)
-        total = np.multiply(self.coefficients[0][start:stop], first, out=out, dtype=np.int64)
-        # after each level, the next one's range (none after the last)
-        then = self.ranges[2:] + [0] * min(1, len(self.ranges) - 1)
-        levels = zip(self.coefficients[1:], self.maximise[1:], then, strict=True)
-        for coef, up, reach in levels:
-            if up:
+        # Horner's scheme: a level's weight is a multiple of every later level's, so the total
+        # is built in one array, in place, without a scaled copy of each level (a fresh array
+        # is a page fault per page on a first call): multiplied by the ratio of each weight to
+        # the next, the first level's sign and ratio in one multiplication
+        scales = [abs(w) for _, w in varying] + [1]
+        ratios = [w // after for w, after in zip(scales[:-1], scales[1:], strict=True)]
+        first, w = varying[0]
+        total = np.multiply(
+            first[start:stop], ratios[0] if w > 0 else -ratios[0], out=out, dtype=np.int64
+        )
+        for (coef, w), ratio in zip(varying[1:], ratios[1:], strict=True):
+            if w > 0:
                 total += coef[start:stop]
             else:
                 total -= coef[start:stop]
-            if reach:
-                total *= reach + 1
+            if ratio != 1:
+                total *= ratio
+        if fixed:
+            total += fixed
         return total
 
 
@@ -135,7 +157,7 @@ def lexicographic(
     weights, ranges = lexicographic_scale(coefficients, client, starts)
     if sum(r * w for r, w in zip(ranges, weights, strict=True)) >= _MAX_COST // 16:
         return None
-    return Lexicographic(coefficients, maximise, ranges, len(client))
+    return Lexicographic(coefficients, maximise, weights, len(client))
 
 
 def lexicographic_weights(

@@ -133,12 +133,17 @@ class Infeasible(Exception):
 
 
 def level_coefficients(level: str, cols: Columns, pairs: EligiblePairs) -> np.ndarray:
-    """Per-pair coefficient of an objective level."""
+    """Per-pair coefficient of an objective level. A level that counts every pair alike is one
+    number broadcast over the pairs (read-only, ``flow.constant``): the weights read it once,
+    not once per pair."""
     if level == "placed":
-        return np.ones(len(pairs), dtype=np.int64)
+        return np.broadcast_to(np.int64(1), len(pairs))
     if level == "waiting_days":
         return cols.waiting_days[pairs.client]
     if level == "rank_sum":
+        if len(pairs) and not np.any(cols.has_preferences):
+            # no client has preferences: every pair has the rank of a client without them
+            return np.broadcast_to(cols.rank_of(pairs.client[:1], pairs.unit[:1])[0], len(pairs))
         return cols.rank_of(pairs.client, pairs.unit)
     if level == expected_acceptance.LEVEL:
         return expected_acceptance.coefficients(cols, pairs)

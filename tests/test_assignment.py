@@ -125,16 +125,20 @@ def test_eligibility_knows_runs_and_units(seed):
 
 def test_lexicographic_weights_block_by_block():
     # the weights made for any run of pairs are the levels' weighted sum (lexicographic_scale's
-    # weights, each level's sign), and the assignment given the scale picks what it picks given
-    # the weights
+    # weights, each level's sign), whether a level varies or is one number for every pair, and
+    # the assignment given the scale picks what it picks given the weights
     rng = np.random.default_rng(0)
     for _ in range(200):
         n, k = int(rng.integers(1, 60)), int(rng.integers(1, 4))
         client, unit = np.sort(rng.integers(0, 12, n)), rng.integers(0, 12, n)
         coefficients = [rng.integers(0, rng.choice([1, 2, 50, 1000]), n) for _ in range(k)]
+        for j in range(k):  # some levels count every pair alike (a broadcast array)
+            if rng.random() < 0.4:
+                coefficients[j] = np.broadcast_to(np.int64(rng.integers(0, 3)), n)
+                assert flow.constant(coefficients[j])
         maximise = [bool(rng.integers(0, 2)) for _ in range(k)]
         scale = flow.lexicographic(coefficients, maximise, client)
-        weights, _ = flow.lexicographic_scale(coefficients, client)
+        weights, _ = flow.lexicographic_scale([np.array(c) for c in coefficients], client)
         expected = sum(
             (w if up else -w) * c for w, up, c in zip(weights, maximise, coefficients, strict=True)
         )
