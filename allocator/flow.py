@@ -11,6 +11,7 @@ or that depend on the client) it is optimal for the whole contract, proven.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -58,15 +59,22 @@ def constant(values: np.ndarray) -> bool:
 
 
 def per_client_max(
-    client: np.ndarray, value: np.ndarray, starts: np.ndarray | None = None
+    client: np.ndarray,
+    value: np.ndarray,
+    starts: np.ndarray | None = None,
+    of_client: np.ndarray | None = None,
 ) -> np.ndarray:
     """The largest ``value`` of each client's pairs (never below 0). Pairs usually come sorted
-    by client: then one pass over runs (``starts``, from ``_run_starts``), no scatter."""
+    by client: then one pass over runs (``starts``, from ``_run_starts``), no scatter; none when
+    the value is one number (``constant``) or the client's own (``of_client``: the value per
+    client, ``value == of_client[client]``)."""
     if len(client) == 0:
         return np.zeros(0, dtype=np.int64)
     starts = _run_starts(client) if starts is None else starts
     if starts is not None and constant(value):
         return np.full(len(starts), max(int(value[0]), 0), dtype=np.int64)
+    if starts is not None and of_client is not None:
+        return np.maximum(of_client[client[starts]], 0)
     if starts is not None:
         return np.maximum(np.maximum.reduceat(value, starts), 0)
     best = np.zeros(int(client.max()) + 1, dtype=np.int64)
@@ -75,23 +83,32 @@ def per_client_max(
 
 
 def lexicographic_scale(
-    coefficients: list[np.ndarray], client: np.ndarray, starts: np.ndarray | None = None
+    coefficients: list[np.ndarray],
+    client: np.ndarray,
+    starts: np.ndarray | None = None,
+    of_client: list[np.ndarray | None] | None = None,
 ) -> tuple[list[int], list[int]]:
     """The weight of each level and the range [0, R] of each level's total.
 
     R is the sum over clients of their largest coefficient; giving a level a weight above every
     possible change of all lower levels makes it dominate them. ``starts``: ``_run_starts(client)``
-    when already known.
+    when already known; ``of_client``: per level, its coefficient per client when it depends on
+    the client alone (``coefficients[j] == of_client[j][client]``), else None.
     """
     starts = _run_starts(client) if starts is None else starts
-    ranges = [int(per_client_max(client, coef, starts).sum()) for coef in coefficients]
+    of_client = of_client or [None] * len(coefficients)
+    ranges = [
+        int(per_client_max(client, coef, starts, own).sum())
+        for coef, own in zip(coefficients, of_client, strict=True)
+    ]
     weights = [1] * len(coefficients)
     for level in range(len(coefficients) - 2, -1, -1):
         weights[level] = 1 + sum(ranges[j] * weights[j] for j in range(level + 1, len(ranges)))
     return weights, ranges
 
 
-class Lexicographic(NamedTuple):
+@dataclass(frozen=True)
+class Lexicographic:
     """The levels' coefficients and weights behind one integer weight per pair
     (``lexicographic``); the weights of any run of pairs on demand, so that a caller that only
     passes them on (the dense matrix) never holds all of them at once."""
@@ -100,6 +117,10 @@ class Lexicographic(NamedTuple):
     maximise: list[bool]
     level_weights: list[int]  # ``lexicographic_scale``'s
     n_pairs: int
+    client: np.ndarray | None = None  # of each pair
+    # when every level that varies depends on the client alone: each client's weight, so that a
+    # pair's is ``client_weights[client]`` (read from a small table, no arithmetic per pair)
+    client_weights: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.n_pairs
@@ -108,6 +129,10 @@ class Lexicographic(NamedTuple):
         """The weights of pairs ``start:stop``, into ``out`` (int64, as long) when given: the
         sum over levels of the level's coefficient times its weight, negated if minimised."""
         stop = self.n_pairs if stop is None else stop
+        if self.client_weights is not None:
+            # mode "clip" lets numpy write into ``out`` directly (every client is in the table:
+            # ``lexicographic``)
+            return np.take(self.client_weights, self.client[start:stop], out=out, mode="clip")
         signed = [
             (coef, weight if up else -weight)
             for coef, up, weight in zip(
@@ -149,15 +174,30 @@ def lexicographic(
     maximise: list[bool],
     client: np.ndarray,
     starts: np.ndarray | None = None,
+    of_client: list[np.ndarray | None] | None = None,
 ) -> Lexicographic | None:
     """The scale of one integer weight per pair whose sum orders solutions like the levels do,
     or None when the totals would not fit in int64 (the flow checks its own, scaled, range).
     ``starts``: where each client's run of pairs starts (``DenseIndex.client_starts``), when
-    already known."""
-    weights, ranges = lexicographic_scale(coefficients, client, starts)
+    already known; ``of_client``: as for ``lexicographic_scale``."""
+    starts = _run_starts(client) if starts is None else starts
+    weights, ranges = lexicographic_scale(coefficients, client, starts, of_client)
     if sum(r * w for r, w in zip(ranges, weights, strict=True)) >= _MAX_COST // 16:
         return None
-    return Lexicographic(coefficients, maximise, weights, len(client))
+    scale = Lexicographic(coefficients, maximise, weights, len(client), client)
+    own = of_client or [None] * len(coefficients)
+    # a level per client in place of a level per pair, where there is one
+    tables = [c if constant(c) else o for c, o in zip(coefficients, own, strict=True)]
+    if len(client) == 0 or any(t is None for t in tables):
+        return scale
+    # every level that varies depends on the client alone: so does the weight, made once per
+    # client by the same sum over levels (the tables must cover every client: read unchecked)
+    last = int((client if starts is None else client[starts]).max())
+    size = min((len(o) for o in own if o is not None), default=last + 1)
+    if last >= size:
+        raise IndexError(f"a level's table per client has {size} clients, not client {last}")
+    by_client = Lexicographic(tables, maximise, weights, size).weights()
+    return replace(scale, client_weights=by_client)
 
 
 def lexicographic_weights(
@@ -366,27 +406,38 @@ def _write_costs(
     width: int,
     column: np.ndarray,
     weight: np.ndarray | Lexicographic,
+    runs: np.ndarray | None = None,
 ) -> int:
     """``cells[row * width + column] = min(-weight, 0)``, block by block; the largest weight
     (at least 0). numpy's one-index scatter of values already of the matrix's type is several
     times faster than a two-index one that casts each value; small reused buffers keep it from
     touching fresh memory (a fresh page costs more here than the arithmetic on it), and weights
-    given as their ``Lexicographic`` scale are made block by block in one of them."""
+    given as their ``Lexicographic`` scale are made block by block in one of them. ``runs``:
+    where each client's pairs start (``DenseIndex.client_starts``), when known."""
     size = max(1, min(_COST_BLOCK, len(weight)))
     weight_buffer = np.empty(size, dtype=np.int64)
     cost_buffer = np.empty(size)
     cell_buffer = np.empty(size, dtype=np.int64)
     high = 0
+    client_costs = None
+    if isinstance(weight, Lexicographic) and weight.client_weights is not None and runs is not None:
+        # a pair's weight is its client's: the cost too, once per client, and the largest weight
+        # is that of a client here (the first pair of each run names them)
+        high = max(int(weight.client_weights[weight.client[runs]].max()), 0)
+        client_costs = np.minimum(np.negative(weight.client_weights, dtype=np.float64), 0.0)
     for start in range(0, len(weight), size):
         stop = min(start + size, len(weight))
         cost, cell = cost_buffer[: stop - start], cell_buffer[: stop - start]
-        if isinstance(weight, Lexicographic):
-            block = weight.weights(start, stop, weight_buffer[: stop - start])
+        if client_costs is not None:
+            np.take(client_costs, weight.client[start:stop], out=cost, mode="clip")
         else:
-            block = weight[start:stop]
-        high = max(high, int(block.max()))
-        np.negative(block, out=cost, dtype=np.float64)
-        np.minimum(cost, 0.0, out=cost)
+            if isinstance(weight, Lexicographic):
+                block = weight.weights(start, stop, weight_buffer[: stop - start])
+            else:
+                block = weight[start:stop]
+            high = max(high, int(block.max()))
+            np.negative(block, out=cost, dtype=np.float64)
+            np.minimum(cost, 0.0, out=cost)
         np.multiply(row[start:stop], width, out=cell, dtype=np.int64)
         cell += column[start:stop]
         cells[cell] = cost
@@ -414,7 +465,7 @@ def solve_assignment(
     # the negated weights as costs (pairs not worth taking cost 0, like absent ones): the
     # minimum needs no copy of the matrix, unlike ``maximize=True``
     matrix = np.zeros((n_c, n_u))
-    high = _write_costs(matrix.reshape(-1), c_local, n_u, u_local, weight)
+    high = _write_costs(matrix.reshape(-1), c_local, n_u, u_local, weight, starts)
     # an optimum's total, and every sum on the way to it, stays below high * min(n_c, n_u): whole
     # numbers of float64 while that is below 2**52 (and each weight below it is cast exactly)
     if float(high) * min(n_c, n_u) >= 2.0**52:

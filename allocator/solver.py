@@ -132,14 +132,23 @@ class Infeasible(Exception):
     pinned pairs always satisfies every rule."""
 
 
+def level_per_client(level: str, cols: Columns) -> np.ndarray | None:
+    """An objective level's coefficient per client, when it depends on the client alone (else
+    None): the weights of a level per client need no arithmetic per pair."""
+    if level == "waiting_days":
+        return cols.waiting_days
+    return None
+
+
 def level_coefficients(level: str, cols: Columns, pairs: EligiblePairs) -> np.ndarray:
     """Per-pair coefficient of an objective level. A level that counts every pair alike is one
     number broadcast over the pairs (read-only, ``flow.constant``): the weights read it once,
     not once per pair."""
     if level == "placed":
         return np.broadcast_to(np.int64(1), len(pairs))
-    if level == "waiting_days":
-        return cols.waiting_days[pairs.client]
+    per_client = level_per_client(level, cols)
+    if per_client is not None:
+        return per_client[pairs.client]
     if level == "rank_sum":
         if len(pairs) and not np.any(cols.has_preferences):
             # no client has preferences: every pair has the rank of a client without them
@@ -514,6 +523,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
         pieces = split(cols, pairs, reduced.free if free is None else free, reduced.caps)
     build_seconds = time.perf_counter() - t
     maximise = [LEVEL_SENSE[level] == "max" for level in levels]
+    of_client = [level_per_client(level, cols) for level in levels]
     outcomes = []
     sizes = [len(pairs) if p is None else len(p) for p in pieces]
     pairs_left = sum(sizes)
@@ -537,6 +547,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
             say,
             plain=plain,
             dense=index if plain else None,
+            of_client=of_client,
         )
         outcomes.append(part.solve())
         pairs_left -= size
@@ -597,6 +608,9 @@ class _Part:
     allow_linked: bool = True
     plain: bool = False  # already known: no cap can bind
     dense: DenseIndex | None = None  # already known: assignment_index(client, unit) of this part
+    # per level, its coefficient per client when it depends on the client alone
+    # (``level_per_client``): indexed by client, so the same for every part
+    of_client: list[np.ndarray | None] | None = None
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
@@ -632,6 +646,7 @@ class _Part:
             self.maximise,
             self.client,
             self.dense.client_starts if self.dense is not None else None,
+            self.of_client,
         )
         picked = None
         if (
@@ -807,6 +822,7 @@ class _Part:
             self.all_greedy,
             self.say,
             allow_linked=False,
+            of_client=self.of_client,
         )
         if x is not None and bound is not None and weight is not None:
             # the region's LP vertex is fractional: repair it around the fractional pairs
