@@ -11,12 +11,14 @@ or that depend on the client) it is optimal for the whole contract, proven.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 import numpy as np
 from ortools.graph.python import min_cost_flow
 
 from allocator.decompose import GroupCaps
+from allocator.eligibility import EligiblePairs
 from allocator.rules import magic_mix, municipal_quota
 from allocator.variables import compact, count_distinct
 
@@ -49,14 +51,30 @@ def _run_starts(client: np.ndarray) -> np.ndarray | None:
     return starts
 
 
+def constant(values: np.ndarray) -> bool:
+    """Whether every value is one and the same by construction: a broadcast (zero-stride)
+    array, as ``level_coefficients`` gives for a level that counts every pair alike. Its one
+    value is read once, never pair by pair."""
+    return values.ndim == 1 and len(values) > 0 and values.strides[0] == 0
+
+
 def per_client_max(
-    client: np.ndarray, value: np.ndarray, starts: np.ndarray | None = None
+    client: np.ndarray,
+    value: np.ndarray,
+    starts: np.ndarray | None = None,
+    of_client: np.ndarray | None = None,
 ) -> np.ndarray:
     """The largest ``value`` of each client's pairs (never below 0). Pairs usually come sorted
-    by client: then one pass over runs (``starts``, from ``_run_starts``), no scatter."""
+    by client: then one pass over runs (``starts``, from ``_run_starts``), no scatter; none when
+    the value is one number (``constant``) or the client's own (``of_client``: the value per
+    client, ``value == of_client[client]``)."""
     if len(client) == 0:
         return np.zeros(0, dtype=np.int64)
     starts = _run_starts(client) if starts is None else starts
+    if starts is not None and constant(value):
+        return np.full(len(starts), max(int(value[0]), 0), dtype=np.int64)
+    if starts is not None and of_client is not None:
+        return np.maximum(of_client[client[starts]], 0)
     if starts is not None:
         return np.maximum(np.maximum.reduceat(value, starts), 0)
     best = np.zeros(int(client.max()) + 1, dtype=np.int64)
@@ -65,20 +83,121 @@ def per_client_max(
 
 
 def lexicographic_scale(
-    coefficients: list[np.ndarray], client: np.ndarray, starts: np.ndarray | None = None
+    coefficients: list[np.ndarray],
+    client: np.ndarray,
+    starts: np.ndarray | None = None,
+    of_client: list[np.ndarray | None] | None = None,
 ) -> tuple[list[int], list[int]]:
     """The weight of each level and the range [0, R] of each level's total.
 
     R is the sum over clients of their largest coefficient; giving a level a weight above every
     possible change of all lower levels makes it dominate them. ``starts``: ``_run_starts(client)``
-    when already known.
+    when already known; ``of_client``: per level, its coefficient per client when it depends on
+    the client alone (``coefficients[j] == of_client[j][client]``), else None.
     """
     starts = _run_starts(client) if starts is None else starts
-    ranges = [int(per_client_max(client, coef, starts).sum()) for coef in coefficients]
+    of_client = of_client or [None] * len(coefficients)
+    ranges = [
+        int(per_client_max(client, coef, starts, own).sum())
+        for coef, own in zip(coefficients, of_client, strict=True)
+    ]
     weights = [1] * len(coefficients)
     for level in range(len(coefficients) - 2, -1, -1):
         weights[level] = 1 + sum(ranges[j] * weights[j] for j in range(level + 1, len(ranges)))
     return weights, ranges
+
+
+@dataclass(frozen=True)
+class Lexicographic:
+    """The levels' coefficients and weights behind one integer weight per pair
+    (``lexicographic``); the weights of any run of pairs on demand, so that a caller that only
+    passes them on (the dense matrix) never holds all of them at once."""
+
+    coefficients: list[np.ndarray]
+    maximise: list[bool]
+    level_weights: list[int]  # ``lexicographic_scale``'s
+    n_pairs: int
+    client: np.ndarray | None = None  # of each pair
+    # when every level that varies depends on the client alone: each client's weight, so that a
+    # pair's is ``client_weights[client]`` (read from a small table, no arithmetic per pair)
+    client_weights: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return self.n_pairs
+
+    def weights(self, start: int = 0, stop: int | None = None, out=None) -> np.ndarray:
+        """The weights of pairs ``start:stop``, into ``out`` (int64, as long) when given: the
+        sum over levels of the level's coefficient times its weight, negated if minimised."""
+        stop = self.n_pairs if stop is None else stop
+        if self.client_weights is not None:
+            # mode "clip" lets numpy write into ``out`` directly (every client is in the table:
+            # ``lexicographic``)
+            return np.take(self.client_weights, self.client[start:stop], out=out, mode="clip")
+        signed = [
+            (coef, weight if up else -weight)
+            for coef, up, weight in zip(
+                self.coefficients, self.maximise, self.level_weights, strict=True
+            )
+        ]
+        # a constant level (``constant``) adds one number to every pair: only the others are
+        # read pair by pair
+        fixed = sum(w * int(coef[0]) for coef, w in signed if constant(coef))
+        varying = [(coef, w) for coef, w in signed if not constant(coef)]
+        if not varying:
+            out = np.empty(stop - start, dtype=np.int64) if out is None else out
+            out[:] = fixed
+            return out
+        # Horner's scheme: a level's weight is a multiple of every later level's, so the total
+        # is built in one array, in place, without a scaled copy of each level (a fresh array
+        # is a page fault per page on a first call): multiplied by the ratio of each weight to
+        # the next, the first level's sign and ratio in one multiplication
+        scales = [abs(w) for _, w in varying] + [1]
+        ratios = [w // after for w, after in zip(scales[:-1], scales[1:], strict=True)]
+        first, w = varying[0]
+        total = np.multiply(
+            first[start:stop], ratios[0] if w > 0 else -ratios[0], out=out, dtype=np.int64
+        )
+        for (coef, w), ratio in zip(varying[1:], ratios[1:], strict=True):
+            if w > 0:
+                total += coef[start:stop]
+            else:
+                total -= coef[start:stop]
+            if ratio != 1:
+                total *= ratio
+        if fixed:
+            total += fixed
+        return total
+
+
+def lexicographic(
+    coefficients: list[np.ndarray],
+    maximise: list[bool],
+    client: np.ndarray,
+    starts: np.ndarray | None = None,
+    of_client: list[np.ndarray | None] | None = None,
+) -> Lexicographic | None:
+    """The scale of one integer weight per pair whose sum orders solutions like the levels do,
+    or None when the totals would not fit in int64 (the flow checks its own, scaled, range).
+    ``starts``: where each client's run of pairs starts (``DenseIndex.client_starts``), when
+    already known; ``of_client``: as for ``lexicographic_scale``."""
+    starts = _run_starts(client) if starts is None else starts
+    weights, ranges = lexicographic_scale(coefficients, client, starts, of_client)
+    if sum(r * w for r, w in zip(ranges, weights, strict=True)) >= _MAX_COST // 16:
+        return None
+    scale = Lexicographic(coefficients, maximise, weights, len(client), client)
+    own = of_client or [None] * len(coefficients)
+    # a level per client in place of a level per pair, where there is one
+    tables = [c if constant(c) else o for c, o in zip(coefficients, own, strict=True)]
+    if len(client) == 0 or any(t is None for t in tables):
+        return scale
+    # every level that varies depends on the client alone: so does the weight, made once per
+    # client by the same sum over levels (the tables must cover every client: read unchecked)
+    last = int((client if starts is None else client[starts]).max())
+    size = min((len(o) for o in own if o is not None), default=last + 1)
+    if last >= size:
+        raise IndexError(f"a level's table per client has {size} clients, not client {last}")
+    by_client = Lexicographic(tables, maximise, weights, size).weights()
+    return replace(scale, client_weights=by_client)
 
 
 def lexicographic_weights(
@@ -87,27 +206,9 @@ def lexicographic_weights(
     client: np.ndarray,
     starts: np.ndarray | None = None,
 ) -> np.ndarray | None:
-    """One integer weight per pair whose sum orders solutions like the levels do, or None when
-    the totals would not fit in int64 (the flow checks its own, scaled, range). ``starts``: where
-    each client's run of pairs starts (``DenseIndex.client_starts``), when already known."""
-    weights, ranges = lexicographic_scale(coefficients, client, starts)
-    if sum(r * w for r, w in zip(ranges, weights, strict=True)) >= _MAX_COST // 16:
-        return None
-    if not coefficients:
-        return np.zeros(len(client), dtype=np.int64)
-    # Horner's scheme: each level's weight is the next one's times (1 + the next range)
-    # (weights[j] = 1 + sum of ranges[i] * weights[i] over i > j), so the total is built in one
-    # array, in place, without a scaled copy of each level (a fresh array is a page fault per
-    # page on a first call)
-    total = np.multiply(coefficients[0], 1 if maximise[0] else -1, dtype=np.int64)
-    for coef, up, reach in zip(coefficients[1:], maximise[1:], ranges[1:], strict=True):
-        if reach:
-            total *= reach + 1
-        if up:
-            total += coef
-        else:
-            total -= coef
-    return total
+    """``lexicographic``'s weight of every pair, or None when they would not fit in int64."""
+    scale = lexicographic(coefficients, maximise, client, starts)
+    return None if scale is None else scale.weights()
 
 
 def solve_flow(
@@ -273,12 +374,24 @@ def _dense_index(values: np.ndarray, starts: np.ndarray | None = None) -> tuple[
     return n, (np.cumsum(present) - 1)[values]
 
 
-def assignment_index(client: np.ndarray, unit: np.ndarray) -> DenseIndex:
+def assignment_index(
+    client: np.ndarray, unit: np.ndarray, whole: EligiblePairs | None = None
+) -> DenseIndex:
     """The rows and columns of the dense matrix: (clients, client row of each pair, units,
-    unit column of each pair, client runs)."""
-    starts = _run_starts(client)
-    n_c, c_local = _dense_index(client, starts)
-    n_u, u_local = _dense_index(unit, _run_starts(unit))
+    unit column of each pair, client runs). ``whole``: the pairs that ``client`` and ``unit``
+    are all of, when eligibility made them: their runs and units are known without a pass."""
+    starts = None
+    if whole is not None and whole.client_runs is not None:
+        runs = whole.client_runs
+        if np.all(runs[1:] > runs[:-1]):  # every client has a pair: the rows are the clients
+            n_c, c_local, starts = len(runs) - 1, client, runs[:-1]
+    if starts is None:
+        starts = _run_starts(client)
+        n_c, c_local = _dense_index(client, starts)
+    if whole is not None and whole.unit_present is not None and np.all(whole.unit_present):
+        n_u, u_local = len(whole.unit_present), unit  # every unit has a pair: the columns
+    else:
+        n_u, u_local = _dense_index(unit, _run_starts(unit))
     return DenseIndex(n_c, c_local, n_u, u_local, starts)
 
 
@@ -292,51 +405,71 @@ def _write_costs(
     row: np.ndarray,
     width: int,
     column: np.ndarray,
-    weight: np.ndarray,
-    clip: bool,
-) -> None:
-    """``cells[row * width + column] = min(-weight, 0 if clip)``, block by block. numpy's
-    one-index scatter of values already of the matrix's type is several times faster than a
-    two-index one that casts each value; small reused buffers keep it from touching fresh
-    memory (a fresh page costs more here than the arithmetic on it)."""
+    weight: np.ndarray | Lexicographic,
+    runs: np.ndarray | None = None,
+) -> int:
+    """``cells[row * width + column] = min(-weight, 0)``, block by block; the largest weight
+    (at least 0). numpy's one-index scatter of values already of the matrix's type is several
+    times faster than a two-index one that casts each value; small reused buffers keep it from
+    touching fresh memory (a fresh page costs more here than the arithmetic on it), and weights
+    given as their ``Lexicographic`` scale are made block by block in one of them. ``runs``:
+    where each client's pairs start (``DenseIndex.client_starts``), when known."""
     size = max(1, min(_COST_BLOCK, len(weight)))
+    weight_buffer = np.empty(size, dtype=np.int64)
     cost_buffer = np.empty(size)
     cell_buffer = np.empty(size, dtype=np.int64)
+    high = 0
+    client_costs = None
+    if isinstance(weight, Lexicographic) and weight.client_weights is not None and runs is not None:
+        # a pair's weight is its client's: the cost too, once per client, and the largest weight
+        # is that of a client here (the first pair of each run names them)
+        high = max(int(weight.client_weights[weight.client[runs]].max()), 0)
+        client_costs = np.minimum(np.negative(weight.client_weights, dtype=np.float64), 0.0)
     for start in range(0, len(weight), size):
         stop = min(start + size, len(weight))
         cost, cell = cost_buffer[: stop - start], cell_buffer[: stop - start]
-        np.negative(weight[start:stop], out=cost, dtype=np.float64)
-        if clip:
+        if client_costs is not None:
+            np.take(client_costs, weight.client[start:stop], out=cost, mode="clip")
+        else:
+            if isinstance(weight, Lexicographic):
+                block = weight.weights(start, stop, weight_buffer[: stop - start])
+            else:
+                block = weight[start:stop]
+            high = max(high, int(block.max()))
+            np.negative(block, out=cost, dtype=np.float64)
             np.minimum(cost, 0.0, out=cost)
         np.multiply(row[start:stop], width, out=cell, dtype=np.int64)
         cell += column[start:stop]
         cells[cell] = cost
+    return high
 
 
 def solve_assignment(
     client: np.ndarray,
     unit: np.ndarray,
-    weight: np.ndarray,
+    weight: np.ndarray | Lexicographic,
     index: DenseIndex | None = None,
 ) -> np.ndarray | None:
     """A plain assignment (only rule 1 binds): the Hungarian method on the dense weight matrix.
 
-    ``index``: ``assignment_index(client, unit)`` when already known. None when the matrix
-    would be too large, or when its sums could leave the integers that float64 represents
-    exactly (the optimum must be exact to be a proof).
+    ``weight``: per pair, or the ``Lexicographic`` scale that makes them (then never all held
+    at once). ``index``: ``assignment_index(client, unit)`` when already known. None when the
+    matrix would be too large, or when its sums could leave the integers that float64
+    represents exactly (the optimum must be exact to be a proof).
     """
     if len(client) == 0:
         return np.zeros(0, dtype=np.int64)
     n_c, c_local, n_u, u_local, starts = assignment_index(client, unit) if index is None else index
     if n_c * n_u > _DENSE_LIMIT:
         return None
-    low, high = int(weight.min()), int(weight.max())
-    if float(max(high, 0)) * min(n_c, n_u) >= 2.0**52:
-        return None
     # the negated weights as costs (pairs not worth taking cost 0, like absent ones): the
     # minimum needs no copy of the matrix, unlike ``maximize=True``
     matrix = np.zeros((n_c, n_u))
-    _write_costs(matrix.reshape(-1), c_local, n_u, u_local, weight, clip=low < 0)
+    high = _write_costs(matrix.reshape(-1), c_local, n_u, u_local, weight, starts)
+    # an optimum's total, and every sum on the way to it, stays below high * min(n_c, n_u): whole
+    # numbers of float64 while that is below 2**52 (and each weight below it is cast exactly)
+    if float(high) * min(n_c, n_u) >= 2.0**52:
+        return None
     # imported here: scipy.optimize takes a tenth of a second to import, and most runs never
     # get here
     from scipy.optimize import linear_sum_assignment
@@ -350,16 +483,22 @@ def solve_assignment(
         # back to pair positions through the client runs, without a pass over all pairs: a row's
         # pairs are one run, sorted by unit when the pairs are sorted by client then unit (as
         # eligibility gives them), so a bisection within each run, all rows at once, finds the
-        # pair; checked, with the full pass below when the runs were not sorted by unit
-        low, high = starts[rows], np.r_[starts[1:], len(c_local)][rows]
-        end = high.copy()
-        active = low < high
-        while np.any(active):
-            mid = (low + high) // 2
-            right = active & (u_local[np.minimum(mid, len(u_local) - 1)] < cols)
-            low, high = np.where(right, mid + 1, low), np.where(active & ~right, mid, high)
-            active = low < high
-        if np.all(low < end) and np.array_equal(u_local[np.minimum(low, len(u_local) - 1)], cols):
+        # pair; checked, with the full pass below when the runs were not sorted by unit.
+        # Branch-free: the first pair of the run whose unit is not below the column lies in
+        # [low, low + length]; each step halves length, the same steps for every row
+        low = starts[rows]
+        end = np.r_[starts[1:], len(c_local)][rows]
+        length = end - low  # at least 1: a kept cell is a pair of its row
+        longest = int(length.max())
+        while longest > 1:
+            half = length >> 1
+            probe = low + half
+            low = np.where(u_local[probe] < cols, probe, low)
+            length -= half
+            longest -= longest >> 1
+        low += u_local[low] < cols
+        found = u_local[np.minimum(low, len(u_local) - 1)]
+        if np.all(low < end) and np.array_equal(found, cols):
             return np.sort(low)
     # each client-unit pair occurs once: the pairs whose unit is the one their row was given
     col_of_row = np.full(n_c, -1, dtype=np.int32 if n_u < 2**31 else np.int64)

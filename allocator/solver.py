@@ -38,8 +38,8 @@ from allocator.flow import (
     DenseIndex,
     assignment_index,
     caps_cannot_bind,
+    lexicographic,
     lexicographic_scale,
-    lexicographic_weights,
     per_client_max,
     solve_assignment,
     solve_flow,
@@ -132,13 +132,27 @@ class Infeasible(Exception):
     pinned pairs always satisfies every rule."""
 
 
-def level_coefficients(level: str, cols: Columns, pairs: EligiblePairs) -> np.ndarray:
-    """Per-pair coefficient of an objective level."""
-    if level == "placed":
-        return np.ones(len(pairs), dtype=np.int64)
+def level_per_client(level: str, cols: Columns) -> np.ndarray | None:
+    """An objective level's coefficient per client, when it depends on the client alone (else
+    None): the weights of a level per client need no arithmetic per pair."""
     if level == "waiting_days":
-        return cols.waiting_days[pairs.client]
+        return cols.waiting_days
+    return None
+
+
+def level_coefficients(level: str, cols: Columns, pairs: EligiblePairs) -> np.ndarray:
+    """Per-pair coefficient of an objective level. A level that counts every pair alike is one
+    number broadcast over the pairs (read-only, ``flow.constant``): the weights read it once,
+    not once per pair."""
+    if level == "placed":
+        return np.broadcast_to(np.int64(1), len(pairs))
+    per_client = level_per_client(level, cols)
+    if per_client is not None:
+        return per_client[pairs.client]
     if level == "rank_sum":
+        if len(pairs) and not np.any(cols.has_preferences):
+            # no client has preferences: every pair has the rank of a client without them
+            return np.broadcast_to(cols.rank_of(pairs.client[:1], pairs.unit[:1])[0], len(pairs))
         return cols.rank_of(pairs.client, pairs.unit)
     if level == expected_acceptance.LEVEL:
         return expected_acceptance.coefficients(cols, pairs)
@@ -499,7 +513,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
     if settings.method == "auto" and n_free:
         client = pairs.client if whole else pairs.client[free]
         unit = pairs.unit if whole else pairs.unit[free]
-        index = assignment_index(client, unit)
+        index = assignment_index(client, unit, pairs if whole else None)
         plain = caps_cannot_bind(client, unit, reduced.caps, index)
     pieces: list[np.ndarray | None]
     if plain:
@@ -509,6 +523,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
         pieces = split(cols, pairs, reduced.free if free is None else free, reduced.caps)
     build_seconds = time.perf_counter() - t
     maximise = [LEVEL_SENSE[level] == "max" for level in levels]
+    of_client = [level_per_client(level, cols) for level in levels]
     outcomes = []
     sizes = [len(pairs) if p is None else len(p) for p in pieces]
     pairs_left = sum(sizes)
@@ -532,6 +547,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
             say,
             plain=plain,
             dense=index if plain else None,
+            of_client=of_client,
         )
         outcomes.append(part.solve())
         pairs_left -= size
@@ -592,6 +608,9 @@ class _Part:
     allow_linked: bool = True
     plain: bool = False  # already known: no cap can bind
     dense: DenseIndex | None = None  # already known: assignment_index(client, unit) of this part
+    # per level, its coefficient per client when it depends on the client alone
+    # (``level_per_client``): indexed by client, so the same for every part
+    of_client: list[np.ndarray | None] | None = None
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
@@ -621,25 +640,28 @@ class _Part:
             # one CP-SAT model of this part would not fit the memory (as for method cp-sat):
             # solved the way auto solves it, and the note says so (``solve``)
             method = "auto"
-        # 1. the nested flow (rules 1, 8, 10), exact whenever its answer meets every other cap
-        weight = lexicographic_weights(
+        # one integer weight per pair for the levels together (None: it would not fit in int64)
+        scale = lexicographic(
             self.coefficients,
             self.maximise,
             self.client,
             self.dense.client_starts if self.dense is not None else None,
+            self.of_client,
         )
         picked = None
         if (
-            weight is not None
+            scale is not None
             and method == "auto"
             and (self.plain or caps_cannot_bind(self.client, self.unit, self.caps))
         ):
-            # 0. only rule 1 binds: a plain assignment
+            # 0. only rule 1 binds: a plain assignment (its weights made block by block as the
+            #    matrix is written, never all at once)
             index = self.dense or assignment_index(self.client, self.unit)
             self._counts = (index[0], index[2])
-            picked = solve_assignment(self.client, self.unit, weight, index)
+            picked = solve_assignment(self.client, self.unit, scale, index)
             if picked is not None:
                 return self._proven(picked, "assignment", [self._spent()])
+        weight = None if scale is None else scale.weights()
         # 1. a part that only a few caps hold together: region by region, budgets, bound
         if weight is not None and method in ("auto", "lp") and self.linkable:
             linked = self._linked(weight)
@@ -800,6 +822,7 @@ class _Part:
             self.all_greedy,
             self.say,
             allow_linked=False,
+            of_client=self.of_client,
         )
         if x is not None and bound is not None and weight is not None:
             # the region's LP vertex is fractional: repair it around the fractional pairs
