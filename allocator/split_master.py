@@ -4,7 +4,8 @@ pass, and the split that could reach it (``allocator.linked``, several linking l
 Each region r is worth ``v_r(b)`` under a budget vector b (its allocation's combined weight,
 linking group k at most ``b_k``). What is known of ``v_r`` is exact:
 
-- every cut ``(D, mu)`` from a dual of the region's LP: ``v_r(b) <= D + mu·b`` for every b;
+- every cut ``(D, mu)``: ``v_r(b) <= D + mu·b`` for every b, from a dual of the region's LP
+  under some budget, or from its best at prices mu on the linking rows (the price rounds);
 - every point ``(p, v)`` where the region was solved to proven optimality: ``v_r(p) = v``, and
   since a smaller budget only takes allocations away, ``v_r(b) <= v`` for every ``b <= p``.
 
@@ -16,9 +17,10 @@ rounded up). Unlike the LP over the same cuts (the price rounds' bound), it cann
 placement between two regions' budgets, which is where the LP's last few units come from.
 
 When the split the master picks has only proven points, its value is the master's optimum:
-then that split is the optimum. Otherwise the regions it asks about are solved there and the
-master asked again (generalised Benders with an integer master); each round adds a point, so
-the rounds end.
+then that split is the optimum. Otherwise regions are solved under a split it suggests and the
+master is asked again (generalised Benders with an integer master); each round adds points.
+The caller asks for the split near its best one (``radius``): far from the known points the
+cuts promise more than the regions give.
 """
 
 from __future__ import annotations
