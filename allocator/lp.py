@@ -7,6 +7,7 @@ out fractional, the caller hands that part to CP-SAT.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import time
@@ -71,61 +72,129 @@ class CombinedOutcome:
 SAFE_TOTAL = 2.0**50
 
 
-def capacity_rows(
-    client: np.ndarray,
-    unit: np.ndarray,
-    caps: list[GroupCaps],
-    keep: frozenset[tuple[int, int]] = frozenset(),
-):
-    """A x <= b for rule 1 and every limited group of the cap rows, over the given pairs (A by
-    columns: one column per pair); and per row its key: (-2, client), (-1, unit) or (index into
-    ``caps``, group). Rows that could never bind are left out, except those named in ``keep``
-    (their limit will change).
+class CapRows:
+    """A x <= b for rule 1 and every limited group of the cap rows, over the given pairs (one
+    column per pair), with per row its key: (-2, client), (-1, unit) or (index into ``caps``,
+    group). Rows that could never bind are left out, except those named in ``keep`` (their
+    limit will change). Rows are numbered family by family (clients, units, then the caps in
+    order), groups in key order.
 
-    A pair lies in at most one group of each family, so A is written column by column from each
-    pair's row per family, without sorting its entries (rows in family order, groups in key
-    order)."""
-    n = len(client)
-    families = [(client, None, -2), (unit, None, -1)] + [
-        (cap.of_pairs(client, unit), cap.left, i) for i, cap in enumerate(caps)
-    ]
-    row_of_pair = []  # per family kept: each pair's row, -1 when its group has none
-    rhs: list[int] = []
-    keys: list[tuple[int, int]] = []
-    row = 0
-    for key, left, family in families:
-        valid = key >= 0  # keys < 0 belong to no group
-        every = bool(valid.all())
-        counts = np.bincount(key if every else key[valid])
-        groups = np.flatnonzero(counts)
-        if len(groups) == 0:
-            continue
-        count = counts[groups]
-        limit = np.ones(len(groups), dtype=np.int64) if left is None else left[groups]
-        kept = (limit >= 0) & (limit < count)  # a row that could never bind is left out
-        for fam, group in keep:  # unless its limit will change
-            if fam == family:
-                kept |= groups == group
-        n_kept = int(np.count_nonzero(kept))
-        if n_kept == 0:
-            continue
-        row_of_group = np.full(len(counts), -1, dtype=np.int64)
-        row_of_group[groups[kept]] = np.arange(row, row + n_kept)
-        row_of_pair.append(
-            row_of_group[key] if every else np.where(valid, row_of_group[np.maximum(key, 0)], -1)
-        )
-        rhs.extend(np.where(limit[kept] >= 0, limit[kept], count[kept]).tolist())
-        keys.extend(zip(itertools.repeat(family), groups[kept].tolist()))
-        row += n_kept
-    if row == 0:
-        return csc_matrix((row, n)), np.zeros(0), keys
-    rows = np.stack(row_of_pair, axis=1)  # pair × family: row-major is column-major A
-    present = rows >= 0
-    indices = rows[present].astype(np.int32)
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.count_nonzero(present, axis=1), out=indptr[1:])
-    a = csc_matrix((np.ones(len(indices)), indices, indptr), shape=(row, n))
-    return a, np.array(rhs, dtype=float), keys
+    A pair lies in at most one group of each family, and a family of units (rule 1 and every
+    cap on units) gives each unit one row: so A is kept as each family's row per client, per
+    unit or (caps on groups of clients) per pair, and never written out. ``A'y`` is then a sum
+    per client and one per unit, read off for each pair: two gathers over the pairs, where a
+    sparse product touches every entry (and building the matrix took longer than the LP's
+    pricing rounds on the owned-province instance)."""
+
+    CLIENT, UNIT, PAIR = 0, 1, 2
+
+    def __init__(
+        self,
+        client: np.ndarray,
+        unit: np.ndarray,
+        caps: list[GroupCaps],
+        keep: frozenset[tuple[int, int]] = frozenset(),
+    ):
+        self.client, self.unit = client, unit
+        self.n = n = len(client)
+        per_client = np.bincount(client) if n else np.zeros(0, dtype=np.int64)
+        per_unit = np.bincount(unit) if n else np.zeros(0, dtype=np.int64)
+        units = np.flatnonzero(per_unit)
+        # (kind, family, counts per group, limit per group or None, then per client / unit /
+        # pair the group: None where the groups are the clients or units themselves)
+        families = [
+            (self.CLIENT, -2, per_client, None, None),
+            (self.UNIT, -1, per_unit, None, None),
+        ]
+        for i, cap in enumerate(caps):
+            if cap.on_clients:
+                key = cap.of_pairs(client, unit)
+                valid = key >= 0  # keys < 0 belong to no group
+                counts = np.bincount(key[valid], minlength=len(cap.left))
+                families.append((self.PAIR, i, counts, cap.left, key))
+            else:
+                group = cap.unit_group[: len(per_unit)]
+                valid = group[units] >= 0
+                counts = np.bincount(
+                    group[units][valid], weights=per_unit[units][valid], minlength=len(cap.left)
+                ).astype(np.int64)
+                families.append((self.UNIT, i, counts, cap.left, group))
+        #: per family kept: (kind, its row per client, unit or pair; -1 where none)
+        self.families: list[tuple[int, np.ndarray]] = []
+        rhs: list[int] = []
+        self.keys: list[tuple[int, int]] = []
+        row = 0
+        for kind, family, counts, left, group_of in families:
+            groups = np.flatnonzero(counts)
+            if len(groups) == 0:
+                continue
+            count = counts[groups]
+            limit = np.ones(len(groups), dtype=np.int64) if left is None else left[groups]
+            kept = (limit >= 0) & (limit < count)  # a row that could never bind is left out
+            for fam, group in keep:  # unless its limit will change
+                if fam == family:
+                    kept |= groups == group
+            n_kept = int(np.count_nonzero(kept))
+            if n_kept == 0:
+                continue
+            row_of_group = np.full(len(counts) + 1, -1, dtype=np.int64)  # [-1]: no group
+            row_of_group[groups[kept]] = np.arange(row, row + n_kept)
+            # the groups are the clients or units themselves, else each one's group (-1: none)
+            row_of = row_of_group[:-1] if group_of is None else row_of_group[group_of]
+            self.families.append((kind, row_of))
+            rhs.extend(np.where(limit[kept] >= 0, limit[kept], count[kept]).tolist())
+            self.keys.extend(zip(itertools.repeat(family), groups[kept].tolist()))
+            row += n_kept
+        self.n_rows = row
+        self.b = np.array(rhs, dtype=float)
+        #: at most one row per family: a bound on the rows of any column
+        self.max_column_rows = len(self.families)
+
+    def of(self, pairs: np.ndarray) -> np.ndarray:
+        """The rows of the given pairs: pairs × families, -1 where a pair has none."""
+        out = np.empty((len(pairs), len(self.families)), dtype=np.int64)
+        for f, (kind, row_of) in enumerate(self.families):
+            if kind == self.PAIR:
+                out[:, f] = row_of[pairs]
+            else:
+                out[:, f] = row_of[(self.client if kind == self.CLIENT else self.unit)[pairs]]
+        return out
+
+    def column_sums(self, y: np.ndarray) -> np.ndarray:
+        """``A'y``: per pair, the sum of ``y`` over its rows (exact in int64 for whole ``y``)."""
+        extended = np.append(y, np.zeros(1, dtype=y.dtype))  # row -1: no row, adds 0
+        per_client = per_unit = None
+        per_pair = []
+        for kind, row_of in self.families:
+            part = extended[row_of]
+            if kind == self.CLIENT:
+                per_client = part if per_client is None else per_client + part
+            elif kind == self.UNIT:
+                per_unit = part if per_unit is None else per_unit + part
+            else:
+                per_pair.append(part)
+        total = np.zeros(self.n, dtype=extended.dtype)
+        if per_client is not None:
+            total += per_client[self.client]
+        if per_unit is not None:
+            total += per_unit[self.unit]
+        for part in per_pair:
+            total += part
+        return total
+
+    def counts(self, chosen: np.ndarray) -> np.ndarray:
+        """``A x`` for the 0/1 ``x`` that takes the pairs ``chosen``."""
+        rows = self.of(chosen)
+        return np.bincount(rows[rows >= 0], minlength=self.n_rows)
+
+    def matrix(self) -> csc_matrix:
+        """A written out, by columns."""
+        rows = self.of(np.arange(self.n))
+        present = rows >= 0
+        indptr = np.zeros(self.n + 1, dtype=np.int64)
+        np.cumsum(np.count_nonzero(present, axis=1), out=indptr[1:])
+        indices = rows[present].astype(np.int32)
+        return csc_matrix((np.ones(len(indices)), indices, indptr), shape=(self.n_rows, self.n))
 
 
 class ColumnLp:
@@ -152,10 +221,10 @@ class ColumnLp:
         keep: frozenset[tuple[int, int]] = frozenset(),
         lazy_rows: bool = False,
     ):
-        a, b, self.row_keys = capacity_rows(client, unit, caps, keep)
-        self.a = a.tocsc()
-        self.b = b
-        self.n, self.n_rows = len(client), a.shape[0]
+        self.rows = CapRows(client, unit, caps, keep)
+        self.row_keys = self.rows.keys
+        self.b = b = self.rows.b
+        self.n, self.n_rows = len(client), self.rows.n_rows
         self.client, self.unit = client, unit
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
@@ -169,7 +238,6 @@ class ColumnLp:
             self.highs_row[:] = np.arange(self.n_rows)
         self.level_highs: list[int] = []  # HiGHS row of each level row
         self.taken_in_row = np.zeros(self.n_rows, dtype=np.int64)  # pairs taken in, per cap row
-        self._by_row = None  # A by rows, built when a lazy row first comes in
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = 0, self.n_highs_rows
         lp.row_lower_ = np.full(self.n_highs_rows, -highspy.kHighsInf)
@@ -182,10 +250,8 @@ class ColumnLp:
         self.columns: list[int] = []
         self.level_rows: list[np.ndarray] = []  # coefficients over all pairs of each level row
         self.level_bounds: list[tuple[float, float]] = []
-        counts = np.diff(self.a.indptr)
-        self.max_column_rows = int(counts.max(initial=0))
+        self.max_column_rows = self.rows.max_column_rows
         self.reduced = np.zeros(self.n)
-        self.a_whole = None  # ``a`` in int64, once an exact bound needs it
         self.bound_duals: np.ndarray | None = None  # the multipliers of the last bound
 
     def seed(self, value: np.ndarray, start: np.ndarray | None, per_client: int) -> None:
@@ -202,10 +268,14 @@ class ColumnLp:
         new = new[self.in_model[new] < 0]
         if len(new) == 0:
             return
-        sub = self.a[:, new]
-        starts, index, value = sub.indptr, sub.indices, sub.data.astype(float)
+        rows = self.rows.of(new)
+        present = rows >= 0
+        index = rows[present]  # column by column, each column's rows in family order
+        starts = np.zeros(len(new) + 1, dtype=np.int64)
+        np.cumsum(np.count_nonzero(present, axis=1), out=starts[1:])
+        value = np.ones(len(index))
         if self.lazy_rows:
-            np.add.at(self.taken_in_row, index, 1)
+            self.taken_in_row += np.bincount(index, minlength=self.n_rows)
             self._rows_in(np.flatnonzero((self.taken_in_row > self.b) & (self.highs_row < 0)))
             index = self.highs_row[index]
             present = index >= 0
@@ -242,21 +312,24 @@ class ColumnLp:
         row's limit, as it was implied: the basis stays primal feasible)."""
         if len(rows) == 0:
             return
-        if self._by_row is None:
-            self._by_row = self.a.tocsr()
-        part = self._by_row[rows]
-        column = self.in_model[part.indices]
-        present = column >= 0
-        seen = np.r_[0, np.cumsum(present)]
-        starts = seen[part.indptr]
+        # the entries of these rows among the columns taken in (HiGHS column j is pair
+        # columns[j]), row by row, columns in order
+        new_row = np.full(self.n_rows + 1, -1, dtype=np.int64)  # [-1]: no row
+        new_row[rows] = np.arange(len(rows))
+        local = new_row[self.rows.of(np.array(self.columns, dtype=np.int64))]
+        column, family = np.nonzero(local >= 0)
+        local = local[column, family]
+        order = np.argsort(local, kind="stable")
+        starts = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(local, minlength=len(rows)), out=starts[1:])
         self.highs.addRows(
             len(rows),
             np.full(len(rows), -highspy.kHighsInf),
             self.b[rows].astype(float),
-            int(starts[-1]),
+            len(local),
             starts[:-1].astype(np.int32),
-            column[present].astype(np.int32),
-            part.data[present].astype(float),
+            column[order].astype(np.int32),
+            np.ones(len(local)),
         )
         self.highs_row[rows] = np.arange(self.n_highs_rows, self.n_highs_rows + len(rows))
         self.n_highs_rows += len(rows)
@@ -287,7 +360,7 @@ class ColumnLp:
             if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 return None
             cap, level = self._duals()
-            d = cost - self.a.T @ cap
+            d = cost - self.rows.column_sums(cap)
             for row, y in zip(self.level_rows, level, strict=True):
                 d -= row * y
             self.reduced = d
@@ -355,7 +428,7 @@ class ColumnLp:
                 continue
             whole = np.zeros(self.n)
             whole[ids[values > 0.5]] = 1.0
-            if np.all(self.a @ whole <= self.b):
+            if np.all(self.rows.counts(np.flatnonzero(whole)) <= self.b):
                 return whole
         return None
 
@@ -387,8 +460,8 @@ class ColumnLp:
         cap, level = self._duals()
         cap = np.minimum(cap, 0.0)  # rows sum <= b: dual <= 0 when minimising
         rhs = [cap * self.b]
-        reduced = cost - self.a.T @ cap
-        magnitude = np.abs(cost) + self.a.T @ np.abs(cap)
+        reduced = cost - self.rows.column_sums(cap)
+        magnitude = np.abs(cost) + self.rows.column_sums(np.abs(cap))
         for row, y, (lower, upper) in zip(self.level_rows, level, self.level_bounds, strict=True):
             y = min(y, 0.0) if np.isinf(lower) else max(y, 0.0)  # the side that is finite
             rhs.append(np.array([y * (upper if np.isinf(lower) else lower)]))
@@ -446,16 +519,19 @@ class ColumnLp:
         )
         if max(1, self.n) * per_column + rhs_size >= 2.0**62:
             return None
-        if self.a_whole is None:
-            self.a_whole = self.a.astype(np.int64)
         cap_whole = cap.astype(np.int64)
-        reduced = cost.astype(np.int64) - self.a_whole.T @ cap_whole
+        reduced = cost.astype(np.int64) - self.rows.column_sums(cap_whole)
         total = int((cap_whole * b.astype(np.int64)).sum())
         for row, y, (lower, upper) in zip(self.level_rows, level, self.level_bounds, strict=True):
             reduced -= row.astype(np.int64) * y
             total += y * int(upper if np.isinf(lower) else lower)
         total += int(np.minimum(reduced, 0).sum())
         return total, np.r_[cap, np.array(level, dtype=float)]
+
+    @functools.cached_property
+    def a(self) -> csc_matrix:
+        """The cap rows' matrix written out (``CapRows.matrix``), for whoever needs it whole."""
+        return self.rows.matrix()
 
     def set_limit(self, key: tuple[int, int], limit: int) -> None:
         """Change one cap row's limit (a row kept with ``keep``); the next solve is warm."""
