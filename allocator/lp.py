@@ -18,6 +18,7 @@ import numpy as np
 from scipy.sparse import csc_matrix
 
 from allocator.decompose import GroupCaps
+from allocator.flow import per_client_max
 
 _INTEGRAL = 1e-6
 #: Column generation takes in at most this many improving pairs per client and per unit a
@@ -458,6 +459,13 @@ class ColumnLp:
         totals near 2^52 that margin reaches a whole unit and the caller cannot prove a level.
         """
         cap, level = self._duals()
+        duals = np.r_[cap, level]
+        whole = self._whole_lower_bound(cost, duals)
+        if whole is not None and np.array_equal(duals, np.round(duals)):
+            # the same multipliers summed exactly: the float sum below, less its rounding
+            # margin, cannot pass it
+            self.bound_duals = whole[1]
+            return float(whole[0])
         cap = np.minimum(cap, 0.0)  # rows sum <= b: dual <= 0 when minimising
         rhs = [cap * self.b]
         reduced = cost - self.rows.column_sums(cap)
@@ -476,7 +484,6 @@ class ColumnLp:
         total = math.fsum(terms.tolist()) + math.fsum(negative[negative < 0].tolist())
         bound = total - margin - 2.0**-52 * abs(total) * 4
         self.bound_duals = np.r_[cap, level] if self.level_rows else cap
-        whole = self._whole_lower_bound(cost, np.r_[cap, level])
         if whole is not None and whole[0] > bound:
             bound, self.bound_duals = float(whole[0]), whole[1]
         return bound
@@ -598,9 +605,8 @@ def best_total(client: np.ndarray, weight: np.ndarray) -> float:
     client takes one unit). Also a proven, if weak, upper bound."""
     if len(client) == 0:
         return 0.0
-    best = np.zeros(int(client.max()) + 1, dtype=np.int64)
-    np.maximum.at(best, client, np.maximum(weight, 0))
-    return float(best.sum())
+    # (one pass over the client runs when the pairs come sorted by client, as they do)
+    return float(per_client_max(client, weight).sum())
 
 
 def solve_lp_combined(

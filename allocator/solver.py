@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from allocator import expected_acceptance, rules
 from allocator.columns import Columns, build_columns
-from allocator.decompose import GroupCaps, settle_pinned, split
+from allocator.decompose import GroupCaps, settle_pinned, split, split_in_regions
 from allocator.eligibility import EligiblePairs, eligible_pairs
 from allocator.flow import (
     DenseIndex,
@@ -502,17 +502,21 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
         index = assignment_index(client, unit)
         plain = caps_cannot_bind(client, unit, reduced.caps, index)
     pieces: list[np.ndarray | None]
+    regions: list[list[np.ndarray] | None]
     if plain:
         # a plain assignment as a whole: splitting it would cost more than it saves
         pieces = [free] if n_free else []
+        regions = [None] * len(pieces)
     else:
-        pieces = split(cols, pairs, reduced.free if free is None else free, reduced.caps)
+        # each part with its regions, for the paths that take a part region by region
+        found = split_in_regions(cols, pairs, reduced.free if free is None else free, reduced.caps)
+        pieces, regions = [p for p, _ in found], [r for _, r in found]
     build_seconds = time.perf_counter() - t
     maximise = [LEVEL_SENSE[level] == "max" for level in levels]
     outcomes = []
     sizes = [len(pairs) if p is None else len(p) for p in pieces]
     pairs_left = sum(sizes)
-    for i, (positions, size) in enumerate(zip(pieces, sizes, strict=True)):
+    for i, (positions, size, part_regions) in enumerate(zip(pieces, sizes, regions, strict=True)):
         say(f"part {i + 1}/{len(pieces)} ({size:,} pairs)", i, len(pieces))
         # A hard part may not starve the others: each gets its share of the time left.
         now = time.perf_counter()
@@ -531,7 +535,10 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
             greedy,
             say,
             plain=plain,
+            # a part that is all the free pairs was checked above with them
+            may_bind=index is not None and not plain and size == n_free,
             dense=index if plain else None,
+            regions=part_regions,
         )
         outcomes.append(part.solve())
         pairs_left -= size
@@ -591,7 +598,10 @@ class _Part:
     say: Progress
     allow_linked: bool = True
     plain: bool = False  # already known: no cap can bind
+    may_bind: bool = False  # already known: some cap could bind (``caps_cannot_bind`` is False)
     dense: DenseIndex | None = None  # already known: assignment_index(client, unit) of this part
+    #: already known: the part's regions (``split_in_regions``), as indices into its pairs
+    regions: list[np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
@@ -632,6 +642,7 @@ class _Part:
         if (
             weight is not None
             and method == "auto"
+            and not self.may_bind
             and (self.plain or caps_cannot_bind(self.client, self.unit, self.caps))
         ):
             # 0. only rule 1 binds: a plain assignment
@@ -705,18 +716,27 @@ class _Part:
         corporation quota, so the part falls apart into regions for it (complexes and
         municipalities lie in one region) and the union of the regions' optima is the whole
         flow's optimum; several small flows are much faster than one large one."""
-        ordered = len(self.positions) > 1 and np.all(self.positions[1:] > self.positions[:-1])
-        regions = split(self.cols, self.pairs, self.positions, []) if ordered else []
+        regions = self._regions()
         if len(regions) < 2:
             return solve_flow(self.client, self.unit, weight, self.caps)
         picked = []
-        for piece in regions:
-            local = np.searchsorted(self.positions, piece)
+        for local in regions:
             got = solve_flow(self.client[local], self.unit[local], weight[local], self.caps)
             if got is None:
                 return None
             picked.append(local[got])
         return np.sort(np.concatenate(picked))
+
+    def _regions(self) -> list[np.ndarray]:
+        """The part's regions (clients and municipalities joined by eligibility alone), as
+        indices into its pairs, each ascending; none when its positions are not ascending."""
+        if self.regions is not None:
+            return self.regions
+        ordered = len(self.positions) > 1 and np.all(self.positions[1:] > self.positions[:-1])
+        if not ordered:
+            return []
+        pieces = split(self.cols, self.pairs, self.positions, [])
+        return [np.searchsorted(self.positions, piece) for piece in pieces]
 
     def _spent(self) -> float:
         return time.perf_counter() - self.started
@@ -724,12 +744,12 @@ class _Part:
     def _linked(self, weight: np.ndarray) -> _PartOutcome | None:
         """Regions joined only by a few caps: ``allocator.linked``. None when the part is one
         region (or the weights are too large for a proof)."""
-        regions = split(self.cols, self.pairs, self.positions, [])
+        regions = self._regions()
         if len(regions) < 2:
             return None
         region_of_pair = np.empty(self.n_pairs, dtype=np.int64)
-        for r, piece in enumerate(regions):
-            region_of_pair[np.searchsorted(self.positions, piece)] = r
+        for r, local in enumerate(regions):
+            region_of_pair[local] = r
         links = regions_and_links(self.client, self.unit, region_of_pair, self.caps)
         if not links:
             return None
