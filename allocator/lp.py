@@ -161,8 +161,10 @@ class CapRows:
                 out[:, f] = row_of[(self.client if kind == self.CLIENT else self.unit)[pairs]]
         return out
 
-    def column_sums(self, y: np.ndarray) -> np.ndarray:
-        """``A'y``: per pair, the sum of ``y`` over its rows (exact in int64 for whole ``y``)."""
+    def column_sums(self, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``A'y``: per pair, the sum of ``y`` over its rows (exact in int64 for whole ``y``);
+        into ``out`` when given (the pricing rounds reuse one array: a fresh one each round
+        costs a page fault per page, more than the sums)."""
         extended = np.append(y, np.zeros(1, dtype=y.dtype))  # row -1: no row, adds 0
         per_client = per_unit = None
         per_pair = []
@@ -174,11 +176,11 @@ class CapRows:
                 per_unit = part if per_unit is None else per_unit + part
             else:
                 per_pair.append(part)
-        total = np.zeros(self.n, dtype=extended.dtype)
-        if per_client is not None:
-            total += per_client[self.client]
-        if per_unit is not None:
-            total += per_unit[self.unit]
+        total = np.empty(self.n, dtype=extended.dtype) if out is None else out
+        total.fill(0)
+        for values, at in ((per_client, self.client), (per_unit, self.unit)):
+            if values is not None:
+                total += values[at]
         for part in per_pair:
             total += part
         return total
@@ -248,6 +250,7 @@ class ColumnLp:
         highs.passModel(lp)
         self.highs = highs
         self.in_model = np.full(self.n, -1, dtype=np.int64)  # HiGHS column of each pair
+        self.out_of_model = np.ones(self.n, dtype=bool)  # in_model < 0
         self.columns: list[int] = []
         self.level_rows: list[np.ndarray] = []  # coefficients over all pairs of each level row
         self.level_bounds: list[tuple[float, float]] = []
@@ -306,6 +309,7 @@ class ColumnLp:
             value,
         )
         self.in_model[new] = np.arange(len(self.columns), len(self.columns) + len(new))
+        self.out_of_model[new] = False
         self.columns.extend(new.tolist())
 
     def _rows_in(self, rows: np.ndarray) -> None:
@@ -352,6 +356,8 @@ class ColumnLp:
         self.bound_duals = None
         # columns left out add their reduced cost to the dual bound: keep that well under a unit
         tolerance = max(1e-7, 1e-13 * float(np.abs(cost).max(initial=0.0)))
+        d = np.empty(self.n)  # the reduced costs, rewritten each round
+        improving_mask = np.empty(self.n, dtype=bool)
         while True:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
@@ -361,11 +367,13 @@ class ColumnLp:
             if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 return None
             cap, level = self._duals()
-            d = cost - self.rows.column_sums(cap)
+            np.subtract(cost, self.rows.column_sums(cap, out=d), out=d)
             for row, y in zip(self.level_rows, level, strict=True):
                 d -= row * y
             self.reduced = d
-            improving = np.flatnonzero((d < -tolerance) & (self.in_model < 0))
+            np.less(d, -tolerance, out=improving_mask)
+            improving_mask &= self.out_of_model
+            improving = np.flatnonzero(improving_mask)
             if len(improving) == 0:
                 break
             self._add(self._spread(improving, d), cost)
