@@ -40,6 +40,36 @@ def _first_per_group(group: np.ndarray, k: int) -> np.ndarray:
     return keep
 
 
+def _smallest_per_run(values: np.ndarray, starts: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the ``k`` smallest values of each run (runs of consecutive entries, starting at
+    ``starts``), ties by position: the entries a stable sort by run then value would put
+    first in their run, found without a sort. Each pass takes every run's smallest value left,
+    as many of its entries as the run still needs; the runs done drop out. Reduced costs fall
+    into few tie classes per client (a client's pairs differ by little more than their
+    municipality's rank): measured 1-5 passes, most runs done after the first."""
+    n = len(values)
+    keep = np.zeros(n, dtype=bool)
+    position = np.arange(n)  # of the entries still in play
+    value = values
+    lengths = np.diff(np.r_[starts, n])
+    need = np.full(len(starts), k)
+    while len(position):
+        run_starts = np.r_[0, np.cumsum(lengths)[:-1]]
+        run_of = np.repeat(np.arange(len(lengths)), lengths)
+        at_min = value == np.minimum.reduceat(value, run_starts)[run_of]
+        seen = np.r_[0, np.cumsum(at_min)]
+        before = seen[run_starts]
+        keep[position[at_min & (seen[1:] - before[run_of] <= need[run_of])]] = True
+        at_min_count = seen[run_starts + lengths] - before
+        need = need - np.minimum(at_min_count, need)
+        lengths = lengths - at_min_count
+        going = (need > 0) & (lengths > 0)
+        stay = going[run_of] & ~at_min
+        position, value = position[stay], value[stay]
+        lengths, need = lengths[going], need[going]
+    return keep
+
+
 @dataclass
 class LpOutcome:
     """``chosen`` is set when the LP optimum was integral at every level and reached every
@@ -229,6 +259,8 @@ class ColumnLp:
         self.b = b = self.rows.b
         self.n, self.n_rows = len(client), self.rows.n_rows
         self.client, self.unit = client, unit
+        # pairs sorted by client (as eligibility gives them): ``_spread`` reads clients as runs
+        self.by_client = bool(np.all(client[1:] >= client[:-1]))
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("simplex_strategy", 4)
@@ -388,8 +420,16 @@ class ColumnLp:
         used: on the owned-province LP (217,000 pairs, the flow's pairs first) that took 42,500
         columns and 6,400 simplex iterations, spread 6,600 columns and 3,800 iterations in 7
         rounds, about half the time (4 and 2 a round: 15 rounds, 25 % slower)."""
-        order = improving[np.argsort(d[improving], kind="stable")]
-        order = order[_first_per_group(self.client[order], NEW_PER_CLIENT)]
+        if self.by_client:
+            # each client's pairs are one run of ``improving``: the same pairs without sorting
+            # them all (a fifth of the LP's own time on owned-province)
+            client = self.client[improving]
+            starts = np.flatnonzero(np.r_[True, client[1:] != client[:-1]])
+            chosen = improving[_smallest_per_run(d[improving], starts, NEW_PER_CLIENT)]
+            order = chosen[np.argsort(d[chosen], kind="stable")]
+        else:
+            order = improving[np.argsort(d[improving], kind="stable")]
+            order = order[_first_per_group(self.client[order], NEW_PER_CLIENT)]
         return order[_first_per_group(self.unit[order], NEW_PER_UNIT)]
 
     def whole_vertex(self, x: np.ndarray, deadline: float, tries: int = FACE_TRIES):
