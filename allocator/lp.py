@@ -49,23 +49,30 @@ def _smallest_per_run(values: np.ndarray, starts: np.ndarray, k: int) -> np.ndar
     municipality's rank): measured 1-5 passes, most runs done after the first."""
     n = len(values)
     keep = np.zeros(n, dtype=bool)
-    position = np.arange(n)  # of the entries still in play
+    position = None  # of the entries still in play (None: all of them)
     value = values
     lengths = np.diff(np.r_[starts, n])
     need = np.full(len(starts), k)
-    while len(position):
-        run_starts = np.r_[0, np.cumsum(lengths)[:-1]]
-        run_of = np.repeat(np.arange(len(lengths)), lengths)
-        at_min = value == np.minimum.reduceat(value, run_starts)[run_of]
-        seen = np.r_[0, np.cumsum(at_min)]
+    while len(value):
+        # (per-run numbers spread to the entries by np.repeat: a sequential write, no gather)
+        run_starts = np.zeros(len(lengths), dtype=np.int64)
+        np.cumsum(lengths[:-1], out=run_starts[1:])
+        at_min = value == np.repeat(np.minimum.reduceat(value, run_starts), lengths)
+        seen = np.zeros(len(value) + 1, dtype=np.int64)  # entries at their run's minimum so far
+        np.cumsum(at_min, out=seen[1:])
         before = seen[run_starts]
-        keep[position[at_min & (seen[1:] - before[run_of] <= need[run_of])]] = True
+        take = at_min & (seen[1:] <= np.repeat(before + need, lengths))
+        if position is None:
+            keep |= take
+        else:
+            keep[position[take]] = True
         at_min_count = seen[run_starts + lengths] - before
         need = need - np.minimum(at_min_count, need)
         lengths = lengths - at_min_count
         going = (need > 0) & (lengths > 0)
-        stay = going[run_of] & ~at_min
-        position, value = position[stay], value[stay]
+        stay = np.repeat(going, lengths + at_min_count) & ~at_min
+        position = np.flatnonzero(stay) if position is None else position[stay]
+        value = value[stay]
         lengths, need = lengths[going], need[going]
     return keep
 
@@ -128,6 +135,11 @@ class CapRows:
     ):
         self.client, self.unit = client, unit
         self.n = n = len(client)
+        #: (client, length) of each run of pairs when they come sorted by client, else None
+        self.client_runs: tuple[np.ndarray, np.ndarray] | None = None
+        if n and np.all(client[1:] >= client[:-1]):
+            starts = np.flatnonzero(np.r_[True, client[1:] != client[:-1]])
+            self.client_runs = (client[starts], np.diff(np.r_[starts, n]))
         per_client = np.bincount(client) if n else np.zeros(0, dtype=np.int64)
         per_unit = np.bincount(unit) if n else np.zeros(0, dtype=np.int64)
         units = np.flatnonzero(per_unit)
@@ -207,10 +219,15 @@ class CapRows:
             else:
                 per_pair.append(part)
         total = np.empty(self.n, dtype=extended.dtype) if out is None else out
-        total.fill(0)
-        for values, at in ((per_client, self.client), (per_unit, self.unit)):
-            if values is not None:
-                total += values[at]
+        if per_client is None:
+            total.fill(0)
+        elif self.client_runs is not None:  # pairs sorted by client: each run one value
+            run_client, run_lengths = self.client_runs
+            total[:] = np.repeat(per_client[run_client], run_lengths)
+        else:
+            total[:] = per_client[self.client]
+        if per_unit is not None:
+            total += per_unit[self.unit]
         for part in per_pair:
             total += part
         return total
@@ -260,7 +277,7 @@ class ColumnLp:
         self.n, self.n_rows = len(client), self.rows.n_rows
         self.client, self.unit = client, unit
         # pairs sorted by client (as eligibility gives them): ``_spread`` reads clients as runs
-        self.by_client = bool(np.all(client[1:] >= client[:-1]))
+        self.by_client = self.rows.client_runs is not None
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("simplex_strategy", 4)

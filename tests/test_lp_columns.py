@@ -43,6 +43,12 @@ def test_cap_rows_per_family_are_the_rows_pair_by_pair(kwargs) -> None:
     assert np.allclose(rows.column_sums(y.astype(float)), expected.T @ y)
     chosen = np.flatnonzero(rng.random(len(client)) < 0.1)
     assert np.array_equal(rows.counts(chosen), expected[:, chosen].sum(axis=1))
+    # pairs not sorted by client: the same rows, the sums read pair by pair
+    shuffled = rng.permutation(len(client))
+    mixed = CapRows(client[shuffled], unit[shuffled], reduced.caps)
+    assert rows.client_runs is not None and mixed.client_runs is None
+    assert np.array_equal(mixed.matrix().toarray(), expected[:, shuffled])
+    assert np.array_equal(mixed.column_sums(y), (expected.T @ y)[shuffled])
 
 
 def test_smallest_per_run_takes_what_a_stable_sort_puts_first() -> None:
