@@ -203,10 +203,8 @@ class CapRows:
                 out[:, f] = row_of[(self.client if kind == self.CLIENT else self.unit)[pairs]]
         return out
 
-    def column_sums(self, y: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """``A'y``: per pair, the sum of ``y`` over its rows (exact in int64 for whole ``y``);
-        into ``out`` when given (the pricing rounds reuse one array: a fresh one each round
-        costs a page fault per page, more than the sums)."""
+    def _sums(self, y: np.ndarray):
+        """``y`` summed per client, per unit and per pair (None where no family of that kind)."""
         extended = np.append(y, np.zeros(1, dtype=y.dtype))  # row -1: no row, adds 0
         per_client = per_unit = None
         per_pair = []
@@ -218,19 +216,31 @@ class CapRows:
                 per_unit = part if per_unit is None else per_unit + part
             else:
                 per_pair.append(part)
-        total = np.empty(self.n, dtype=extended.dtype) if out is None else out
+        return per_client, per_unit, per_pair
+
+    def reduced(self, cost: np.ndarray, y: np.ndarray, out: np.ndarray | None = None):
+        """``cost - A'y`` per pair (exact in int64 for whole ``cost`` and ``y``), into ``out``
+        when given: the pricing rounds reuse one array, and each term is taken off in place
+        (these passes over every pair are bound by memory, not arithmetic)."""
+        per_client, per_unit, per_pair = self._sums(y)
+        dtype = np.result_type(cost.dtype, y.dtype)
+        out = np.empty(self.n, dtype=dtype) if out is None else out
         if per_client is None:
-            total.fill(0)
+            np.copyto(out, cost)
         elif self.client_runs is not None:  # pairs sorted by client: each run one value
             run_client, run_lengths = self.client_runs
-            total[:] = np.repeat(per_client[run_client], run_lengths)
+            np.subtract(cost, np.repeat(per_client[run_client], run_lengths), out=out)
         else:
-            total[:] = per_client[self.client]
+            np.subtract(cost, per_client[self.client], out=out)
         if per_unit is not None:
-            total += per_unit[self.unit]
+            out -= per_unit[self.unit]
         for part in per_pair:
-            total += part
-        return total
+            out -= part
+        return out
+
+    def column_sums(self, y: np.ndarray) -> np.ndarray:
+        """``A'y``: per pair, the sum of ``y`` over its rows (exact in int64 for whole ``y``)."""
+        return -self.reduced(np.zeros(self.n, dtype=y.dtype), y)
 
     def counts(self, chosen: np.ndarray) -> np.ndarray:
         """``A x`` for the 0/1 ``x`` that takes the pairs ``chosen``."""
@@ -301,6 +311,7 @@ class ColumnLp:
         self.in_model = np.full(self.n, -1, dtype=np.int64)  # HiGHS column of each pair
         self.out_of_model = np.ones(self.n, dtype=bool)  # in_model < 0
         self.columns: list[int] = []
+        self.taken_rows: list[np.ndarray] = []  # ``CapRows.of`` the columns, batch by batch
         self.level_rows: list[np.ndarray] = []  # coefficients over all pairs of each level row
         self.level_bounds: list[tuple[float, float]] = []
         self.max_column_rows = self.rows.max_column_rows
@@ -357,9 +368,18 @@ class ColumnLp:
             index.astype(np.int32),
             value,
         )
+        self.taken_rows.append(rows)
         self.in_model[new] = np.arange(len(self.columns), len(self.columns) + len(new))
         self.out_of_model[new] = False
         self.columns.extend(new.tolist())
+
+    def _column_rows(self) -> np.ndarray:
+        """The cap rows of each column taken in, in HiGHS's order (``CapRows.of``)."""
+        if len(self.taken_rows) > 1:
+            self.taken_rows = [np.concatenate(self.taken_rows)]
+        if not self.taken_rows:
+            return np.zeros((0, len(self.rows.families)), dtype=np.int64)
+        return self.taken_rows[0]
 
     def _rows_in(self, rows: np.ndarray) -> None:
         """Lazy cap rows into HiGHS, over the pairs already taken in (all at 0 or within the
@@ -370,7 +390,7 @@ class ColumnLp:
         # columns[j]), row by row, columns in order
         new_row = np.full(self.n_rows + 1, -1, dtype=np.int64)  # [-1]: no row
         new_row[rows] = np.arange(len(rows))
-        local = new_row[self.rows.of(np.array(self.columns, dtype=np.int64))]
+        local = new_row[self._column_rows()]
         column, family = np.nonzero(local >= 0)
         local = local[column, family]
         order = np.argsort(local, kind="stable")
@@ -416,7 +436,7 @@ class ColumnLp:
             if self.highs.getModelStatus() != highspy.HighsModelStatus.kOptimal:
                 return None
             cap, level = self._duals()
-            np.subtract(cost, self.rows.column_sums(cap, out=d), out=d)
+            self.rows.reduced(cost, cap, out=d)
             for row, y in zip(self.level_rows, level, strict=True):
                 d -= row * y
             self.reduced = d
@@ -533,7 +553,7 @@ class ColumnLp:
             return float(whole[0])
         cap = np.minimum(cap, 0.0)  # rows sum <= b: dual <= 0 when minimising
         rhs = [cap * self.b]
-        reduced = cost - self.rows.column_sums(cap)
+        reduced = self.rows.reduced(cost, cap)
         magnitude = np.abs(cost) + self.rows.column_sums(np.abs(cap))
         for row, y, (lower, upper) in zip(self.level_rows, level, self.level_bounds, strict=True):
             y = min(y, 0.0) if np.isinf(lower) else max(y, 0.0)  # the side that is finite
@@ -592,7 +612,7 @@ class ColumnLp:
         if max(1, self.n) * per_column + rhs_size >= 2.0**62:
             return None
         cap_whole = cap.astype(np.int64)
-        reduced = cost.astype(np.int64) - self.rows.column_sums(cap_whole)
+        reduced = self.rows.reduced(cost.astype(np.int64), cap_whole)
         total = int((cap_whole * b.astype(np.int64)).sum())
         for row, y, (lower, upper) in zip(self.level_rows, level, self.level_bounds, strict=True):
             reduced -= row.astype(np.int64) * y
@@ -694,11 +714,12 @@ def solve_lp_combined(
     if best_total(client, weight) >= SAFE_TOTAL:
         return CombinedOutcome(None, None)
     lp = ColumnLp(client, unit, caps, lazy_rows=True)
-    lp.seed(weight.astype(float), start, per_client)
-    x = lp.solve(-weight.astype(float), deadline)
+    cost = -weight.astype(float)  # HiGHS minimises
+    lp.seed(-cost, start, per_client)
+    x = lp.solve(cost, deadline)
     if x is None:
         return CombinedOutcome(None, None)
-    bound = lp.upper_bound(weight.astype(float))
+    bound = -lp.lower_bound(cost)  # (``upper_bound`` of the weights)
     vertex = x
     if np.abs(x - np.round(x)).max(initial=0.0) > _INTEGRAL:
         vertex = lp.whole_vertex(x, deadline)  # the bound above stays the proof
