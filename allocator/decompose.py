@@ -166,11 +166,16 @@ def _by_size(pieces: list[np.ndarray], first: list[int]) -> list[int]:
 
 
 def split_in_regions(
-    cols: Columns, pairs: EligiblePairs, positions: np.ndarray, caps: list[GroupCaps]
+    cols: Columns,
+    pairs: EligiblePairs,
+    positions: np.ndarray,
+    caps: list[GroupCaps],
+    client: np.ndarray | None = None,
+    unit: np.ndarray | None = None,
 ) -> list[tuple[np.ndarray, list[np.ndarray]]]:
     """``split(cols, pairs, positions, caps)``, each part with its regions: the pieces ``split``
     gives for that part without caps, as indices into the part's positions (each ascending).
-    ``positions`` ascending.
+    ``positions`` ascending; ``client`` and ``unit``: theirs, when already gathered.
 
     A part is a union of whole regions (clients and municipalities joined by eligibility),
     those whose municipalities share a limited group: so one pass over the pairs finds both,
@@ -180,8 +185,9 @@ def split_in_regions(
         return []
     n, k = cols.n_clients, len(cols.municipality_ids)
     muni_of_unit = cols.unit_municipality
-    client = pairs.client[positions]
-    pair_muni = muni_of_unit[pairs.unit[positions]]
+    client = pairs.client[positions] if client is None else client
+    unit = pairs.unit[positions] if unit is None else unit
+    pair_muni = muni_of_unit[unit]
     client_muni = np.zeros(n * k, dtype=bool)
     client_muni[client * k + pair_muni] = True
     codes = np.flatnonzero(client_muni)
@@ -195,7 +201,7 @@ def split_in_regions(
     offset = n_regions
     for cap in caps:
         if cap.on_clients:
-            group = cap.of(client, pairs.unit[positions])
+            group = cap.of(client, unit)
             limited = cap.left[group] >= 0
             rows.append(region_of_muni[pair_muni[limited]])
             cols_.append(offset + group[limited])
@@ -209,6 +215,8 @@ def split_in_regions(
     _, part_of_region = connected_components(joined, directed=False)
 
     region_of_pair = labels[client]
+    if n_regions < 2**15:  # (numpy sorts 16-bit integers stably by radix, in one pass)
+        region_of_pair = region_of_pair.astype(np.int16)
     order = np.argsort(region_of_pair, kind="stable")
     sorted_regions = region_of_pair[order]
     starts = np.flatnonzero(np.r_[True, sorted_regions[1:] != sorted_regions[:-1]])

@@ -496,6 +496,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
     n_free = len(pairs) if free is None else len(free)
     index = None
     plain = False
+    client = unit = None  # of the free pairs, once gathered
     if settings.method == "auto" and n_free:
         client = pairs.client if whole else pairs.client[free]
         unit = pairs.unit if whole else pairs.unit[free]
@@ -509,7 +510,9 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
         regions = [None] * len(pieces)
     else:
         # each part with its regions, for the paths that take a part region by region
-        found = split_in_regions(cols, pairs, reduced.free if free is None else free, reduced.caps)
+        found = split_in_regions(
+            cols, pairs, reduced.free if free is None else free, reduced.caps, client, unit
+        )
         pieces, regions = [p for p, _ in found], [r for _, r in found]
     build_seconds = time.perf_counter() - t
     maximise = [LEVEL_SENSE[level] == "max" for level in levels]
@@ -537,6 +540,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
             plain=plain,
             # a part that is all the free pairs was checked above with them
             may_bind=index is not None and not plain and size == n_free,
+            gathered=(client, unit) if client is not None and size == n_free else None,
             dense=index if plain else None,
             regions=part_regions,
         )
@@ -602,14 +606,18 @@ class _Part:
     dense: DenseIndex | None = None  # already known: assignment_index(client, unit) of this part
     #: already known: the part's regions (``split_in_regions``), as indices into its pairs
     regions: list[np.ndarray] | None = None
+    gathered: tuple[np.ndarray, np.ndarray] | None = None  # already known: (client, unit)
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
         self.n_pairs = len(self.pairs) if self.given is None else len(self.given)
         # the whole: positions are 0..n-1
         self.whole = self.given is None or self.n_pairs == len(self.pairs)
-        self.client = self.pairs.client if self.whole else self.pairs.client[self.given]
-        self.unit = self.pairs.unit if self.whole else self.pairs.unit[self.given]
+        if self.gathered is not None:
+            self.client, self.unit = self.gathered
+        else:
+            self.client = self.pairs.client if self.whole else self.pairs.client[self.given]
+            self.unit = self.pairs.unit if self.whole else self.pairs.unit[self.given]
         self._counts: tuple[int, int] | None = None  # (clients, units), once known
 
     @functools.cached_property
