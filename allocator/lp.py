@@ -424,7 +424,8 @@ class ColumnLp:
         self.highs.changeColsCost(len(ids), np.arange(len(ids), dtype=np.int32), cost[ids])
         self.bound_duals = None
         # columns left out add their reduced cost to the dual bound: keep that well under a unit
-        tolerance = max(1e-7, 1e-13 * float(np.abs(cost).max(initial=0.0)))
+        largest = max(float(cost.max(initial=0.0)), -float(cost.min(initial=0.0)))  # |cost|
+        tolerance = max(1e-7, 1e-13 * largest)
         d = np.empty(self.n)  # the reduced costs, rewritten each round
         improving_mask = np.empty(self.n, dtype=bool)
         while True:
