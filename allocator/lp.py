@@ -587,7 +587,11 @@ class ColumnLp:
         a few rank points; on these rows and whole weights HiGHS's duals at a vertex are whole
         numbers (measured: every region of the owned-national instance), so the exact sum
         meets the integer optimum where the LP reaches it."""
-        if not np.all(np.isfinite(cost)) or np.any(cost != np.round(cost)):
+        # whole and within int64 (NaN and infinities fail the first test)
+        if len(cost) and not max(float(cost.max()), -float(cost.min())) < 2.0**62:
+            return None
+        whole_cost = cost.astype(np.int64)
+        if not np.array_equal(whole_cost, cost):
             return None
         b = np.round(self.b)
         if np.any(b != self.b):
@@ -613,7 +617,7 @@ class ColumnLp:
         if max(1, self.n) * per_column + rhs_size >= 2.0**62:
             return None
         cap_whole = cap.astype(np.int64)
-        reduced = self.rows.reduced(cost.astype(np.int64), cap_whole)
+        reduced = self.rows.reduced(whole_cost, cap_whole)
         total = int((cap_whole * b.astype(np.int64)).sum())
         for row, y, (lower, upper) in zip(self.level_rows, level, self.level_bounds, strict=True):
             reduced -= row.astype(np.int64) * y

@@ -524,6 +524,7 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
         # A hard part may not starve the others: each gets its share of the time left.
         now = time.perf_counter()
         share = size / max(1, pairs_left)
+        known = index is not None and size == n_free  # the part is all the free pairs
         part = _Part(
             i,
             positions,
@@ -539,9 +540,9 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
             say,
             plain=plain,
             # a part that is all the free pairs was checked above with them
-            may_bind=index is not None and not plain and size == n_free,
-            gathered=(client, unit) if client is not None and size == n_free else None,
-            dense=index if plain else None,
+            may_bind=known and not plain,
+            gathered=(client, unit) if known else None,
+            dense=index if known else None,
             regions=part_regions,
         )
         outcomes.append(part.solve())
@@ -618,7 +619,8 @@ class _Part:
         else:
             self.client = self.pairs.client if self.whole else self.pairs.client[self.given]
             self.unit = self.pairs.unit if self.whole else self.pairs.unit[self.given]
-        self._counts: tuple[int, int] | None = None  # (clients, units), once known
+        # (clients, units), once known
+        self._counts = None if self.dense is None else (self.dense[0], self.dense[2])
 
     @functools.cached_property
     def positions(self) -> np.ndarray:
