@@ -135,11 +135,9 @@ class CapRows:
     ):
         self.client, self.unit = client, unit
         self.n = n = len(client)
-        #: (client, length) of each run of pairs when they come sorted by client, else None
-        self.client_runs: tuple[np.ndarray, np.ndarray] | None = None
-        if n and np.all(client[1:] >= client[:-1]):
-            starts = np.flatnonzero(np.r_[True, client[1:] != client[:-1]])
-            self.client_runs = (client[starts], np.diff(np.r_[starts, n]))
+        #: the pairs come sorted by client (as eligibility gives them)
+        self.by_client = bool(np.all(client[1:] >= client[:-1]))
+        self._scratch: dict[np.dtype, np.ndarray] = {}  # per dtype, one array over the pairs
         per_client = np.bincount(client) if n else np.zeros(0, dtype=np.int64)
         per_unit = np.bincount(unit) if n else np.zeros(0, dtype=np.int64)
         units = np.flatnonzero(per_unit)
@@ -225,15 +223,16 @@ class CapRows:
         per_client, per_unit, per_pair = self._sums(y)
         dtype = np.result_type(cost.dtype, y.dtype)
         out = np.empty(self.n, dtype=dtype) if out is None else out
-        if per_client is None:
-            np.copyto(out, cost)
-        elif self.client_runs is not None:  # pairs sorted by client: each run one value
-            run_client, run_lengths = self.client_runs
-            np.subtract(cost, np.repeat(per_client[run_client], run_lengths), out=out)
-        else:
-            np.subtract(cost, per_client[self.client], out=out)
-        if per_unit is not None:
-            out -= per_unit[self.unit]
+        # the gathers go into a kept array (``take`` with ``out``, unbuffered in mode "clip":
+        # the indices are valid), not a fresh one per call: in a fresh process each new page
+        # costs more than the gather
+        scratch = self._scratch.get(dtype)
+        if scratch is None:
+            scratch = self._scratch[dtype] = np.empty(self.n, dtype=dtype)
+        np.copyto(out, cost)
+        for values, at in ((per_client, self.client), (per_unit, self.unit)):
+            if values is not None:
+                out -= np.take(values.astype(dtype, copy=False), at, out=scratch, mode="clip")
         for part in per_pair:
             out -= part
         return out
@@ -287,7 +286,7 @@ class ColumnLp:
         self.n, self.n_rows = len(client), self.rows.n_rows
         self.client, self.unit = client, unit
         # pairs sorted by client (as eligibility gives them): ``_spread`` reads clients as runs
-        self.by_client = self.rows.client_runs is not None
+        self.by_client = self.rows.by_client
         highs = highspy.Highs()
         highs.setOptionValue("output_flag", False)
         highs.setOptionValue("simplex_strategy", 4)

@@ -46,7 +46,7 @@ def test_cap_rows_per_family_are_the_rows_pair_by_pair(kwargs) -> None:
     # pairs not sorted by client: the same rows, the sums read pair by pair
     shuffled = rng.permutation(len(client))
     mixed = CapRows(client[shuffled], unit[shuffled], reduced.caps)
-    assert rows.client_runs is not None and mixed.client_runs is None
+    assert rows.by_client and not mixed.by_client
     assert np.array_equal(mixed.matrix().toarray(), expected[:, shuffled])
     assert np.array_equal(mixed.column_sums(y), (expected.T @ y)[shuffled])
 
