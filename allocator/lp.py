@@ -292,6 +292,10 @@ class ColumnLp:
         highs.setOptionValue("simplex_strategy", 4)
         highs.setOptionValue("threads", 1)
         highs.setOptionValue("random_seed", 0)
+        # no bound perturbation: on the owned-province LPs (seeds 0-3) 9-12 % fewer simplex
+        # iterations, 5-20 % less time; the optimum and its proof (``lower_bound``) do not
+        # depend on the path the simplex takes
+        highs.setOptionValue("primal_simplex_bound_perturbation_multiplier", 0.0)
         self.lazy_rows = lazy_rows
         self.n_highs_rows = 0 if lazy_rows else self.n_rows
         self.highs_row = np.full(self.n_rows, -1, dtype=np.int64)
