@@ -39,9 +39,8 @@ def _combined_inputs(instance):
 
 def test_the_face_search_turns_a_fractional_optimum_into_the_mip_optimum():
     # found by scanning seeds: with each client's 2 best pairs first, its LP (column generation
-    # and simplex options as they are now) stops at a fractional vertex; if the pricing or the
-    # options change, scan again
-    instance = generate(100, 300, 8, 14, national_corporations=2, national_share=0.3)
+    # as it is now) stops at a fractional vertex; if the pricing changes, scan again
+    instance = generate(100, 300, 8, 3, national_corporations=2, national_share=0.15)
     pairs, caps, weight = _combined_inputs(instance)
     lp = ColumnLp(pairs.client, pairs.unit, caps)
     lp.seed(weight.astype(float), None, 2)
