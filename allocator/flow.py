@@ -312,9 +312,11 @@ def caps_cannot_bind(
     if index is not None:
         n_clients = index[0]
         # the unit columns are the units themselves when every unit 0..n-1 is here
-        units = np.arange(index[2]) if index[3] is unit else np.unique(unit)
+        units = np.arange(index[2]) if index[3] is unit else None
     else:
         n_clients = count_distinct(client)
+        units = None
+    if units is None:  # (a count per unit id: no sort, unlike np.unique)
         units = np.flatnonzero(np.bincount(unit)) if len(unit) else unit[:0]
     for cap in caps:
         if cap.on_clients:

@@ -290,7 +290,7 @@ def reduced_gains(lp: ColumnLp, weight: np.ndarray) -> np.ndarray:
     whole numbers). For every allocation x meeting the rows, weak duality gives
     ``w·x <= B - sum_{g>0} g·(1 - x) - sum_{g<0} |g|·x`` with ``B`` that bound: the same
     multipliers in both, or the fixing would not follow."""
-    return weight.astype(float) + lp.a.T @ np.minimum(lp.cap_multipliers(), 0.0)
+    return weight.astype(float) + lp.rows.column_sums(np.minimum(lp.cap_multipliers(), 0.0))
 
 
 def _near_fractional(x: np.ndarray, client: np.ndarray, unit: np.ndarray) -> np.ndarray:

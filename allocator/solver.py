@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from allocator import expected_acceptance, rules
 from allocator.columns import Columns, build_columns
-from allocator.decompose import GroupCaps, settle_pinned, split
+from allocator.decompose import GroupCaps, settle_pinned, split, split_in_regions
 from allocator.eligibility import EligiblePairs, eligible_pairs
 from allocator.flow import (
     DenseIndex,
@@ -510,28 +510,36 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
     n_free = len(pairs) if free is None else len(free)
     index = None
     plain = False
+    client = unit = None  # of the free pairs, once gathered
     if settings.method == "auto" and n_free:
         client = pairs.client if whole else pairs.client[free]
         unit = pairs.unit if whole else pairs.unit[free]
         index = assignment_index(client, unit, pairs if whole else None)
         plain = caps_cannot_bind(client, unit, reduced.caps, index)
     pieces: list[np.ndarray | None]
+    regions: list[list[np.ndarray] | None]
     if plain:
         # a plain assignment as a whole: splitting it would cost more than it saves
         pieces = [free] if n_free else []
+        regions = [None] * len(pieces)
     else:
-        pieces = split(cols, pairs, reduced.free if free is None else free, reduced.caps)
+        # each part with its regions, for the paths that take a part region by region
+        found = split_in_regions(
+            cols, pairs, reduced.free if free is None else free, reduced.caps, client, unit
+        )
+        pieces, regions = [p for p, _ in found], [r for _, r in found]
     build_seconds = time.perf_counter() - t
     maximise = [LEVEL_SENSE[level] == "max" for level in levels]
     of_client = [level_per_client(level, cols) for level in levels]
     outcomes = []
     sizes = [len(pairs) if p is None else len(p) for p in pieces]
     pairs_left = sum(sizes)
-    for i, (positions, size) in enumerate(zip(pieces, sizes, strict=True)):
+    for i, (positions, size, part_regions) in enumerate(zip(pieces, sizes, regions, strict=True)):
         say(f"part {i + 1}/{len(pieces)} ({size:,} pairs)", i, len(pieces))
         # A hard part may not starve the others: each gets its share of the time left.
         now = time.perf_counter()
         share = size / max(1, pairs_left)
+        known = index is not None and size == n_free  # the part is all the free pairs
         part = _Part(
             i,
             positions,
@@ -546,8 +554,12 @@ def _solve_by_parts(cols, pairs, levels, coefficients, settings, deadline, greed
             greedy,
             say,
             plain=plain,
-            dense=index if plain else None,
             of_client=of_client,
+            # a part that is all the free pairs was checked above with them
+            may_bind=known and not plain,
+            gathered=(client, unit) if known else None,
+            dense=index if known else None,
+            regions=part_regions,
         )
         outcomes.append(part.solve())
         pairs_left -= size
@@ -607,19 +619,27 @@ class _Part:
     say: Progress
     allow_linked: bool = True
     plain: bool = False  # already known: no cap can bind
+    may_bind: bool = False  # already known: some cap could bind (``caps_cannot_bind`` is False)
     dense: DenseIndex | None = None  # already known: assignment_index(client, unit) of this part
     # per level, its coefficient per client when it depends on the client alone
     # (``level_per_client``): indexed by client, so the same for every part
     of_client: list[np.ndarray | None] | None = None
+    #: already known: the part's regions (``split_in_regions``), as indices into its pairs
+    regions: list[np.ndarray] | None = None
+    gathered: tuple[np.ndarray, np.ndarray] | None = None  # already known: (client, unit)
 
     def __post_init__(self) -> None:
         self.started = time.perf_counter()
         self.n_pairs = len(self.pairs) if self.given is None else len(self.given)
         # the whole: positions are 0..n-1
         self.whole = self.given is None or self.n_pairs == len(self.pairs)
-        self.client = self.pairs.client if self.whole else self.pairs.client[self.given]
-        self.unit = self.pairs.unit if self.whole else self.pairs.unit[self.given]
-        self._counts: tuple[int, int] | None = None  # (clients, units), once known
+        if self.gathered is not None:
+            self.client, self.unit = self.gathered
+        else:
+            self.client = self.pairs.client if self.whole else self.pairs.client[self.given]
+            self.unit = self.pairs.unit if self.whole else self.pairs.unit[self.given]
+        # (clients, units), once known
+        self._counts = None if self.dense is None else (self.dense[0], self.dense[2])
 
     @functools.cached_property
     def positions(self) -> np.ndarray:
@@ -652,6 +672,7 @@ class _Part:
         if (
             scale is not None
             and method == "auto"
+            and not self.may_bind
             and (self.plain or caps_cannot_bind(self.client, self.unit, self.caps))
         ):
             # 0. only rule 1 binds: a plain assignment (its weights made block by block as the
@@ -727,18 +748,27 @@ class _Part:
         corporation quota, so the part falls apart into regions for it (complexes and
         municipalities lie in one region) and the union of the regions' optima is the whole
         flow's optimum; several small flows are much faster than one large one."""
-        ordered = len(self.positions) > 1 and np.all(self.positions[1:] > self.positions[:-1])
-        regions = split(self.cols, self.pairs, self.positions, []) if ordered else []
+        regions = self._regions()
         if len(regions) < 2:
             return solve_flow(self.client, self.unit, weight, self.caps)
         picked = []
-        for piece in regions:
-            local = np.searchsorted(self.positions, piece)
+        for local in regions:
             got = solve_flow(self.client[local], self.unit[local], weight[local], self.caps)
             if got is None:
                 return None
             picked.append(local[got])
         return np.sort(np.concatenate(picked))
+
+    def _regions(self) -> list[np.ndarray]:
+        """The part's regions (clients and municipalities joined by eligibility alone), as
+        indices into its pairs, each ascending; none when its positions are not ascending."""
+        if self.regions is not None:
+            return self.regions
+        ordered = len(self.positions) > 1 and np.all(self.positions[1:] > self.positions[:-1])
+        if not ordered:
+            return []
+        pieces = split(self.cols, self.pairs, self.positions, [])
+        return [np.searchsorted(self.positions, piece) for piece in pieces]
 
     def _spent(self) -> float:
         return time.perf_counter() - self.started
@@ -746,12 +776,12 @@ class _Part:
     def _linked(self, weight: np.ndarray) -> _PartOutcome | None:
         """Regions joined only by a few caps: ``allocator.linked``. None when the part is one
         region (or the weights are too large for a proof)."""
-        regions = split(self.cols, self.pairs, self.positions, [])
+        regions = self._regions()
         if len(regions) < 2:
             return None
         region_of_pair = np.empty(self.n_pairs, dtype=np.int64)
-        for r, piece in enumerate(regions):
-            region_of_pair[np.searchsorted(self.positions, piece)] = r
+        for r, local in enumerate(regions):
+            region_of_pair[local] = r
         links = regions_and_links(self.client, self.unit, region_of_pair, self.caps)
         if not links:
             return None

@@ -58,8 +58,11 @@ def measure_case(seed: int, national: int, share: float, limit: float) -> dict:
         "linking": linking[0] if linking else 0,
         "proven": solution.proven,
         "wall": wall,
-        "objective": (solution.objective.placed, solution.objective.waiting_days,
-                      solution.objective.rank_sum),  # fmt: skip
+        "objective": (
+            solution.objective.placed,
+            solution.objective.waiting_days,
+            solution.objective.rank_sum,
+        ),  # fmt: skip
         "note": solution.facts.note or "",
         "paths": solution.facts.paths,
         "peak_mb": _peak_mb(),
