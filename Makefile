@@ -34,6 +34,7 @@ bench: install
 	$(BIN)/python benchmarks/run.py --scales region,province --rules-12-15 --out benchmarks/RESULTS-rules-12-15.md
 	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/owned.py
+	$(BIN)/python benchmarks/unseen.py
 	$(BIN)/python benchmarks/limits.py
 	$(BIN)/python benchmarks/simulation.py
 	$(BIN)/python benchmarks/outcomes.py
