@@ -54,6 +54,7 @@ AUDIT = [
     N_("previous"), N_("reason"), N_("fields"), N_("year"), N_("client_id"), N_("unit_id"),
     N_("run_id"), N_("offer_id"), N_("region_id"), N_("input_hash"), N_("seeds"), N_("size"),
     N_("worker"), N_("role"), N_("name"), N_("places"), N_("clients"), N_("units"),
+    N_("corporation_id"),
 ]  # fmt: skip
 
 #: The table whose Dutch column names name an event's details, by what the event is about.

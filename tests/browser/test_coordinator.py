@@ -112,6 +112,8 @@ def test_the_coordinators_week(page: Page, service, check):
     page.get_by_role("button", name="Filteren").click()
     expect(page.locator("main tbody tr").first).to_contain_text("aanbieding")
     expect(page.locator("main table")).not_to_contain_text("offer.")
+    # every detail in words: no key such as corporation_id shown as stored
+    expect(page.locator("main table")).not_to_contain_text("_id")
     assert "WF-C" not in page.url
     check(page, "coordinator-audit")
 
