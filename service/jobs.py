@@ -477,20 +477,23 @@ class ProcrastinateQueue:
         self.loop = asyncio.get_running_loop()
         self.task = asyncio.current_task()
         app = build_app(self.settings.database_url)
-        workers = [
-            app.run_worker_async(
-                queues=[kind.queue],
-                concurrency=kind.workers_of(self.settings),
-                name=f"{worker_name()}-{kind.queue}",
-                install_signal_handlers=False,
-                delete_jobs="successful",
-                fetch_job_polling_interval=5.0,
-            )
-            for kind in kinds().values()
-            if kind.workers_of(self.settings) > 0
-        ]
         async with app.open_async():
-            await asyncio.gather(*workers)
+            # the workers' coroutines made only once the app is open: made before, a failure to
+            # open (a stop during start-up) left them never awaited (a RuntimeWarning in tests)
+            await asyncio.gather(
+                *(
+                    app.run_worker_async(
+                        queues=[kind.queue],
+                        concurrency=kind.workers_of(self.settings),
+                        name=f"{worker_name()}-{kind.queue}",
+                        install_signal_handlers=False,
+                        delete_jobs="successful",
+                        fetch_job_polling_interval=5.0,
+                    )
+                    for kind in kinds().values()
+                    if kind.workers_of(self.settings) > 0
+                )
+            )
 
 
 def make_queue(settings: Settings) -> EmbeddedQueue | ProcrastinateQueue:
