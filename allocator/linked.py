@@ -33,7 +33,7 @@ import numpy as np
 
 from allocator.decompose import GroupCaps
 from allocator.lp import SAFE_TOTAL, ColumnLp, best_total
-from allocator.split_master import RegionKnowledge, solve_master
+from allocator.split_master import RegionKnowledge, SplitMaster
 
 Key = tuple[int, int]  # (index into caps, group)
 log = logging.getLogger("allocator.linked")
@@ -391,7 +391,7 @@ def solve_linked(
     log.info("nested flows done")
     # each region's flow drops caps, so its optimum bounds the region under any budget
     relaxed_bound = (
-        float(sum(int(weight[members[r][x]].sum()) for r, x in enumerate(relaxed)))
+        float(sum(_worth(members[r], x, weight) for r, x in enumerate(relaxed)))
         if all(x is not None for x in relaxed)
         else float("inf")
     )
@@ -407,7 +407,7 @@ def solve_linked(
     ):
         # the relaxed flow bounds its region under any budget
         flow_cuts = [
-            None if x is None else (float(weight[members[r][x]].sum()), 0.0)
+            None if x is None else (float(_worth(members[r], x, weight)), 0.0)
             for r, x in enumerate(relaxed)
         ]
 
@@ -442,9 +442,10 @@ def solve_linked(
     for r, region in enumerate(regions):
         flat = region.trivial
         if relaxed[r] is not None:
-            flat = min(flat, float(weight[members[r][relaxed[r]]].sum()))
+            flat = min(flat, float(_worth(members[r], relaxed[r], weight)))
         region_cuts.append([(flat, np.zeros(len(links)))])
     seen = {budgets.tobytes()}
+    cut_taken: list[dict[int, RegionAnswer]] = [{} for _ in range(n_regions)]
     stalled = 0
     priced: PriceRounds | None = None
     # per region, every answer so far by its budget vector (the split master's points)
@@ -454,7 +455,7 @@ def solve_linked(
     ).reshape(n_regions, len(links))
     while True:
         rounds += 1
-        value = sum(int(weight[members[r][a.chosen]].sum()) for r, a in enumerate(answers))
+        value = sum(_worth(members[r], a.chosen, weight) for r, a in enumerate(answers))
         if best is None or value > best[0]:
             best = (value, [a.chosen for a in answers], budgets.copy())
             best_proven = [a.proven for a in answers]
@@ -463,7 +464,9 @@ def solve_linked(
             stalled += 1
         bound = min(bound, _bound(answers, budgets, quota, links, client, weight, members))
         for r, a in enumerate(answers):
-            if a.bound is not None:
+            # a region whose budget did not move keeps its answer, and its cut is already in
+            if a.bound is not None and cut_taken[r].get(id(a)) is not a:
+                cut_taken[r][id(a)] = a
                 mu = np.array([a.prices.get(key, 0.0) for key in links])
                 region_cuts[r].append((a.bound - float(mu @ budgets[r]), mu))
         bound = min(bound, _price_bound(region_cuts, quota))
@@ -479,7 +482,7 @@ def solve_linked(
         )
         if log.isEnabledFor(logging.DEBUG):
             for r, a in enumerate(answers):
-                v = int(weight[members[r][a.chosen]].sum())
+                v = _worth(members[r], a.chosen, weight)
                 log.debug(
                     "  region %d: proven %s, gap %s, prices %s, budget %s",
                     r,
@@ -532,7 +535,7 @@ def solve_linked(
             #    regions, which no whole split can)
             knowledge = [
                 RegionKnowledge(
-                    _distinct(region_cuts[r]),
+                    region_cuts[r],
                     {
                         b: _worth(members[r], a.chosen, weight)
                         for b, a in known[r].items()
@@ -542,7 +545,8 @@ def solve_linked(
                 )
                 for r in range(n_regions)
             ]
-            master = solve_master(knowledge, quota, deadline, best[2])
+            splits = SplitMaster(knowledge, quota)
+            master = splits.solve(deadline, best[2])
             if master is None:
                 break
             bound = min(bound, float(master.bound))
@@ -556,7 +560,7 @@ def solve_linked(
             # the next split to solve: the best one near the best known (few regions change,
             # and there the cuts are close to the regions' values), else the master's own
             # (far from the known points the cuts promise more than the regions give)
-            near = solve_master(knowledge, quota, deadline, best[2], LOCAL_RADIUS)
+            near = splits.solve(deadline, best[2], LOCAL_RADIUS)
             candidates = [master.split] if near is None else [near.split, master.split]
             split = next((c for c in candidates if c.tobytes() not in seen), None)
             if split is None:
@@ -596,13 +600,13 @@ def solve_linked(
             if best_proven[r] or not fits():
                 continue
             answer = solve_region(r, split_[r], quick=False)
-            if int(weight[members[r][answer.chosen]].sum()) > int(
-                weight[members[r][chosen_per_region[r]]].sum()
+            if _worth(members[r], answer.chosen, weight) > _worth(
+                members[r], chosen_per_region[r], weight
             ):
                 chosen_per_region[r] = answer.chosen
                 improved = True
         if improved:
-            value = sum(int(weight[members[r][c]].sum()) for r, c in enumerate(chosen_per_region))
+            value = sum(_worth(members[r], c, weight) for r, c in enumerate(chosen_per_region))
     chosen = np.sort(
         np.concatenate([members[r][c] for r, c in enumerate(chosen_per_region)])
     ).astype(np.int64)
@@ -1056,15 +1060,8 @@ def _price_rounds(
     return PriceRounds(best, budgets, rounds, cuts)
 
 
-def _distinct(cuts: list[tuple[float, np.ndarray]]) -> list[tuple[float, np.ndarray]]:
-    """The cuts without repeats (a region whose budget did not move gives its cut again)."""
-    seen: dict[tuple, tuple[float, np.ndarray]] = {}
-    for d, mu in cuts:
-        seen.setdefault((d, *mu.tolist()), (d, mu))
-    return list(seen.values())
-
-
 def _worth(members: np.ndarray, chosen: np.ndarray, weight: np.ndarray) -> int:
+    """The combined weight of a region's allocation (``chosen`` local to the region)."""
     return int(weight[members[chosen]].sum())
 
 
