@@ -12,6 +12,7 @@ so a national instance splits into about one part per region.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -66,9 +67,9 @@ class Reduced:
     def all_free(self) -> bool:
         return self.free_mask is None
 
-    @property
+    @cached_property
     def free(self) -> np.ndarray:
-        """Positions of the pairs left to decide (built on each call)."""
+        """Positions of the pairs left to decide (built once, on first use)."""
         if self.free_mask is None:
             return np.arange(self.n_pairs)
         return np.flatnonzero(self.free_mask)
