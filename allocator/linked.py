@@ -319,6 +319,7 @@ def solve_linked(
     say: Callable[..., None] = lambda *a, **k: None,
     flow: Callable | None = None,
     improve: Callable[..., tuple[np.ndarray | None, bool]] | None = None,
+    workers: int = 1,
 ) -> LinkedOutcome:
     """Split the linking limits into budgets per region until the allocation meets the bound.
 
@@ -330,6 +331,7 @@ def solve_linked(
     allocation of the region's pairs under ``caps`` with the ``ones`` taken and only the
     ``free`` pairs besides, of weight at least ``at_least`` (None when there is none), and
     whether it is proven best: with it, a single linking limit is split exactly (``_one_link``).
+    ``workers``: CP-SAT's search workers for the split master (several linking limits).
     """
     n_regions = int(region_of_pair.max()) + 1
     order = np.argsort(region_of_pair, kind="stable")
@@ -545,7 +547,7 @@ def solve_linked(
                 )
                 for r in range(n_regions)
             ]
-            splits = SplitMaster(knowledge, quota)
+            splits = SplitMaster(knowledge, quota, workers)
             master = splits.solve(deadline, best[2])
             if master is None:
                 break

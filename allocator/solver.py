@@ -803,6 +803,7 @@ class _Part:
             self.say,
             flow=solve_flow,
             improve=self._improve_region,
+            workers=self.settings.workers,
         )
         log.info(
             "linked: %d regions, %d linking caps, %d rounds, value %d, bound %.1f",

@@ -62,8 +62,8 @@ class SplitMaster:
     over every whole split (``solve()``), or near one split only (``solve(radius=...)``, on a
     copy of the model with the radius added)."""
 
-    def __init__(self, regions: list[RegionKnowledge], quota: np.ndarray) -> None:
-        self.regions, self.quota = regions, quota
+    def __init__(self, regions: list[RegionKnowledge], quota: np.ndarray, workers: int = 1) -> None:
+        self.regions, self.quota, self.workers = regions, quota, workers
         n_links = len(quota)
         model = cp_model.CpModel()
         top_budget = [
@@ -156,7 +156,7 @@ class SplitMaster:
         if hint is not None:
             self._hint(model, hint)
         solver = cp_model.CpSolver()
-        solver.parameters.num_workers = 1
+        solver.parameters.num_workers = self.workers
         # CP-SAT's presolve turns these rows (coefficients near 10^10, a placement's weight)
         # into a model whose LP bound is far weaker: on an owned-national master
         # 231,536,3xx,xxx,xxx after 30 s against 231,433,79x,xxx,xxx in 5 s without it (the LP
