@@ -173,6 +173,23 @@ def test_several_linking_limits_are_proven_by_the_whole_split_master(shape, monk
     assert s.facts.paths == {"regions": 1} and asked
 
 
+def test_the_split_master_searches_with_the_solvers_workers(monkeypatch) -> None:
+    """``SolverSettings.workers`` reaches the split master's CP-SAT (it always had one)."""
+    from allocator import linked
+
+    instance = generate(120, 360, 24, 7, national_corporations=5, national_share=1.0)
+    workers = []
+
+    class Recorded(linked.SplitMaster):
+        def solve(self, *args, **kwargs):
+            workers.append(self.workers)
+            return super().solve(*args, **kwargs)
+
+    monkeypatch.setattr(linked, "SplitMaster", Recorded)
+    s = solve(instance, LINKED.model_copy(update={"workers": 2}))
+    assert s.facts.paths == {"regions": 1} and workers and set(workers) == {2}
+
+
 def test_many_linking_limits_bound_of_an_unproven_run_holds() -> None:
     """The same with eight linking limits."""
     instance = generate(400, 1600, 48, 5, national_corporations=8, national_share=1.0)
