@@ -188,24 +188,36 @@ def _no_solver_bound(client: np.ndarray, coefficients: np.ndarray, maximise: boo
     return float(min(0, int(coefficients.min(initial=0))))
 
 
-def gap_in_words(levels: list[LevelFacts]) -> str | None:
-    """The gap of the first level not proven optimal, as a coordinator would say it (later
-    levels only count once the earlier ones are settled)."""
+def first_gap(levels: list[LevelFacts]) -> tuple[str, int | None] | None:
+    """The first level not proven optimal and by how many whole units it could still improve
+    (None: no bound known); None when every level is proven. Later levels only count once the
+    earlier ones are settled, so they are not looked at."""
     for lv in levels:
         if lv.status == "optimal":
             continue
         if lv.value is None or lv.bound is None:
-            return f"{lv.level}: no bound known"
+            return lv.level, None
         gap = (
             abs(math.floor(lv.bound + 1e-9) - lv.value)
             if LEVEL_SENSE.get(lv.level) == "max"
             else abs(lv.value - math.ceil(lv.bound - 1e-9))
         )
-        words = _GAP_WORDS.get(lv.level, lv.level + " could improve by at most {gap:,}")
-        if lv.level == "placed" and gap == 1:
-            words = "at most 1 more person could be placed"
-        return "not proven optimal: " + words.format(gap=gap)
+        return lv.level, gap
     return None
+
+
+def gap_in_words(levels: list[LevelFacts]) -> str | None:
+    """``first_gap`` as a coordinator would say it (the pages say it in their own language)."""
+    found = first_gap(levels)
+    if found is None:
+        return None
+    level, gap = found
+    if gap is None:
+        return f"{level}: no bound known"
+    words = _GAP_WORDS.get(level, level + " could improve by at most {gap:,}")
+    if level == "placed" and gap == 1:
+        words = "at most 1 more person could be placed"
+    return "not proven optimal: " + words.format(gap=gap)
 
 
 def build_model(

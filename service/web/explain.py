@@ -11,7 +11,9 @@ from typing import Any
 
 from allocator import rules
 from allocator.alternatives import Alternative
-from allocator.models import REASON_CODES
+from allocator.expected_acceptance import SCALE as ACCEPTANCE_SCALE
+from allocator.models import REASON_CODES, LevelFacts
+from allocator.solver import first_gap
 from service.web.i18n import Texts
 from service.web.words import N_
 
@@ -434,3 +436,43 @@ def issue_text(t: Texts, message: str) -> str:
         if found := pattern.search(message):
             return t.gettext(text, **found.groupdict())
     return message
+
+
+def gap_sentence(t: Texts, levels: list[dict[str, Any]]) -> str | None:
+    """Why a proposal is not proven best, in the page's language: the first objective level
+    that could still improve and by how much at most (``allocator.solver.first_gap``, the
+    solver's own bound), or that no bound was found. None when the proposal is proven best."""
+    found = first_gap([LevelFacts.model_validate(level) for level in levels])
+    if found is None:
+        return None
+    level, gap = found
+    if gap is None:
+        return t.gettext("Not proven best: the solver found no bound in its time.")
+    amount = t.number(gap)
+    if level == "placed":
+        return t.ngettext(
+            "Not proven best: at most %(amount)s more client could be placed.",
+            "Not proven best: at most %(amount)s more clients could be placed.",
+            gap,
+            amount=amount,
+        )
+    if level == "waiting_days":
+        return t.ngettext(
+            "Not proven best: the placed clients' waiting times could add up to at most "
+            "%(amount)s more day.",
+            "Not proven best: the placed clients' waiting times could add up to at most "
+            "%(amount)s more days.",
+            gap,
+            amount=amount,
+        )
+    if level == "rank_sum":
+        return t.gettext(
+            "Not proven best: the placed clients' choice numbers could add up to at most "
+            "%(amount)s less.",
+            amount=amount,
+        )
+    return t.gettext(
+        "Not proven best: the expected number of accepted offers could be at most %(amount)s "
+        "higher.",
+        amount=t.number(gap / ACCEPTANCE_SCALE),
+    )

@@ -28,7 +28,7 @@ from service.schemas import ClientIn, ClientUpdate, OffersFromRunIn, RefuseIn, R
 from service.state import quota_use, today
 from service.web import session as web
 from service.web.core import call, require
-from service.web.explain import Explainer, issue_text
+from service.web.explain import Explainer, gap_sentence, issue_text
 from service.web.forms import flag, parse, read_form, text, texts
 from service.web.pages import router
 from service.web.render import page, redirect
@@ -282,6 +282,7 @@ def proposal_page(request, session, caller, run_id: RowId, problems=None, status
         "ref": lambda c: client_ref(request, c),
         "names": {},
         "explain": None,
+        "gap": None,
     }
     if run.status == "done":
         found = call(runs.read_proposal, caller, run_id=run_id, session=session)
@@ -289,6 +290,7 @@ def proposal_page(request, session, caller, run_id: RowId, problems=None, status
         values["offers"] = _run_offers(session, caller, run_id, request.app.state.settings)
         stored = call(runs.read_run_input, caller, run_id=run_id, session=session)
         values["explain"] = Explainer(tx, stored, found)
+        values["gap"] = gap_sentence(tx, found["solver"]["levels"])
         summaries = found.get("summaries") or {}
         values["names"] = {
             m["municipality_id"]: m["name"] for m in summaries.get("municipalities", [])
