@@ -42,9 +42,10 @@ class Service:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = folder / "serve.log"
+        self.database_url = f"sqlite:///{folder / 'service.sqlite3'}"
         env = {
             **os.environ,
-            "DATABASE_URL": f"sqlite:///{folder / 'service.sqlite3'}",
+            "DATABASE_URL": self.database_url,
             "PORT": str(self.port),
             "HOST": "127.0.0.1",
             "PYTHONPATH": str(REPO),

@@ -136,6 +136,38 @@ def test_the_coordinators_week(page: Page, service, check):
     check(page, "coordinator-client")
 
 
+def test_a_proposal_not_proven_best_says_by_how_much_it_could_improve(page: Page, service, check):
+    """The demo region is proven in milliseconds: the stored proposal's levels are set as a
+    timed-out national run leaves them, and the page says the gap under the cards, in words."""
+    from sqlalchemy import select
+
+    from service import tables as t
+    from service.db import get_sessionmaker
+
+    sign_in(page, service, "coordinator")
+    run_id = make_proposal(page, service)
+    expect(page.locator("#gap")).to_have_count(0)
+    with get_sessionmaker(service.database_url)() as session:
+        run = session.scalars(select(t.Run).where(t.Run.id == run_id)).one()
+        proposal = dict(run.proposal)
+        placed = proposal["objective"]["placed"]
+        proposal["status"], proposal["proven"] = "feasible", False
+        proposal["solver"] = {**proposal["solver"], "levels": [
+            {"level": "placed", "status": "optimal", "value": placed, "bound": float(placed),
+             "gap": 0.0, "wall_seconds": 1.0},
+            {"level": "waiting_days", "status": "feasible", "value": 20_000,
+             "bound": 21_234.0, "gap": 0.06, "wall_seconds": 60.0},
+        ]}  # fmt: skip
+        run.proposal = proposal
+        session.commit()
+    page.reload()
+    expect(page.locator("#gap")).to_have_text(
+        "Niet bewezen beste: de wachttijden van de geplaatste cliënten kunnen samen hooguit "
+        "1.234 dagen langer zijn."
+    )
+    check(page, "coordinator-proposal-not-proven")
+
+
 def test_the_acceptance_model_in_words_on_a_real_history(page: Page, service, check):
     """400 answered offers (a first-choice dwelling accepted more often) written into the
     service's database: the page shows the fitted terms in words, with their intervals."""
