@@ -296,6 +296,96 @@ def solve_flow(
     return np.flatnonzero(flow.flows(pair_arcs) > 0)
 
 
+def solve_flow_most_placed(
+    client: np.ndarray,
+    unit: np.ndarray,
+    weight: np.ndarray,
+    caps: list[GroupCaps],
+    per_placement: int,
+) -> np.ndarray | None:
+    """``solve_flow``'s optimum (its value; ties may pick other pairs) when the first level
+    counts placements: every pair's weight is ``per_placement`` plus the lower levels' share,
+    and ``per_placement`` outweighs any change of the lower levels (``lexicographic``). Then the
+    optimum places as many clients as the network lets through and, among those allocations,
+    has the largest total of the shares: a maximum flow of least cost, with costs the shares
+    alone. Those are 200 times smaller (on owned-province, 3 * 10^6 against 7.7 * 10^8), and
+    the cost scaling needs fewer phases: 15-35 % less time than ``solve_flow`` on the
+    owned-province regions. None on overflow or a pair of weight 0 or less (which
+    ``solve_flow`` would leave out and a maximum flow could take).
+
+    ``solve_flow`` itself is kept as it is: the benchmarks hold ``solve auto`` against it."""
+    if len(client) == 0:
+        return np.zeros(0, dtype=np.int64)
+    if int(weight.min()) <= 0:
+        return None
+    share = weight - per_placement
+    by_rule = {cap.rule: cap for cap in caps}
+    complex_of, room = by_rule[magic_mix.NUMBER].unit_group, by_rule[magic_mix.NUMBER].left
+    muni_of, quota = (
+        by_rule[municipal_quota.NUMBER].unit_group,
+        by_rule[municipal_quota.NUMBER].left,
+    )
+    clients, c_local = compact(client)
+    units, u_local = compact(unit)
+    complexes, x_local = compact(complex_of[units])
+    unit_of_complex = np.empty(len(complexes), dtype=np.int64)
+    unit_of_complex[x_local] = units
+    munis, m_local = compact(muni_of[unit_of_complex])
+    n_c, n_u, n_x, n_m = len(clients), len(units), len(complexes), len(munis)
+    largest = np.zeros(n_c, dtype=np.int64)
+    np.maximum.at(largest, c_local, np.abs(share))
+    if float(largest.sum()) * (n_c + n_u + n_x + n_m + 2) >= _MAX_COST:
+        return None
+    source, sink = 0, 1
+    c0, u0 = 2, 2 + n_c
+    x0 = u0 + n_u
+    m0 = x0 + n_x
+
+    def capped(left: np.ndarray) -> np.ndarray:
+        return np.where(left < 0, n_c, np.minimum(left, n_c))
+
+    # the network of ``solve_flow`` without its arc from source to sink: the clients the
+    # maximum flow cannot place are simply not sent
+    tails = np.concatenate(
+        [
+            np.full(n_c, source),
+            c0 + c_local,
+            u0 + np.arange(n_u),
+            x0 + np.arange(n_x),
+            m0 + np.arange(n_m),
+        ]
+    )
+    heads = np.concatenate(
+        [
+            c0 + np.arange(n_c),
+            u0 + u_local,
+            x0 + x_local,
+            m0 + m_local,
+            np.full(n_m, sink),
+        ]
+    )
+    capacities = np.concatenate(
+        [
+            np.ones(n_c),
+            np.ones(len(client)),
+            np.ones(n_u),
+            capped(room[complexes]),
+            capped(quota[munis]),
+        ]
+    ).astype(np.int64)
+    costs = np.concatenate([np.zeros(n_c), -share, np.zeros(n_u + n_x + n_m)]).astype(np.int64)
+    flow = min_cost_flow.SimpleMinCostFlow()
+    flow.add_arcs_with_capacity_and_unit_cost(
+        tails.astype(np.int32), heads.astype(np.int32), capacities, costs
+    )
+    supplies = np.zeros(m0 + n_m, dtype=np.int64)
+    supplies[source], supplies[sink] = n_c, -n_c
+    flow.set_nodes_supplies(np.arange(len(supplies), dtype=np.int32), supplies)
+    if flow.solve_max_flow_with_min_cost() != flow.OPTIMAL:
+        return None
+    return np.flatnonzero(flow.flows(np.arange(n_c, n_c + len(client))) > 0)
+
+
 # Dense matrices up to this many entries (32 MB of float64) go to the assignment solver.
 _DENSE_LIMIT = 4_000_000
 

@@ -320,6 +320,9 @@ class ColumnLp:
         self.max_column_rows = self.rows.max_column_rows
         self.reduced = np.zeros(self.n)
         self.bound_duals: np.ndarray | None = None  # the multipliers of the last bound
+        # the last solve's cost, the cap duals its final ``reduced`` was priced with, and the
+        # largest |cost| (``_priced_bound``)
+        self._priced: tuple[np.ndarray, np.ndarray, float] | None = None
 
     def seed(self, value: np.ndarray, start: np.ndarray | None, per_client: int) -> None:
         """First columns: ``start`` and each client's ``per_client`` most valuable pairs."""
@@ -431,6 +434,7 @@ class ColumnLp:
         tolerance = max(1e-7, 1e-13 * largest)
         d = np.empty(self.n)  # the reduced costs, rewritten each round
         improving_mask = np.empty(self.n, dtype=bool)
+        self._priced = None
         while True:
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
@@ -448,6 +452,8 @@ class ColumnLp:
             improving_mask &= self.out_of_model
             improving = np.flatnonzero(improving_mask)
             if len(improving) == 0:
+                if not self.level_rows:
+                    self._priced = (cost, cap, largest)
                 break
             self._add(self._spread(improving, d), cost)
         x = np.zeros(self.n)
@@ -538,7 +544,7 @@ class ColumnLp:
         self.level_highs.append(self.n_highs_rows)
         self.n_highs_rows += 1
 
-    def lower_bound(self, cost: np.ndarray) -> float:
+    def lower_bound(self, cost: np.ndarray, whole_cost: bool = False) -> float:
         """A proven lower bound on min cost·x over every x in [0, 1] meeting the rows (so over
         every integer allocation that meets them), from whatever duals HiGHS returned.
 
@@ -546,8 +552,13 @@ class ColumnLp:
         cost - A'pi))``. The sums are taken in floating point, so the bound is lowered by a
         rigorous bound on their rounding error (about 2^-52 of the magnitudes summed): on
         totals near 2^52 that margin reaches a whole unit and the caller cannot prove a level.
+        ``whole_cost``: the caller knows every cost is a whole number (made from integers).
         """
         cap, level = self._duals()
+        if whole_cost:
+            priced = self._priced_bound(cost, cap)
+            if priced is not None:
+                return priced
         duals = np.r_[cap, level]
         whole = self._whole_lower_bound(cost, duals)
         if whole is not None and np.array_equal(duals, np.round(duals)):
@@ -576,6 +587,28 @@ class ColumnLp:
         if whole is not None and whole[0] > bound:
             bound, self.bound_duals = float(whole[0]), whole[1]
         return bound
+
+    def _priced_bound(self, cost: np.ndarray, cap: np.ndarray) -> float | None:
+        """``_whole_lower_bound``'s bound read off the reduced costs the last solve priced with,
+        when it priced this very ``cost`` (whole numbers) with these duals, whole and of the right
+        sign, and no level row: then those multipliers are the rounded ones, and every
+        difference and partial sum stays a whole number below 2^53, so the float sums are exact
+        and equal the integer ones. It saves the integer pass over every pair (on the
+        owned-province LP, a tenth of its time out of HiGHS). None when it does not apply."""
+        priced = self._priced
+        if priced is None or priced[0] is not cost or self.level_rows:
+            return None
+        if not np.array_equal(priced[1], cap) or np.any(cap > 0):
+            return None
+        if not np.array_equal(cap, np.round(cap)) or not np.array_equal(self.b, np.round(self.b)):
+            return None
+        big_cap = float(np.abs(cap).max(initial=0.0))
+        per_column = priced[2] + self.max_column_rows * big_cap
+        if max(1, self.n) * per_column + float(np.abs(self.b).sum()) * big_cap >= 2.0**53:
+            return None
+        total = float((cap * self.b).sum()) + float(np.minimum(self.reduced, 0.0).sum())
+        self.bound_duals = cap.copy()
+        return total
 
     def _whole_lower_bound(
         self, cost: np.ndarray, duals: np.ndarray
@@ -731,7 +764,7 @@ def solve_lp_combined(
     x = lp.solve(cost, deadline)
     if x is None:
         return CombinedOutcome(None, None)
-    bound = -lp.lower_bound(cost)  # (``upper_bound`` of the weights)
+    bound = -lp.lower_bound(cost, whole_cost=True)  # (``upper_bound`` of the weights)
     vertex = x
     if np.abs(x - np.round(x)).max(initial=0.0) > _INTEGRAL:
         vertex = lp.whole_vertex(x, deadline)  # the bound above stays the proof

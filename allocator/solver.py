@@ -43,6 +43,7 @@ from allocator.flow import (
     per_client_max,
     solve_assignment,
     solve_flow,
+    solve_flow_most_placed,
 )
 from allocator.greedy import first_come_first_served
 from allocator.linked import regions_and_links, solve_linked, within
@@ -702,7 +703,9 @@ class _Part:
                 return linked
         # 2. the nested flow, exact whenever its answer meets every other cap
         if weight is not None and method == "auto":
-            picked = self._flow_by_regions(weight)
+            # the first level counts placements: a maximum flow with the lower levels' costs
+            first = scale.level_weights[0] if self.levels[0] == "placed" else None
+            picked = self._flow_by_regions(weight, first)
             if picked is not None and _meets(self.caps, self.client[picked], self.unit[picked]):
                 return self._proven(picked, "flow", [self._spent()])
 
@@ -755,17 +758,29 @@ class _Part:
     def linkable(self) -> bool:
         return self.allow_linked and self.n_pairs >= self.settings.linked_min_pairs
 
-    def _flow_by_regions(self, weight: np.ndarray) -> np.ndarray | None:
+    def _flow_by_regions(
+        self, weight: np.ndarray, per_placement: int | None = None
+    ) -> np.ndarray | None:
         """The nested flow's optimum (local pair indices), one flow per region: the flow has no
         corporation quota, so the part falls apart into regions for it (complexes and
         municipalities lie in one region) and the union of the regions' optima is the whole
-        flow's optimum; several small flows are much faster than one large one."""
+        flow's optimum; several small flows are much faster than one large one.
+        ``per_placement``: the first level's weight when that level counts placements (then
+        each region's optimum is a maximum flow of least cost, ``solve_flow_most_placed``)."""
+
+        def flow(client, unit, w):
+            if per_placement is not None:
+                got = solve_flow_most_placed(client, unit, w, self.caps, per_placement)
+                if got is not None:
+                    return got
+            return solve_flow(client, unit, w, self.caps)
+
         regions = self._regions()
         if len(regions) < 2:
-            return solve_flow(self.client, self.unit, weight, self.caps)
+            return flow(self.client, self.unit, weight)
         picked = []
         for local in regions:
-            got = solve_flow(self.client[local], self.unit[local], weight[local], self.caps)
+            got = flow(self.client[local], self.unit[local], weight[local])
             if got is None:
                 return None
             picked.append(local[got])

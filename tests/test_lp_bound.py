@@ -108,3 +108,26 @@ def test_whole_bound_gives_prices_that_cut_exactly() -> None:
     lp.set_limit((0, 0), 6)
     lp.solve(-weight.astype(float), time.perf_counter() + 60)
     assert lp.upper_bound(weight.astype(float)) <= first + price
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_bound_read_off_the_last_pricing_equals_the_integer_sum(seed: int) -> None:
+    # ``lower_bound(cost, whole_cost=True)`` reuses the reduced costs of the solve's last
+    # pricing round: the same bound and multipliers as the integer pass over every pair
+    from allocator.generator import generate
+    from tests.test_lp_face import _combined_inputs
+
+    instance = generate(150, 600, 8, seed, national_corporations=2, national_share=0.15)
+    pairs, caps, weight = _combined_inputs(instance)
+    lp = ColumnLp(pairs.client, pairs.unit, caps, lazy_rows=True, perturb=False)
+    cost = -weight.astype(float)
+    lp.seed(-cost, None, 6)
+    assert lp.solve(cost, time.perf_counter() + 60) is not None
+    assert lp._priced is not None  # the shortcut applies here
+    read_off = lp.lower_bound(cost, whole_cost=True)
+    read_off_duals = lp.bound_duals.copy()
+    summed = lp.lower_bound(cost)
+    assert read_off == summed
+    assert np.array_equal(read_off_duals, lp.bound_duals)
+    # another cost array (even with the same values) is not what was priced: summed afresh
+    assert lp._priced_bound(cost.copy(), lp._duals()[0]) is None
