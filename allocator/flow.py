@@ -211,16 +211,18 @@ def lexicographic_weights(
     return None if scale is None else scale.weights()
 
 
-def solve_flow(
+def _nested_network(
     client: np.ndarray,
     unit: np.ndarray,
-    weight: np.ndarray,
+    cost: np.ndarray,
     caps: list[GroupCaps],
-) -> np.ndarray | None:
-    """Which pairs (indices into the given arrays) the flow optimum takes; None on overflow.
-
-    Only pairs with a positive weight are worth taking; the others are left out.
-    """
+    skip: bool,
+) -> tuple[min_cost_flow.SimpleMinCostFlow, int] | None:
+    """The nested network: source -> client -> (pair, ``cost``) -> unit -> complex (its Magic
+    Mix room) -> municipality (its quota) -> sink, every client a unit of supply; with ``skip``
+    an arc from source to sink at cost 0 lets a client go unplaced. None when the costs could
+    overflow the solver's int64 arithmetic. With the network, its first pair arc: the pair arcs
+    come right after the clients' (arc ``first + k`` is pair k)."""
     by_rule = {cap.rule: cap for cap in caps}
     complex_of, room = by_rule[magic_mix.NUMBER].unit_group, by_rule[magic_mix.NUMBER].left
     muni_of, quota = (
@@ -238,7 +240,7 @@ def solve_flow(
     n_c, n_u, n_x, n_m = len(clients), len(units), len(complexes), len(munis)
     # the flow solver scales costs by the node count: the largest total must stay in int64
     best = np.zeros(n_c, dtype=np.int64)
-    np.maximum.at(best, c_local, np.abs(weight))
+    np.maximum.at(best, c_local, np.abs(cost))
     if float(best.sum()) * (n_c + n_u + n_x + n_m + 3) >= _MAX_COST:
         return None
     source, sink = 0, 1
@@ -250,6 +252,7 @@ def solve_flow(
     def capped(left: np.ndarray) -> np.ndarray:
         return np.where(left < 0, big, np.minimum(left, big))
 
+    extra = [source] if skip else []
     tails = np.concatenate(
         [
             np.full(n_c, source),
@@ -257,7 +260,7 @@ def solve_flow(
             u0 + np.arange(n_u),
             x0 + np.arange(n_x),
             m0 + np.arange(n_m),
-            [source],
+            extra,
         ]
     )
     heads = np.concatenate(
@@ -267,7 +270,7 @@ def solve_flow(
             x0 + x_local,
             m0 + m_local,
             np.full(n_m, sink),
-            [sink],
+            [sink] if skip else [],
         ]
     )
     capacities = np.concatenate(
@@ -277,10 +280,12 @@ def solve_flow(
             np.ones(n_u),
             capped(room[complexes]),
             capped(quota[munis]),
-            [n_c],
+            [n_c] if skip else [],
         ]
     ).astype(np.int64)
-    costs = np.concatenate([np.zeros(n_c), -weight, np.zeros(n_u + n_x + n_m + 1)]).astype(np.int64)
+    costs = np.concatenate([np.zeros(n_c), -cost, np.zeros(n_u + n_x + n_m + len(extra))]).astype(
+        np.int64
+    )
 
     flow = min_cost_flow.SimpleMinCostFlow()
     flow.add_arcs_with_capacity_and_unit_cost(
@@ -289,11 +294,28 @@ def solve_flow(
     supplies = np.zeros(m0 + n_m, dtype=np.int64)
     supplies[source], supplies[sink] = n_c, -n_c
     flow.set_nodes_supplies(np.arange(len(supplies), dtype=np.int32), supplies)
-    status = flow.solve()
-    if status != flow.OPTIMAL:
+    return flow, n_c
+
+
+def _taken(flow: min_cost_flow.SimpleMinCostFlow, first: int, n_pairs: int) -> np.ndarray:
+    """The pairs the solved network sends a client through (``_nested_network``'s arcs)."""
+    return np.flatnonzero(flow.flows(np.arange(first, first + n_pairs)) > 0)
+
+
+def solve_flow(
+    client: np.ndarray,
+    unit: np.ndarray,
+    weight: np.ndarray,
+    caps: list[GroupCaps],
+) -> np.ndarray | None:
+    """Which pairs (indices into the given arrays) the flow optimum takes; None on overflow.
+
+    Only pairs with a positive weight are worth taking; the others are left out.
+    """
+    network = _nested_network(client, unit, weight, caps, skip=True)
+    if network is None or network[0].solve() != network[0].OPTIMAL:
         return None
-    pair_arcs = np.arange(n_c, n_c + len(client))
-    return np.flatnonzero(flow.flows(pair_arcs) > 0)
+    return _taken(*network, len(client))
 
 
 def solve_flow_most_placed(
@@ -313,77 +335,20 @@ def solve_flow_most_placed(
     owned-province regions. None on overflow or a pair of weight 0 or less (which
     ``solve_flow`` would leave out and a maximum flow could take).
 
-    ``solve_flow`` itself is kept as it is: the benchmarks hold ``solve auto`` against it."""
+    ``solve_flow`` itself solves as before: the benchmarks hold ``solve auto`` against it."""
     if len(client) == 0:
         return np.zeros(0, dtype=np.int64)
     if int(weight.min()) <= 0:
         return None
-    share = weight - per_placement
-    by_rule = {cap.rule: cap for cap in caps}
-    complex_of, room = by_rule[magic_mix.NUMBER].unit_group, by_rule[magic_mix.NUMBER].left
-    muni_of, quota = (
-        by_rule[municipal_quota.NUMBER].unit_group,
-        by_rule[municipal_quota.NUMBER].left,
-    )
-    clients, c_local = compact(client)
-    units, u_local = compact(unit)
-    complexes, x_local = compact(complex_of[units])
-    unit_of_complex = np.empty(len(complexes), dtype=np.int64)
-    unit_of_complex[x_local] = units
-    munis, m_local = compact(muni_of[unit_of_complex])
-    n_c, n_u, n_x, n_m = len(clients), len(units), len(complexes), len(munis)
-    largest = np.zeros(n_c, dtype=np.int64)
-    np.maximum.at(largest, c_local, np.abs(share))
-    if float(largest.sum()) * (n_c + n_u + n_x + n_m + 2) >= _MAX_COST:
+    # without the arc from source to sink: the clients the maximum flow cannot place are
+    # simply not sent
+    network = _nested_network(client, unit, weight - per_placement, caps, skip=False)
+    if network is None:
         return None
-    source, sink = 0, 1
-    c0, u0 = 2, 2 + n_c
-    x0 = u0 + n_u
-    m0 = x0 + n_x
-
-    def capped(left: np.ndarray) -> np.ndarray:
-        return np.where(left < 0, n_c, np.minimum(left, n_c))
-
-    # the network of ``solve_flow`` without its arc from source to sink: the clients the
-    # maximum flow cannot place are simply not sent
-    tails = np.concatenate(
-        [
-            np.full(n_c, source),
-            c0 + c_local,
-            u0 + np.arange(n_u),
-            x0 + np.arange(n_x),
-            m0 + np.arange(n_m),
-        ]
-    )
-    heads = np.concatenate(
-        [
-            c0 + np.arange(n_c),
-            u0 + u_local,
-            x0 + x_local,
-            m0 + m_local,
-            np.full(n_m, sink),
-        ]
-    )
-    capacities = np.concatenate(
-        [
-            np.ones(n_c),
-            np.ones(len(client)),
-            np.ones(n_u),
-            capped(room[complexes]),
-            capped(quota[munis]),
-        ]
-    ).astype(np.int64)
-    costs = np.concatenate([np.zeros(n_c), -share, np.zeros(n_u + n_x + n_m)]).astype(np.int64)
-    flow = min_cost_flow.SimpleMinCostFlow()
-    flow.add_arcs_with_capacity_and_unit_cost(
-        tails.astype(np.int32), heads.astype(np.int32), capacities, costs
-    )
-    supplies = np.zeros(m0 + n_m, dtype=np.int64)
-    supplies[source], supplies[sink] = n_c, -n_c
-    flow.set_nodes_supplies(np.arange(len(supplies), dtype=np.int32), supplies)
+    flow, first = network
     if flow.solve_max_flow_with_min_cost() != flow.OPTIMAL:
         return None
-    return np.flatnonzero(flow.flows(np.arange(n_c, n_c + len(client))) > 0)
+    return _taken(flow, first, len(client))
 
 
 # Dense matrices up to this many entries (32 MB of float64) go to the assignment solver.
