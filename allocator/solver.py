@@ -74,6 +74,11 @@ CPSAT_BUILD_SECONDS_PER_PAIR = 20e-6
 #: computed: 0.55 µs a pair measured at national scale with the 2 cores shared four ways
 #: (1.0 s for 1.8 M pairs; without the reserve the linked path ran 1.2× over a 10 s limit).
 GREEDY_SECONDS_PER_PAIR = 0.8e-6
+#: CP-SAT looks at its clock only between steps of its presolve, so it stops late on a large
+#: model: 0.5-1.4 s past its limit on owned-province's one model of 294,000 pairs (the whole
+#: solve 1.09-1.14× a 10 s limit on a machine slower than the one of stop 10). Each solve is
+#: given this much less per variable (1.5 s there).
+CPSAT_STOP_SECONDS_PER_PAIR = 5e-6
 
 
 class SolverSettings(BaseModel):
@@ -310,9 +315,10 @@ def cpsat_levels(
         solver = cp_model.CpSolver()
         for key, value in _parameters(settings).items():
             setattr(solver.parameters, key, value)
-        # the time left now, after the objective and the hint were written: it is all the
-        # solver may take, so that the whole solve keeps its limit
-        remaining = deadline - time.perf_counter()
+        # the time left now, after the objective and the hint were written, less the time
+        # CP-SAT may take to notice its limit: it is all the solver may take, so that the whole
+        # solve keeps its limit
+        remaining = deadline - time.perf_counter() - CPSAT_STOP_SECONDS_PER_PAIR * len(indices)
         if level_seconds is not None:
             remaining = min(remaining, level_seconds[len(facts)])
         if remaining <= 0:
@@ -941,8 +947,9 @@ class _Part:
         solver = cp_model.CpSolver()
         for key, value in _parameters(self.settings).items():
             setattr(solver.parameters, key, value)
-        # what is left once the model is built: building a large one takes seconds
-        remaining = deadline - time.perf_counter()
+        # what is left once the model is built (building a large one takes seconds), less the
+        # time CP-SAT may take to notice its limit
+        remaining = deadline - time.perf_counter() - CPSAT_STOP_SECONDS_PER_PAIR * len(variables.x)
         if remaining <= 0:
             return None, False
         solver.parameters.max_time_in_seconds = remaining
@@ -1110,7 +1117,7 @@ class _Part:
         solver = cp_model.CpSolver()
         for key, value in _parameters(self.settings).items():
             setattr(solver.parameters, key, value)
-        remaining = self.deadline - time.perf_counter()
+        remaining = self.deadline - time.perf_counter() - CPSAT_STOP_SECONDS_PER_PAIR * len(open_)
         if remaining <= 0:
             return None
         solver.parameters.max_time_in_seconds = (
